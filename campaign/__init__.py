@@ -1,0 +1,141 @@
+"""Tribune: tribune-petitions and mail campaigns."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, errors, commands."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    from campaign.config import load_config
+
+    app.config.from_mapping(load_config(app.instance_path, config))
+    _configure_logging(app)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    _init_extensions(app)
+    _configure_templates(app)
+    _register_blueprints(app)
+    from campaign.errors import register_error_handlers
+
+    register_error_handlers(app)
+    _register_commands(app)
+    _register_response_headers(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    if not app.debug and not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    """SQLite: enforce foreign keys, and let concurrent writers wait instead of failing."""
+    if isinstance(connection, sqlite3.Connection):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+
+def _select_locale() -> str:
+    from campaign.pages.views import LANGUAGE_COOKIE
+
+    languages = list(_current_config("LANGUAGES"))
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def _current_config(name: str) -> Any:
+    from flask import current_app
+
+    return current_app.config[name]
+
+
+def _init_extensions(app: Flask) -> None:
+    from campaign.extensions import babel, csrf, db, limiter, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    # Models must be imported for Alembic and relationships to see every table.
+    import campaign.emails
+    import campaign.petitions.models
+    import campaign.signatures.models  # noqa: F401
+
+
+def _configure_templates(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+
+
+def _register_blueprints(app: Flask) -> None:
+    from campaign.api.views import bp as api
+    from campaign.pages.views import bp as pages
+    from campaign.petitions.views import bp as petitions
+    from campaign.signatures.views import bp as signatures
+
+    for blueprint in (pages, petitions, signatures, api):
+        app.register_blueprint(blueprint)
+    from campaign.extensions import csrf
+
+    csrf.exempt(api)
+
+
+def _register_commands(app: Flask) -> None:
+    from campaign.commands import demo, outbox
+    from campaign.worker import worker
+
+    for command in (demo, outbox, worker):
+        app.cli.add_command(command)
+
+
+def _register_response_headers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'",
+        )
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.blueprint != "api" and response.mimetype == "text/html":
+            headers.setdefault("Content-Language", str(get_locale()))
+            headers.add("Vary", "Accept-Language, Cookie")
+        return response

@@ -1,0 +1,29 @@
+"""Read-only JSON API, version 1."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify
+
+from campaign.petitions.services import find_public_petition
+from campaign.signatures.services import counts_by_category, last_change_at, signature_count
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/petitions/<slug>")
+def petition(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    body = {
+        "slug": petition.slug,
+        "status": petition.status,
+        "title": {text.language: text.title for text in petition.texts},
+        "count": signature_count(petition.id),
+        "goal": petition.goal,
+        "counts_by_category": {
+            category.key: count for category, count in counts_by_category(petition)
+        },
+        "updated_at": last_change_at(petition).isoformat(timespec="seconds") + "Z",
+    }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "public, max-age=30"
+    return response

@@ -1,0 +1,139 @@
+"""Configuration: the only module that reads os.environ.
+
+Embedded default: SQLite under instance/, jobs in-process, mail to instance/outbox/,
+secrets generated once into instance/secrets.json. Production sets DATABASE_URL, REDIS_URL,
+MAIL_* and the secret keys in the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+SECRET_NAMES = ("SECRET_KEY", "EMAIL_DIGEST_KEY", "EMAIL_ENCRYPTION_KEY", "IP_HASH_KEY")
+
+
+class MissingSecret(RuntimeError):
+    """A production deployment did not provide a required secret key."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _new_secret(name: str) -> str:
+    if name == "EMAIL_ENCRYPTION_KEY":
+        return Fernet.generate_key().decode()
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _embedded_secrets(instance_path: Path) -> dict[str, str]:
+    """Read the generated secrets, creating the file (mode 0600) on first start."""
+    path = instance_path / "secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    missing = [name for name in SECRET_NAMES if name not in stored]
+    if missing:
+        stored.update({name: _new_secret(name) for name in missing})
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle, indent=2)
+    return stored
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration from the environment, then apply explicit overrides."""
+    env = os.environ
+    overrides = overrides or {}
+    instance = Path(instance_path)
+    database_url = _database_url(
+        overrides.get("SQLALCHEMY_DATABASE_URI")
+        or env.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'tribune.db'}"
+    )
+    redis_url = overrides.get("REDIS_URL", env.get("REDIS_URL") or None)
+    public_url = env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    embedded = database_url.startswith("sqlite")
+
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE": env.get("RQ_QUEUE", "tribune"),
+        "PUBLIC_URL": public_url,
+        "DEMO": _flag(env.get("TRIBUNE_DEMO")),
+        # Mail: no MAIL_SERVER means the embedded outbox folder.
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _flag(env.get("MAIL_USE_SSL")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Tribune <tribune@localhost>"),
+        "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT", "15")),
+        "OUTBOX_DIR": env.get("OUTBOX_DIR", str(instance / "outbox")),
+        "OUTBOX_FLUSH_INTERVAL": int(env.get("OUTBOX_FLUSH_INTERVAL", "60")),
+        # Confirmation links and their resends.
+        "CONFIRMATION_TOKEN_MAX_AGE": int(env.get("CONFIRMATION_TOKEN_MAX_AGE", str(7 * 86400))),
+        "CONFIRMATION_RESEND_INTERVAL": int(env.get("CONFIRMATION_RESEND_INTERVAL", "600")),
+        "CONFIRMATION_MAX_SENDS": int(env.get("CONFIRMATION_MAX_SENDS", "5")),
+        "CONFIRMATION_DAILY_CAP_PER_ADDRESS": int(
+            env.get("CONFIRMATION_DAILY_CAP_PER_ADDRESS", "20")
+        ),
+        # Flask-Limiter: Redis in production so every web process shares the counters.
+        "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), default=True),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_SIGN": env.get("RATELIMIT_SIGN", "10 per minute;60 per hour;300 per day"),
+        "RATELIMIT_RESEND": env.get("RATELIMIT_RESEND", "3 per 10 minutes;10 per day"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # A Redis outage must not refuse signatures: fall back to per-process counters.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
+        # Languages: French first.
+        "LANGUAGES": ("fr", "en"),
+        "BABEL_DEFAULT_LOCALE": "fr",
+        "BABEL_DEFAULT_TIMEZONE": env.get("TRIBUNE_TIMEZONE", "Europe/Paris"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+        # Cookies: Secure whenever the public site is served over HTTPS.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": public_url.startswith("https://"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "PRIVACY_CONTACT": env.get("PRIVACY_CONTACT", "dpo@localhost"),
+        "PRIVACY_CONTROLLER": env.get("PRIVACY_CONTROLLER", "Tribune"),
+    }
+
+    provided = {name: env[name] for name in SECRET_NAMES if env.get(name)}
+    provided.update({name: overrides[name] for name in SECRET_NAMES if overrides.get(name)})
+    missing = [name for name in SECRET_NAMES if name not in provided]
+    if missing and not embedded:
+        raise MissingSecret(
+            "Set " + ", ".join(missing) + " in the environment (see docs/deploy.md): "
+            "every web and worker process must share the same keys."
+        )
+    if missing:
+        provided = {**_embedded_secrets(instance), **provided}
+    config.update({name: provided[name] for name in SECRET_NAMES})
+
+    config.update(overrides)
+    return config

@@ -1,0 +1,191 @@
+"""The demo petition and its fictional signatories (Faker fr_FR), loaded idempotently."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from faker import Faker
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.personal_data import email_digest, encrypt_email
+from campaign.petitions.models import (
+    Category,
+    Petition,
+    PetitionCategory,
+    PetitionStatus,
+    PetitionText,
+)
+from campaign.signatures.models import Signature, SignatureStatus
+from campaign.signatures.services import sort_key
+
+DEMO_SLUG = "donnees-de-sante-souveraines"
+
+DEFAULT_CATEGORIES = [
+    ("clinician", "Soignantes et soignants", "Clinicians", 10),
+    ("researcher", "Chercheuses et chercheurs", "Researchers", 20),
+    ("engineer", "Ingénieures et ingénieurs", "Engineers", 30),
+    ("mp", "Parlementaires", "Members of parliament", 40),
+    ("organisation", "Organisations", "Organisations", 50),
+    ("citizen", "Citoyennes et citoyens", "Citizens", 60),
+]
+
+TITLE_FR = "Nos données de santé doivent rester sous notre juridiction"
+SUMMARY_FR = (
+    "Soignants, chercheurs, ingénieurs et citoyens demandent que les données de santé des "
+    "Français soient hébergées et traitées hors de portée des lois extraterritoriales."
+)
+BODY_FR = """\
+Les données de santé disent tout de nous : nos maladies, nos traitements, nos fragilités.
+Elles sont confiées aux soignants sous le sceau du secret médical. Elles ne peuvent pas
+devenir une matière première exposée aux lois d'un autre pays.
+
+Or une part croissante de ces données est hébergée par des entreprises soumises à des
+législations **extraterritoriales**, qui permettent à des autorités étrangères d'y accéder
+sans que les patients en soient informés, ni que nos juridictions puissent s'y opposer.
+
+## Ce que nous demandons
+
+1. Que toute base nationale de données de santé soit hébergée par un opérateur qui
+   n'est soumis qu'au droit européen, avec un calendrier de migration public.
+2. Que les établissements de santé disposent des moyens et des compétences pour choisir
+   des solutions souveraines et ouvertes.
+3. Que les patients soient informés, simplement, de l'endroit où sont leurs données et de
+   qui peut y accéder.
+
+La confiance dans le soin repose sur le secret. Nous, signataires, demandons que ce secret
+soit protégé par le droit de notre pays et de l'Union, et par lui seul.
+"""
+
+TITLE_EN = "Our health data must stay under our jurisdiction"
+SUMMARY_EN = (
+    "Clinicians, researchers, engineers and citizens ask that the health data of people in "
+    "France be hosted and processed out of reach of extraterritorial laws."
+)
+BODY_EN = """\
+Health data tell everything about us: our illnesses, our treatments, our weaknesses. They
+are entrusted to carers under medical confidentiality. They cannot become a raw material
+exposed to the laws of another country.
+
+Yet a growing share of these data is hosted by companies subject to **extraterritorial**
+laws, which let foreign authorities access them without patients being told, and without
+our courts being able to object.
+
+## What we ask
+
+1. That every national health database be hosted by an operator subject to European law
+   alone, with a public migration timetable.
+2. That hospitals be given the means and the skills to choose sovereign, open solutions.
+3. That patients be told, plainly, where their data are and who can access them.
+
+Trust in care rests on confidentiality. We, the undersigned, ask that this confidentiality
+be protected by the law of our country and of the Union, and by it alone.
+"""
+
+TITLES = {
+    "clinician": ["Médecin généraliste", "Infirmière", "Praticien hospitalier", "Pharmacienne",
+                  "Psychiatre", "Sage-femme", "Cheffe de service"],
+    "researcher": ["Chercheuse en santé publique", "Maître de conférences", "Épidémiologiste",
+                   "Directeur de recherche"],
+    "engineer": ["Ingénieure logiciel", "Architecte systèmes", "Responsable sécurité",
+                 "Administrateur systèmes", "Ingénieur données"],
+    "mp": ["Député", "Sénatrice", "Députée européenne"],
+    "organisation": ["Président", "Déléguée générale", "Porte-parole"],
+    "citizen": [""],
+}  # fmt: skip
+ORGANISATIONS = {
+    "clinician": ["CHU de Nantes", "AP-HP", "Hospices civils de Lyon", "Centre de santé"],
+    "researcher": ["Inserm", "CNRS", "Université de Bordeaux", "Inria"],
+    "engineer": ["Association Libre Santé", "Collectif Numérique Souverain"],
+    "mp": ["Assemblée nationale", "Sénat", "Parlement européen"],
+    "organisation": ["Association des patients connectés", "Observatoire des données"],
+    "citizen": [""],
+}  # fmt: skip
+WEIGHTS = {"citizen": 45, "clinician": 20, "researcher": 12, "engineer": 12, "organisation": 6,
+           "mp": 5}  # fmt: skip
+
+
+def ensure_default_categories() -> None:
+    """Create the shared categories that do not exist yet."""
+    existing = set(db.session.scalars(select(Category.key)))
+    for key, label_fr, label_en, position in DEFAULT_CATEGORIES:
+        if key not in existing:
+            db.session.add(Category(key=key, label_fr=label_fr, label_en=label_en,
+                                    position=position))  # fmt: skip
+    db.session.flush()
+
+
+def _demo_petition(now: datetime) -> Petition:
+    petition = db.session.scalar(select(Petition).where(Petition.slug == DEMO_SLUG))
+    if petition is not None:
+        return petition
+    petition = Petition(
+        slug=DEMO_SLUG, language="fr", goal=1000, status=PetitionStatus.DRAFT, created_at=now
+    )
+    petition.texts = [
+        PetitionText(language="fr", title=TITLE_FR, summary=SUMMARY_FR, body=BODY_FR),
+        PetitionText(language="en", title=TITLE_EN, summary=SUMMARY_EN, body=BODY_EN),
+    ]
+    petition.offered_categories = [
+        PetitionCategory(category_key=key, position=position)
+        for key, _fr, _en, position in DEFAULT_CATEGORIES
+    ]
+    petition.open()
+    db.session.add(petition)
+    db.session.flush()
+    return petition
+
+
+def load_demo(now: datetime, signatories: int = 200) -> int:
+    """Create the demo petition and its confirmed signatories; returns how many were added.
+
+    Deterministic (seeded) so that running it twice adds nothing the second time.
+    """
+    ensure_default_categories()
+    petition = _demo_petition(now)
+    fake = Faker("fr_FR")
+    fake.seed_instance(2026)
+    chance = random.Random(2026)  # noqa: S311 - demo data, not security
+    existing = set(
+        db.session.scalars(select(Signature.email_digest).where(Signature.petition_id == petition.id))
+    )
+    added = 0
+    for number in range(signatories):
+        first, last = fake.first_name(), fake.last_name()
+        category = chance.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
+        title = chance.choice(TITLES[category]) or fake.job()[:200]
+        organisation = chance.choice(ORGANISATIONS[category])
+        show_name = chance.random() < 0.85
+        confirmed_at = now - timedelta(minutes=chance.randint(10, 20 * 24 * 60))
+        address = f"demo-{number}@example.org"
+        digest = email_digest(address)
+        if digest in existing:
+            continue
+        db.session.add(
+            Signature(
+                petition_id=petition.id,
+                status=SignatureStatus.CONFIRMED,
+                first_name=first,
+                last_name=last,
+                title=title,
+                organisation=organisation,
+                category_key=category,
+                departement=chance.choice(["75", "69", "13", "33", "44", "59", "31", "67"]),
+                show_name=show_name,
+                show_title=show_name and chance.random() < 0.75,
+                show_organisation=show_name and bool(organisation) and chance.random() < 0.6,
+                consent_version=petition.consent_version,
+                consented_at=confirmed_at,
+                email_digest=digest,
+                email_ciphertext=encrypt_email(address),
+                sort_last=sort_key(last),
+                sort_first=sort_key(first),
+                created_at=confirmed_at,
+                confirmed_at=confirmed_at,
+                status_changed_at=confirmed_at,
+            )
+        )
+        added += 1
+    db.session.commit()
+    return added

@@ -1,0 +1,297 @@
+"""Emails: the outbox table, one send_<what>_email() per email, delivery and flush.
+
+A service writes an OutboxMessage in the same transaction as the change that calls for the
+email, commits, then enqueues deliver_outbox_message(id). If Redis or SMTP is down, the row
+stays queued and flush_outbox() picks it up later: an accepted signature never loses its mail.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import uuid
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import flask_mail
+from flask import current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy import ForeignKey, String, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign.clock import utcnow
+from campaign.extensions import db
+
+log = logging.getLogger(__name__)
+
+# A message claimed longer ago than this belongs to a worker that died mid-send.
+STALE_CLAIM = timedelta(minutes=10)
+# Fresh rows are left to the job enqueued with them; flush takes the ones it missed.
+FLUSH_GRACE = timedelta(seconds=30)
+
+
+class EmailKind(StrEnum):
+    SIGNATURE_CONFIRMATION = "signature_confirmation"
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class OutboxMessage(db.Model):
+    """An email the platform owes someone, committed with the change that calls for it."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EmailKind] = mapped_column(String(40))
+    status: Mapped[OutboxStatus] = mapped_column(
+        String(20), default=OutboxStatus.QUEUED, index=True
+    )
+    signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signatures.id", ondelete="CASCADE"), index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    @property
+    def message_id(self) -> str:
+        """A deterministic Message-ID, so a receiving server can drop a duplicate."""
+        domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
+        return f"<outbox-{self.id}.{self.kind}@{domain or 'localhost'}>"
+
+
+class TemporaryMailError(Exception):
+    """The mail server could not take the message now; try again later."""
+
+
+class PermanentMailError(Exception):
+    """The mail server refused the message for good."""
+
+
+class MailConnection(Protocol):
+    def send(self, message: flask_mail.Message) -> None: ...
+
+
+class SMTPConnection(flask_mail.Connection):
+    """Flask-Mail's connection with the two guards it lacks: a socket timeout, and a QUIT
+    failure after the server accepted the message not turning a sent message into an error."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.host is None:
+            return
+        try:
+            self.host.quit()
+        except (smtplib.SMTPException, OSError):
+            self.host.close()
+
+
+class OutboxFolder:
+    """The embedded default's mail transport: one .eml file per message in OUTBOX_DIR."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def __enter__(self) -> OutboxFolder:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def send(self, message: flask_mail.Message) -> None:
+        name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
+        path = self.folder / name
+        path.write_bytes(message.as_bytes())
+
+
+def open_mail_connection() -> SMTPConnection | OutboxFolder:
+    """SMTP when MAIL_SERVER is set, the outbox folder otherwise."""
+    if current_app.config["MAIL_SERVER"]:
+        return SMTPConnection(current_app.extensions["mail"])
+    return OutboxFolder(current_app.config["OUTBOX_DIR"])
+
+
+def render_email(name: str, locale: str, **context: object) -> tuple[str, str, str]:
+    """Subject, text body and HTML body of templates/email/<name>/, in the given language."""
+    with force_locale(locale):
+        subject = render_template(f"email/{name}/subject.txt", **context).strip()
+        text = render_template(f"email/{name}/body.txt", **context)
+        html = render_template(f"email/{name}/body.html", **context)
+    return " ".join(subject.split()), text, html
+
+
+def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send the link that confirms a signature, with a link to withdraw it; to someone who
+    signs again after confirming, a reminder with the withdrawal link. False when there is
+    nothing to send any more (withdrawn, invalidated or erased in the meantime)."""
+    from campaign.petitions.models import Petition
+    from campaign.personal_data import decrypt_email
+    from campaign.signatures.models import Signature, SignatureStatus
+    from campaign.tokens import external_url, make_token
+
+    signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
+    sendable = {SignatureStatus.PENDING, SignatureStatus.CONFIRMED}
+    if signature is None or signature.status not in sendable or not signature.email_ciphertext:
+        return False
+    petition = db.session.get(Petition, signature.petition_id)
+    confirm_url = external_url(
+        "signatures.confirmation", token=make_token("confirm", signature.id, utcnow())
+    )
+    withdraw_url = external_url(
+        "signatures.withdrawal", token=make_token("withdraw", signature.id, utcnow())
+    )
+    subject, text, html = render_email(
+        "signature_confirmation",
+        signature.language,
+        signature=signature,
+        already_confirmed=signature.status == SignatureStatus.CONFIRMED,
+        petition_title=petition.text(signature.language).title,
+        confirm_url=confirm_url,
+        withdraw_url=withdraw_url,
+        max_age_days=current_app.config["CONFIRMATION_TOKEN_MAX_AGE"] // 86400,
+    )
+    message = flask_mail.Message(
+        subject=subject,
+        recipients=[decrypt_email(signature.email_ciphertext)],
+        body=text,
+        html=html,
+        extra_headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.msgId = outbox.message_id
+    connection.send(message)
+    return True
+
+
+SENDERS = {EmailKind.SIGNATURE_CONFIRMATION: send_signature_confirmation_email}
+
+
+def queue_email(kind: EmailKind, now: datetime, *, signature_id: int) -> OutboxMessage:
+    """Add an outbox row to the current transaction; the caller commits, then enqueues."""
+    outbox = OutboxMessage(kind=kind, signature_id=signature_id, created_at=now)
+    db.session.add(outbox)
+    return outbox
+
+
+def _classify(error: Exception) -> Exception:
+    """Map an SMTP failure onto temporary (retry) or permanent (record, stop)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        permanent = codes and all(500 <= code < 600 for code in codes)
+        return PermanentMailError(str(codes)) if permanent else TemporaryMailError(str(codes))
+    if isinstance(error, smtplib.SMTPResponseException):
+        reason = f"{error.smtp_code} {error.smtp_error!r}"[:250]
+        if 500 <= error.smtp_code < 600:
+            return PermanentMailError(reason)
+        return TemporaryMailError(reason)
+    return TemporaryMailError(type(error).__name__)
+
+
+def _claim(message_id: int, now: datetime) -> bool:
+    """queued (or stale sending) -> sending, by one worker only."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            or_(
+                OutboxMessage.status == OutboxStatus.QUEUED,
+                (OutboxMessage.status == OutboxStatus.SENDING)
+                & (OutboxMessage.claimed_at < now - STALE_CLAIM),
+            ),
+        )
+        .values(
+            status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1
+        )
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _settle(message_id: int, status: OutboxStatus, error: str | None = None) -> None:
+    values: dict[str, object] = {"status": status, "last_error": error}
+    if status is OutboxStatus.SENT:
+        values["sent_at"] = utcnow()
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+    )
+    db.session.commit()
+
+
+def deliver_outbox_message(message_id: int) -> None:
+    """Job: send one outbox message. Safe to run twice: only the run that claims it sends.
+
+    Temporary failures put the row back in the queue and raise, so that RQ retries it.
+    """
+    if not _claim(message_id, utcnow()):
+        return
+    outbox = db.session.get(OutboxMessage, message_id)
+    try:
+        with open_mail_connection() as connection:
+            sent = SENDERS[outbox.kind](outbox, connection)
+    except (smtplib.SMTPException, OSError, socket.timeout) as error:
+        failure = _classify(error)
+        db.session.rollback()
+        if isinstance(failure, PermanentMailError):
+            log.warning("outbox message %s refused: %s", message_id, failure)
+            _settle(message_id, OutboxStatus.FAILED, str(failure))
+            return
+        log.warning("outbox message %s deferred: %s", message_id, failure)
+        _settle(message_id, OutboxStatus.QUEUED, str(failure))
+        raise failure from error
+    _settle(message_id, OutboxStatus.SENT if sent else OutboxStatus.SKIPPED)
+
+
+def undelivered_message_ids(now: datetime) -> list[int]:
+    """Queued rows older than the grace period, and rows whose sender died mid-send."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                or_(
+                    (OutboxMessage.status == OutboxStatus.QUEUED)
+                    & (OutboxMessage.created_at < now - FLUSH_GRACE),
+                    (OutboxMessage.status == OutboxStatus.SENDING)
+                    & (OutboxMessage.claimed_at < now - STALE_CLAIM),
+                )
+            )
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def flush_outbox(now: datetime) -> int:
+    """Enqueue every message that no job is taking care of; returns how many."""
+    from campaign.jobs import enqueue
+
+    message_ids = undelivered_message_ids(now)
+    for message_id in message_ids:
+        enqueue(deliver_outbox_message, message_id)
+    return len(message_ids)
+

@@ -1,0 +1,80 @@
+"""Home, privacy notice, language switch and the development outbox."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from campaign.petitions.services import open_petitions
+from campaign.signatures.services import signature_count
+
+bp = Blueprint("pages", __name__)
+
+LANGUAGE_COOKIE = "lang"
+
+
+@bp.get("/")
+def home():
+    locale = str(get_locale())
+    petitions = [
+        (petition, petition.text(locale), signature_count(petition.id))
+        for petition in open_petitions()
+    ]
+    return render_template("pages/home.html", petitions=petitions)
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("pages/privacy.html")
+
+
+def _local_path(target: str | None) -> str:
+    """Only a path on this site: never //host, /\\host or a scheme."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return url_for("pages.home")
+    return target
+
+
+@bp.get("/language/<code>")
+def language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    response = redirect(_local_path(request.args.get("next")), code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        code,
+        max_age=365 * 86400,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+    )
+    return response
+
+
+def _outbox_enabled() -> None:
+    if not (current_app.debug or current_app.config["DEMO"]):
+        abort(404)
+
+
+def _read_message(path: Path) -> dict[str, str]:
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    text = message.get_body(preferencelist=("plain",))
+    return {
+        "name": path.name,
+        "to": str(message["To"]),
+        "subject": str(message["Subject"]),
+        "date": str(message["Date"]),
+        "text": text.get_content() if text else "",
+    }
+
+
+@bp.get("/dev/outbox")
+def outbox():
+    _outbox_enabled()
+    folder = Path(current_app.config["OUTBOX_DIR"])
+    paths = sorted(folder.glob("*.eml"), reverse=True)[:50] if folder.exists() else []
+    return render_template("pages/outbox.html", messages=[_read_message(p) for p in paths])

@@ -1,0 +1,1 @@
+"""Petitions: their texts, categories and lifecycle."""

@@ -1,0 +1,134 @@
+"""Petition, its texts per language, and the categories its signatories choose from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.clock import utcnow
+from campaign.errors import InvalidTransition
+from campaign.extensions import db
+
+
+class PetitionStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
+SIGNABLE = frozenset({PetitionStatus.OPEN})
+PUBLIC = frozenset({PetitionStatus.OPEN, PetitionStatus.CLOSED, PetitionStatus.ARCHIVED})
+TRANSITIONS = {
+    PetitionStatus.DRAFT: {PetitionStatus.OPEN},
+    PetitionStatus.OPEN: {PetitionStatus.CLOSED},
+    PetitionStatus.CLOSED: {PetitionStatus.OPEN, PetitionStatus.ARCHIVED},
+    PetitionStatus.ARCHIVED: set(),
+}
+
+
+class Category(db.Model):
+    """A kind of signatory (clinician, engineer, MP...), shared by all petitions."""
+
+    __tablename__ = "categories"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label_fr: Mapped[str] = mapped_column(String(100))
+    label_en: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(default=0)
+
+    def label(self, locale: str) -> str:
+        """The label in the given language, French otherwise."""
+        return self.label_en if locale == "en" else self.label_fr
+
+
+class PetitionCategory(db.Model):
+    """A category offered by a petition, in the petition's order."""
+
+    __tablename__ = "petition_categories"
+
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_key: Mapped[str] = mapped_column(ForeignKey("categories.key"), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    category: Mapped[Category] = relationship(lazy="joined")
+
+
+class PetitionText(db.Model):
+    """The title, summary and body of a petition in one language."""
+
+    __tablename__ = "petition_texts"
+    __table_args__ = (UniqueConstraint("petition_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(5))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Petition(db.Model):
+    """A tribune-petition: an op-ed that people sign, in one or more languages."""
+
+    __tablename__ = "petitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    language: Mapped[str] = mapped_column(String(5), default="fr")
+    status: Mapped[PetitionStatus] = mapped_column(
+        String(20), default=PetitionStatus.DRAFT, index=True
+    )
+    goal: Mapped[int] = mapped_column(default=1000)
+    opens_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    consent_version: Mapped[str] = mapped_column(String(20), default="1")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    texts: Mapped[list[PetitionText]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+    offered_categories: Mapped[list[PetitionCategory]] = relationship(
+        cascade="all, delete-orphan", order_by=PetitionCategory.position, lazy="selectin"
+    )
+
+    @property
+    def categories(self) -> list[Category]:
+        """The categories offered, in the petition's order."""
+        return [offered.category for offered in self.offered_categories]
+
+    def text(self, locale: str) -> PetitionText:
+        """The text in the reader's language, or in the petition's own language."""
+        by_language = {text.language: text for text in self.texts}
+        return by_language.get(locale) or by_language.get(self.language) or self.texts[0]
+
+    def accepts_signatures(self, now: datetime) -> bool:
+        """Open, and within its opening and closing dates."""
+        return (
+            self.status in SIGNABLE
+            and (self.opens_at is None or self.opens_at <= now)
+            and (self.closes_at is None or now < self.closes_at)
+        )
+
+    def is_public(self) -> bool:
+        """Shown to visitors (every state but draft)."""
+        return self.status in PUBLIC
+
+    def _move_to(self, status: PetitionStatus) -> None:
+        if status not in TRANSITIONS[PetitionStatus(self.status)]:
+            raise InvalidTransition(f"petition {self.slug}: {self.status} -> {status}")
+        self.status = status
+
+    def open(self) -> None:
+        """Start accepting signatures."""
+        self._move_to(PetitionStatus.OPEN)
+
+    def close(self) -> None:
+        """Stop accepting signatures; the list stays public."""
+        self._move_to(PetitionStatus.CLOSED)

@@ -1,0 +1,43 @@
+"""The petition page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_babel import get_locale
+
+from campaign.petitions.models import Petition
+from campaign.petitions.services import find_public_petition, render_markdown
+from campaign.signatures.forms import SignatureForm
+from campaign.signatures.services import (
+    counts_by_category,
+    latest_signatories,
+    signatory_line,
+    signature_count,
+)
+
+bp = Blueprint("petitions", __name__)
+
+
+def render_petition_page(petition: Petition, form: SignatureForm, status: int = 200):
+    """The petition with its counts, latest signatories and the sign form."""
+    locale = str(get_locale())
+    count = signature_count(petition.id)
+    page = render_template(
+        "petitions/show.html",
+        petition=petition,
+        text=petition.text(locale),
+        body=render_markdown(petition.text(locale).body),
+        count=count,
+        progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
+        category_counts=counts_by_category(petition),
+        latest=[signatory_line(signature) for signature in latest_signatories(petition.id)],
+        form=form,
+        locale=locale,
+    )
+    return page, status
+
+
+@bp.get("/p/<slug>")
+def show(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    return render_petition_page(petition, SignatureForm().offer_choices(petition, str(get_locale())))

@@ -1,0 +1,1 @@
+"""Signatures: sign, confirm, withdraw, and the public list."""

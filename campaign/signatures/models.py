@@ -1,0 +1,128 @@
+"""Signature: one person's endorsement of one petition, and its states."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from campaign.clock import utcnow
+from campaign.errors import InvalidTransition
+from campaign.extensions import db
+
+# Sort keys compare byte by byte on both databases: PostgreSQL's locale collations skip
+# spaces, which would put "Leblond" before "Le Bouter".
+SortKey = String(240).with_variant(String(240, collation="C"), "postgresql")
+
+
+class SignatureStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    HIDDEN = "hidden"
+    INVALIDATED = "invalidated"
+    WITHDRAWN = "withdrawn"
+
+
+COUNTED = frozenset({SignatureStatus.CONFIRMED})
+TRANSITIONS = {
+    SignatureStatus.PENDING: {SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN},
+    SignatureStatus.CONFIRMED: {
+        SignatureStatus.HIDDEN,
+        SignatureStatus.INVALIDATED,
+        SignatureStatus.WITHDRAWN,
+    },
+    SignatureStatus.HIDDEN: {
+        SignatureStatus.CONFIRMED,
+        SignatureStatus.INVALIDATED,
+        SignatureStatus.WITHDRAWN,
+    },
+    SignatureStatus.INVALIDATED: {SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN},
+    SignatureStatus.WITHDRAWN: set(),
+}
+
+
+class Signature(db.Model):
+    """A signature. The email is kept as a keyed digest (uniqueness, look-ups) and encrypted
+    (sending mail); withdrawal erases both and the personal fields, leaving a tombstone."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (
+        UniqueConstraint("petition_id", "email_digest"),
+        Index("ix_signatures_public_list", "petition_id", "status", "sort_last", "sort_first"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    status: Mapped[SignatureStatus] = mapped_column(String(20), default=SignatureStatus.PENDING)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    category_key: Mapped[str] = mapped_column(ForeignKey("categories.key"))
+    departement: Mapped[str | None] = mapped_column(String(3))
+    language: Mapped[str] = mapped_column(String(5), default="fr")
+    # Consents: publishing is opt-in per field; contact is opt-in.
+    show_name: Mapped[bool] = mapped_column(default=False)
+    show_title: Mapped[bool] = mapped_column(default=False)
+    show_organisation: Mapped[bool] = mapped_column(default=False)
+    contact_ok: Mapped[bool] = mapped_column(default=False)
+    consent_version: Mapped[str] = mapped_column(String(20))
+    consented_at: Mapped[datetime]
+    # Personal data at rest.
+    email_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ip_digest: Mapped[str | None] = mapped_column(String(32))
+    # Collation keys of the names, for the public order and accent-blind search.
+    sort_last: Mapped[str] = mapped_column(SortKey, default="")
+    sort_first: Mapped[str] = mapped_column(SortKey, default="")
+    confirmation_sends: Mapped[int] = mapped_column(default=0)
+    last_confirmation_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def counted(self) -> bool:
+        """Whether this signature is in the petition's count."""
+        return self.status in COUNTED
+
+    @property
+    def published(self) -> bool:
+        """Whether this signature appears in the public list."""
+        return self.counted and self.show_name
+
+    @classmethod
+    def move(
+        cls,
+        session: Session,
+        signature_id: int,
+        sources: frozenset[SignatureStatus],
+        to: SignatureStatus,
+        now: datetime,
+        **values: object,
+    ) -> bool:
+        """Move a signature from one of `sources` to `to`, atomically.
+
+        Returns False when the signature is in none of `sources` (another request moved it
+        first), so that two confirmations in two tabs count once.
+        """
+        for source in sources:
+            if to not in TRANSITIONS[source]:
+                raise InvalidTransition(f"signature: {source} -> {to}")
+        result = session.execute(
+            update(cls)
+            .where(cls.id == signature_id, cls.status.in_(sources))
+            .values(status=to, status_changed_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1

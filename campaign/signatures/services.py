@@ -1,0 +1,326 @@
+"""Signing, confirming and withdrawing, and the public list of signatories."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message, queue_email
+from campaign.errors import PetitionNotSignable
+from campaign.extensions import db
+from campaign.jobs import enqueue
+from campaign.personal_data import email_digest, encrypt_email, ip_digest
+from campaign.petitions.models import Category, Petition
+from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+
+# Letters that Unicode does not decompose but French alphabetises as two.
+LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
+
+
+def sort_key(name: str) -> str:
+    """French phone-book key: accents and case ignored, punctuation as a space, and a space
+    before any letter ("De Maison Rouge" < "Desgrippes", "Le Bouter" < "Leblond")."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold().translate(LIGATURES))
+    letters = "".join(
+        char if char.isalnum() else " "
+        for char in decomposed
+        if not unicodedata.combining(char)
+    )
+    return " ".join(letters.split())
+
+
+@dataclass(frozen=True)
+class SignatureRequest:
+    """What a supporter submitted, already validated by the form."""
+
+    first_name: str
+    last_name: str
+    email: str
+    category_key: str
+    title: str = ""
+    organisation: str = ""
+    departement: str | None = None
+    show_name: bool = False
+    show_title: bool = False
+    show_organisation: bool = False
+    contact_ok: bool = False
+    language: str = "fr"
+    ip: str | None = None
+
+
+class ConfirmationOutcome(StrEnum):
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    NOT_CONFIRMABLE = "not_confirmable"
+
+
+def _confirmation_sendable(now: datetime):
+    """SQL condition: this signature may be sent its confirmation link again now."""
+    interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL"])
+    return (
+        Signature.status.in_([SignatureStatus.PENDING, SignatureStatus.CONFIRMED])
+        & (Signature.confirmation_sends < current_app.config["CONFIRMATION_MAX_SENDS"])
+        & or_(
+            Signature.last_confirmation_at.is_(None),
+            Signature.last_confirmation_at <= now - interval,
+        )
+    )
+
+
+def _daily_cap_reached(digest: str, now: datetime) -> bool:
+    """Whether this mailbox was sent its daily share of confirmation emails, all petitions."""
+    sent_today = db.session.scalar(
+        select(func.count(OutboxMessage.id))
+        .join(Signature, Signature.id == OutboxMessage.signature_id)
+        .where(Signature.email_digest == digest, OutboxMessage.created_at > now - timedelta(1))
+    )
+    return sent_today >= current_app.config["CONFIRMATION_DAILY_CAP_PER_ADDRESS"]
+
+
+def _signature_from(
+    petition: Petition, submitted: SignatureRequest, digest: str, now: datetime
+) -> Signature:
+    return Signature(
+        petition_id=petition.id,
+        status=SignatureStatus.PENDING,
+        first_name=submitted.first_name,
+        last_name=submitted.last_name,
+        title=submitted.title,
+        organisation=submitted.organisation,
+        category_key=submitted.category_key,
+        departement=submitted.departement or None,
+        language=submitted.language,
+        show_name=submitted.show_name,
+        # Title and organisation are printed after the name, never without it.
+        show_title=submitted.show_name and submitted.show_title,
+        show_organisation=submitted.show_name and submitted.show_organisation,
+        contact_ok=submitted.contact_ok,
+        consent_version=petition.consent_version,
+        consented_at=now,
+        email_digest=digest,
+        email_ciphertext=encrypt_email(submitted.email),
+        ip_digest=ip_digest(submitted.ip) if submitted.ip else None,
+        sort_last=sort_key(submitted.last_name),
+        sort_first=sort_key(submitted.first_name),
+        created_at=now,
+        status_changed_at=now,
+    )
+
+
+def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime) -> None:
+    """Record a pending signature with its confirmation email, or, if this mailbox already
+    signed, send the confirmation again within the limits. The caller cannot tell which
+    happened: signing twice must not reveal that an address signed."""
+    if not petition.accepts_signatures(now):
+        raise PetitionNotSignable(petition.slug)
+    if submitted.category_key not in {category.key for category in petition.categories}:
+        raise ValueError(f"category {submitted.category_key!r} not offered")
+    digest = email_digest(submitted.email)
+    capped = _daily_cap_reached(digest, now)
+    signature = _signature_from(petition, submitted, digest, now)
+    if not capped:
+        signature.confirmation_sends = 1
+        signature.last_confirmation_at = now
+    db.session.add(signature)
+    try:
+        db.session.flush()
+        outbox = None
+        if not capped:
+            outbox = queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature.id)
+        db.session.commit()
+    except IntegrityError:
+        # Already signed (perhaps by a concurrent request): the same page, maybe a resend.
+        db.session.rollback()
+        existing_id = db.session.scalar(
+            select(Signature.id).where(
+                Signature.petition_id == petition.id, Signature.email_digest == digest
+            )
+        )
+        if existing_id is not None and not capped:
+            resend_confirmation(existing_id, now)
+        return
+    if outbox is not None:
+        enqueue(deliver_outbox_message, outbox.id)
+
+
+def resend_confirmation(signature_id: int, now: datetime) -> bool:
+    """Send the confirmation link again, at most once per interval and a few times in all.
+    Returns whether an email was queued."""
+    claimed = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id, _confirmation_sendable(now))
+        .values(
+            confirmation_sends=Signature.confirmation_sends + 1, last_confirmation_at=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        return False
+    outbox = queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
+    db.session.commit()
+    enqueue(deliver_outbox_message, outbox.id)
+    return True
+
+
+def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
+    """pending -> confirmed, once, whatever the number of tabs or clicks."""
+    moved = Signature.move(
+        db.session,
+        signature_id,
+        frozenset({SignatureStatus.PENDING}),
+        SignatureStatus.CONFIRMED,
+        now,
+        confirmed_at=now,
+    )
+    db.session.commit()
+    if moved:
+        return ConfirmationOutcome.CONFIRMED
+    status = db.session.scalar(select(Signature.status).where(Signature.id == signature_id))
+    if status in COUNTED or status == SignatureStatus.HIDDEN:
+        return ConfirmationOutcome.ALREADY_CONFIRMED
+    return ConfirmationOutcome.NOT_CONFIRMABLE
+
+
+def withdraw_signature(signature_id: int, now: datetime) -> bool:
+    """Withdraw a signature: out of the list and the count at once, and its personal fields
+    erased. The row stays as an anonymous tombstone so counts of withdrawals remain."""
+    sources = frozenset(set(SignatureStatus) - {SignatureStatus.WITHDRAWN})
+    moved = Signature.move(
+        db.session,
+        signature_id,
+        sources,
+        SignatureStatus.WITHDRAWN,
+        now,
+        withdrawn_at=now,
+        first_name="",
+        last_name="",
+        title="",
+        organisation="",
+        departement=None,
+        show_name=False,
+        show_title=False,
+        show_organisation=False,
+        contact_ok=False,
+        email_digest=None,
+        email_ciphertext=None,
+        ip_digest=None,
+        sort_last="",
+        sort_first="",
+    )
+    db.session.commit()
+    return moved
+
+
+def find_signature(signature_id: int) -> Signature | None:
+    """A signature by id."""
+    return db.session.get(Signature, signature_id)
+
+
+# --- The public list -------------------------------------------------------------------------
+
+
+def signatory_line(signature: Signature) -> str:
+    """'Surname Firstname, Title, Organisation' with the fields kept private left out."""
+    parts = [f"{signature.last_name} {signature.first_name}"]
+    if signature.show_title and signature.title:
+        parts.append(signature.title)
+    if signature.show_organisation and signature.organisation:
+        parts.append(signature.organisation)
+    return ", ".join(parts)
+
+
+def _published(petition_id: int):
+    return select(Signature).where(
+        Signature.petition_id == petition_id,
+        Signature.status.in_(COUNTED),
+        Signature.show_name.is_(True),
+    )
+
+
+def signature_count(petition_id: int) -> int:
+    """Confirmed signatures, published or not."""
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.petition_id == petition_id, Signature.status.in_(COUNTED)
+        )
+    )
+
+
+def counts_by_category(petition: Petition) -> list[tuple[Category, int]]:
+    """Confirmed signatures per category, in the petition's order, zeros included."""
+    rows = db.session.execute(
+        select(Signature.category_key, func.count(Signature.id))
+        .where(Signature.petition_id == petition.id, Signature.status.in_(COUNTED))
+        .group_by(Signature.category_key)
+    )
+    counts = dict(rows.tuples().all())
+    return [(category, counts.get(category.key, 0)) for category in petition.categories]
+
+
+def last_change_at(petition: Petition) -> datetime:
+    """When the count or the list last changed (or the petition itself)."""
+    latest = db.session.scalar(
+        select(func.max(Signature.status_changed_at)).where(
+            Signature.petition_id == petition.id,
+            Signature.status != SignatureStatus.PENDING,
+        )
+    )
+    return max(filter(None, [latest, petition.updated_at]))
+
+
+def latest_signatories(petition_id: int, limit: int = 10) -> list[Signature]:
+    """The most recently confirmed published signatures."""
+    query = _published(petition_id).order_by(Signature.confirmed_at.desc(), Signature.id.desc())
+    return list(db.session.scalars(query.limit(limit)))
+
+
+@dataclass(frozen=True)
+class SignatoryPage:
+    """One page of the public list."""
+
+    items: list[Signature]
+    page: int
+    pages: int
+    total: int
+
+
+def published_signatories(
+    petition_id: int,
+    *,
+    category: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+    per_page: int = 100,
+) -> SignatoryPage:
+    """The public list in French alphabetical order, filtered and paginated."""
+    query = _published(petition_id)
+    if category:
+        query = query.where(Signature.category_key == category)
+    needle = sort_key(search or "")
+    if needle:
+        pattern = f"%{needle}%"
+        query = query.where(
+            or_(
+                Signature.sort_last.like(pattern),
+                Signature.sort_first.like(pattern),
+                (Signature.sort_last + " " + Signature.sort_first).like(pattern),
+                (Signature.sort_first + " " + Signature.sort_last).like(pattern),
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    items = db.session.scalars(
+        query.order_by(Signature.sort_last, Signature.sort_first, Signature.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return SignatoryPage(items=list(items), page=page, pages=pages, total=total)

@@ -1,0 +1,201 @@
+"""Sign, check your inbox, confirm, withdraw, and the public list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from campaign.clock import utcnow
+from campaign.errors import PetitionNotSignable, TokenExpired, TokenInvalid
+from campaign.extensions import limiter
+from campaign.petitions.models import Petition
+from campaign.petitions.services import find_petition, find_public_petition
+from campaign.petitions.views import render_petition_page
+from campaign.signatures.forms import ActionForm, SignatureForm
+from campaign.signatures.models import SignatureStatus
+from campaign.signatures.services import (
+    ConfirmationOutcome,
+    SignatureRequest,
+    confirm_signature,
+    find_signature,
+    published_signatories,
+    resend_confirmation,
+    sign_petition,
+    signatory_line,
+    signature_count,
+    withdraw_signature,
+)
+from campaign.tokens import make_token, read_token
+
+bp = Blueprint("signatures", __name__)
+
+
+def _sign_limit() -> str:
+    return current_app.config["RATELIMIT_SIGN"]
+
+
+def _resend_limit() -> str:
+    return current_app.config["RATELIMIT_RESEND"]
+
+
+@bp.post("/p/<slug>/sign")
+@limiter.limit(_sign_limit)
+def sign(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    locale = str(get_locale())
+    form = SignatureForm().offer_choices(petition, locale)
+    if not form.validate_on_submit():
+        return render_petition_page(petition, form, status=422)
+    submitted = SignatureRequest(
+        first_name=form.first_name.data,
+        last_name=form.last_name.data,
+        email=form.email.data,
+        category_key=form.category.data,
+        title=form.title.data or "",
+        organisation=form.organisation.data or "",
+        departement=form.departement.data or None,
+        show_name=form.show_name.data,
+        show_title=form.show_title.data,
+        show_organisation=form.show_organisation.data,
+        contact_ok=form.contact_ok.data,
+        language=locale,
+        ip=request.remote_addr,
+    )
+    try:
+        sign_petition(petition, submitted, utcnow())
+    except PetitionNotSignable:
+        flash(_("This petition is not accepting signatures."), "error")
+        return redirect(url_for("petitions.show", slug=slug), code=303)
+    return redirect(url_for("signatures.check_inbox", slug=slug), code=303)
+
+
+@bp.get("/p/<slug>/check-inbox")
+def check_inbox(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    return render_template("signatures/check_inbox.html", petition=petition)
+
+
+def _signature_for(purpose: str, token: str, max_age: int | None):
+    """The signature and petition a token is about, or an error page to return."""
+    try:
+        signature_id = read_token(purpose, token, utcnow(), max_age)
+    except TokenExpired as expired:
+        signature = find_signature(expired.subject_id)
+        if signature is None:
+            return None, None, (render_template("signatures/invalid_link.html"), 404)
+        petition = _petition_of(signature)
+        page = render_template(
+            "signatures/expired_link.html", petition=petition, form=ActionForm(), token=token
+        )
+        return None, None, (page, 410)
+    except TokenInvalid:
+        return None, None, (render_template("signatures/invalid_link.html"), 404)
+    signature = find_signature(signature_id)
+    if signature is None:
+        return None, None, (render_template("signatures/invalid_link.html"), 404)
+    return signature, _petition_of(signature), None
+
+
+def _petition_of(signature) -> Petition:
+    return find_petition(signature.petition_id)
+
+
+@bp.route("/s/<token>", methods=["GET", "HEAD"])
+def confirmation(token: str):
+    max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
+    signature, petition, error = _signature_for("confirm", token, max_age)
+    if error:
+        return error
+    return render_template(
+        "signatures/confirmation.html",
+        signature=signature,
+        petition=petition,
+        line=signatory_line(signature),
+        count=signature_count(petition.id),
+        status=SignatureStatus(signature.status),
+        form=ActionForm(),
+        withdraw_token=make_token("withdraw", signature.id, utcnow()),
+        locale=str(get_locale()),
+    )
+
+
+@bp.post("/s/<token>")
+def confirm(token: str):
+    max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
+    signature, _petition, error = _signature_for("confirm", token, max_age)
+    if error:
+        return error
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    outcome = confirm_signature(signature.id, utcnow())
+    if outcome is ConfirmationOutcome.CONFIRMED:
+        flash(_("Thank you: your signature is confirmed."), "success")
+    elif outcome is ConfirmationOutcome.ALREADY_CONFIRMED:
+        flash(_("Your signature was already confirmed."), "info")
+    return redirect(url_for("signatures.confirmation", token=token), code=303)
+
+
+@bp.post("/s/<token>/resend")
+@limiter.limit(_resend_limit)
+def resend(token: str):
+    signature, petition, error = _signature_for("confirm", token, max_age=None)
+    if error:
+        return error
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    resend_confirmation(signature.id, utcnow())
+    return redirect(url_for("signatures.check_inbox", slug=petition.slug), code=303)
+
+
+@bp.route("/s/<token>/withdraw", methods=["GET", "HEAD"])
+def withdrawal(token: str):
+    signature, petition, error = _signature_for("withdraw", token, max_age=None)
+    if error:
+        return error
+    return render_template(
+        "signatures/withdrawal.html",
+        signature=signature,
+        petition=petition,
+        line=signatory_line(signature),
+        status=SignatureStatus(signature.status),
+        form=ActionForm(),
+    )
+
+
+@bp.post("/s/<token>/withdraw")
+def withdraw(token: str):
+    signature, _petition, error = _signature_for("withdraw", token, max_age=None)
+    if error:
+        return error
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if withdraw_signature(signature.id, utcnow()):
+        flash(_("Your signature has been withdrawn and your details erased."), "success")
+    return redirect(url_for("signatures.withdrawal", token=token), code=303)
+
+
+@bp.get("/p/<slug>/signatories")
+def signatories(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    category = request.args.get("category") or None
+    if category and category not in {c.key for c in petition.categories}:
+        category = None
+    search = (request.args.get("q") or "").strip()[:100]
+    page = published_signatories(
+        petition.id,
+        category=category,
+        search=search,
+        page=request.args.get("page", 1, type=int),
+    )
+    return render_template(
+        "signatures/list.html",
+        petition=petition,
+        text=petition.text(str(get_locale())),
+        page=page,
+        lines=[signatory_line(signature) for signature in page.items],
+        category=category,
+        search=search,
+        count=signature_count(petition.id),
+        locale=str(get_locale()),
+    )

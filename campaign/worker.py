@@ -1,0 +1,70 @@
+"""`flask worker`: an RQ worker inside the application, flushing the outbox as it goes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+from flask import Flask, current_app
+from rq import SimpleWorker
+from rq.job import Job
+from rq.queue import Queue
+
+from campaign.clock import utcnow
+from campaign.emails import flush_outbox
+from campaign.extensions import db
+from campaign.jobs import job_queue, redis_connection
+
+log = logging.getLogger(__name__)
+
+
+class AppWorker(SimpleWorker):
+    """Runs each job in a fresh application context, so each has its own DB session."""
+
+    flask_app: Flask
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        with self.flask_app.app_context():
+            try:
+                super().execute_job(job, queue)
+            finally:
+                db.session.remove()
+
+
+def flush_periodically(app: Flask, interval: int, stop: threading.Event) -> None:
+    """Re-enqueue what the outbox still owes, every `interval` seconds until `stop`."""
+    while not stop.wait(interval):
+        with app.app_context():
+            try:
+                count = flush_outbox(utcnow())
+                if count:
+                    log.info("outbox flush: %d message(s) enqueued", count)
+            except Exception:
+                log.exception("outbox flush failed")
+            finally:
+                db.session.remove()
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for Tribune's jobs (needs REDIS_URL)."""
+    app = current_app._get_current_object()
+    if not app.config["REDIS_URL"]:
+        raise click.ClickException("REDIS_URL is not set: jobs already run in-process.")
+    flushed = flush_outbox(utcnow())
+    db.session.remove()
+    click.echo(f"outbox flush at start: {flushed} message(s) enqueued")
+    stop = threading.Event()
+    if not burst:
+        interval = app.config["OUTBOX_FLUSH_INTERVAL"]
+        threading.Thread(
+            target=flush_periodically, args=(app, interval, stop), daemon=True
+        ).start()
+    AppWorker.flask_app = app
+    rq_worker = AppWorker([job_queue()], connection=redis_connection())
+    try:
+        rq_worker.work(burst=burst, with_scheduler=True)
+    finally:
+        stop.set()
