@@ -148,7 +148,9 @@ def load_demo(now: datetime, signatories: int = 200) -> int:
     fake.seed_instance(2026)
     chance = random.Random(2026)  # noqa: S311 - demo data, not security
     existing = set(
-        db.session.scalars(select(Signature.email_digest).where(Signature.petition_id == petition.id))
+        db.session.scalars(
+            select(Signature.email_digest).where(Signature.petition_id == petition.id)
+        )
     )
     added = 0
     for number in range(signatories):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 import uuid
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -152,8 +151,8 @@ def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailCon
     """Send the link that confirms a signature, with a link to withdraw it; to someone who
     signs again after confirming, a reminder with the withdrawal link. False when there is
     nothing to send any more (withdrawn, invalidated or erased in the meantime)."""
-    from campaign.petitions.models import Petition
     from campaign.personal_data import decrypt_email
+    from campaign.petitions.models import Petition
     from campaign.signatures.models import Signature, SignatureStatus
     from campaign.tokens import external_url, make_token
 
@@ -226,9 +225,7 @@ def _claim(message_id: int, now: datetime) -> bool:
                 & (OutboxMessage.claimed_at < now - STALE_CLAIM),
             ),
         )
-        .values(
-            status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1
-        )
+        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
     )
     db.session.commit()
     return result.rowcount == 1
@@ -238,9 +235,7 @@ def _settle(message_id: int, status: OutboxStatus, error: str | None = None) -> 
     values: dict[str, object] = {"status": status, "last_error": error}
     if status is OutboxStatus.SENT:
         values["sent_at"] = utcnow()
-    db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
-    )
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
     db.session.commit()
 
 
@@ -255,7 +250,7 @@ def deliver_outbox_message(message_id: int) -> None:
     try:
         with open_mail_connection() as connection:
             sent = SENDERS[outbox.kind](outbox, connection)
-    except (smtplib.SMTPException, OSError, socket.timeout) as error:
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
         failure = _classify(error)
         db.session.rollback()
         if isinstance(failure, PermanentMailError):
@@ -294,4 +289,3 @@ def flush_outbox(now: datetime) -> int:
     for message_id in message_ids:
         enqueue(deliver_outbox_message, message_id)
     return len(message_ids)
-

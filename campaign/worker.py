@@ -59,9 +59,7 @@ def worker(burst: bool) -> None:
     stop = threading.Event()
     if not burst:
         interval = app.config["OUTBOX_FLUSH_INTERVAL"]
-        threading.Thread(
-            target=flush_periodically, args=(app, interval, stop), daemon=True
-        ).start()
+        threading.Thread(target=flush_periodically, args=(app, interval, stop), daemon=True).start()
     AppWorker.flask_app = app
     rq_worker = AppWorker([job_queue()], connection=redis_connection())
     try:

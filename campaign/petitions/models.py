@@ -91,9 +91,7 @@ class Petition(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    texts: Mapped[list[PetitionText]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    texts: Mapped[list[PetitionText]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     offered_categories: Mapped[list[PetitionCategory]] = relationship(
         cascade="all, delete-orphan", order_by=PetitionCategory.position, lazy="selectin"
     )

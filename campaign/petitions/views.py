@@ -40,4 +40,6 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
 @bp.get("/p/<slug>")
 def show(slug: str):
     petition = find_public_petition(slug) or abort(404)
-    return render_petition_page(petition, SignatureForm().offer_choices(petition, str(get_locale())))
+    return render_petition_page(
+        petition, SignatureForm().offer_choices(petition, str(get_locale()))
+    )

@@ -29,9 +29,7 @@ def sort_key(name: str) -> str:
     before any letter ("De Maison Rouge" < "Desgrippes", "Le Bouter" < "Leblond")."""
     decomposed = unicodedata.normalize("NFKD", name.casefold().translate(LIGATURES))
     letters = "".join(
-        char if char.isalnum() else " "
-        for char in decomposed
-        if not unicodedata.combining(char)
+        char if char.isalnum() else " " for char in decomposed if not unicodedata.combining(char)
     )
     return " ".join(letters.split())
 
@@ -156,9 +154,7 @@ def resend_confirmation(signature_id: int, now: datetime) -> bool:
     claimed = db.session.execute(
         update(Signature)
         .where(Signature.id == signature_id, _confirmation_sendable(now))
-        .values(
-            confirmation_sends=Signature.confirmation_sends + 1, last_confirmation_at=now
-        )
+        .values(confirmation_sends=Signature.confirmation_sends + 1, last_confirmation_at=now)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
@@ -261,7 +257,7 @@ def counts_by_category(petition: Petition) -> list[tuple[Category, int]]:
         .where(Signature.petition_id == petition.id, Signature.status.in_(COUNTED))
         .group_by(Signature.category_key)
     )
-    counts = dict(rows.tuples().all())
+    counts = {key: count for key, count in rows}
     return [(category, counts.get(category.key, 0)) for category in petition.categories]
 
 

@@ -1,0 +1,954 @@
+"""Benchmark of the sign path on the production stack, on loopback only.
+
+    .venv/bin/python bench/sign.py [--clients 50] [--duration 20] [--web-workers 3]
+                                   [--threads 4] [--rq-workers 2] [--profile FILE]
+
+Sets up PostgreSQL (database tribune_bench, dropped and created), Redis (db 13, flushed),
+an SMTP sink (aiosmtpd, in this process), gunicorn serving app:app and K `flask worker`
+processes; drives C concurrent clients (each with its own cookie session: GET the petition
+page for the CSRF token, then POST the sign form) for D seconds; prints accepted signatures
+per second, POST latency percentiles and errors; measures, in the same run, raw inserts of
+equivalent rows into `signatures` through SQLAlchemy Core (one transaction per row, and
+batched) and prints the ratio app/baseline. Then checks that the database holds one row per
+accepted signature and that the sink received one confirmation email per accepted
+signature, to the right address; exits 1 if either check fails. Everything it started is
+stopped on the way out, even on error or Ctrl-C. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import redis
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HOST = "127.0.0.1"
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+DB_NAME = "tribune_bench"
+DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
+SLUG = "donnees-de-sante-souveraines"
+CSRF_RE = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+BIN = Path(sys.executable).parent
+
+
+class BenchError(RuntimeError):
+    """The stack could not be set up."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list (nan when empty)."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, round(q / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+# --- CPU accounting from /proc ----------------------------------------------------------------
+
+
+def _proc_stat(pid: str) -> tuple[str, int, float] | None:
+    """(comm, process group, CPU seconds) of a process, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _system_busy_idle() -> tuple[float, float]:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / CLK_TCK, idle / CLK_TCK
+
+
+def cpu_snapshot(groups: dict[str, set[int]]) -> dict:
+    """CPU seconds so far per group: our process groups, postgres, redis, this process."""
+    per_pid: dict[str, dict[int, float]] = {name: {} for name in [*groups, "postgres", "redis"]}
+    by_pgid = {pgid: name for name, pgids in groups.items() for pgid in pgids}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _proc_stat(entry)
+        if stat is None:
+            continue
+        comm, pgid, seconds = stat
+        if pgid in by_pgid:
+            per_pid[by_pgid[pgid]][int(entry)] = seconds
+        elif comm == "postgres":
+            per_pid["postgres"][int(entry)] = seconds
+        elif comm.startswith("redis-server"):
+            per_pid["redis"][int(entry)] = seconds
+    busy, idle = _system_busy_idle()
+    own = _proc_stat(str(os.getpid()))
+    return {
+        "pids": per_pid,
+        "busy": busy,
+        "idle": idle,
+        "bench": own[2] if own else 0.0,
+        "client": time.thread_time(),  # called from the event loop's thread: the client
+        "wall": time.monotonic(),
+    }
+
+
+def cpu_share(before: dict, after: dict) -> dict[str, float]:
+    """Cores used per group between two snapshots."""
+    wall = after["wall"] - before["wall"]
+    shares = {}
+    for name, pids in after["pids"].items():
+        spent = sum(s - before["pids"][name].get(pid, 0.0) for pid, s in pids.items())
+        shares[name] = spent / wall
+    shares["bench client (event loop thread)"] = (after["client"] - before["client"]) / wall
+    shares["bench sink + rest"] = (after["bench"] - before["bench"]) / wall - shares[
+        "bench client (event loop thread)"
+    ]
+    shares["whole machine busy"] = (after["busy"] - before["busy"]) / wall
+    shares["whole machine idle"] = (after["idle"] - before["idle"]) / wall
+    return shares
+
+
+# --- SMTP sink -------------------------------------------------------------------------------
+
+
+class Sink:
+    """aiosmtpd handler: counts messages per envelope recipient."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.per_recipient: Counter[str] = Counter()
+        self.messages = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages += 1
+            for recipient in envelope.rcpt_tos:
+                self.per_recipient[recipient.lower()] += 1
+        return "250 OK"
+
+    def snapshot(self) -> tuple[int, Counter[str]]:
+        with self.lock:
+            return self.messages, Counter(self.per_recipient)
+
+
+# --- HTTP/1.1 client on asyncio streams ---------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class StaleConnection(Exception):
+    """A kept-alive connection closed before sending a single byte of response."""
+
+
+class HttpConnection:
+    """One keep-alive connection; reconnects when the server closes it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reused = False
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+    async def request(
+        self, method: str, path: str, cookies: dict[str, str], body: bytes = b""
+    ) -> Response:
+        try:
+            return await self._request(method, path, cookies, body)
+        except StaleConnection:
+            # The server closed an idle kept-alive connection: nothing was processed.
+            await self.close()
+            return await self._request(method, path, cookies, body)
+
+    async def _request(
+        self, method: str, path: str, cookies: dict[str, str], body: bytes
+    ) -> Response:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+            self.reused = False
+        head = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {HOST}:{self.port}",
+            "User-Agent: tribune-bench",
+            "Accept: text/html",
+        ]
+        if cookies:
+            head.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items()))
+        if method == "POST":
+            head.append("Content-Type: application/x-www-form-urlencoded")
+            head.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        reused, self.reused = self.reused, True
+        try:
+            raw_head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError) as error:
+            partial = getattr(error, "partial", b"")
+            if reused and not partial:
+                raise StaleConnection from error
+            raise
+        lines = raw_head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = []
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers.append((name.strip().lower(), value.strip()))
+        values = dict(headers)
+        if "content-length" in values:
+            payload = await self.reader.readexactly(int(values["content-length"]))
+        elif values.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                chunks.append(await self.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            payload = b"".join(chunk[:-2] for chunk in chunks)
+        else:
+            payload = await self.reader.read()
+            values["connection"] = "close"
+        if values.get("connection", "").lower() == "close":
+            await self.close()
+        for name, value in headers:
+            if name == "set-cookie":
+                pair = value.split(";", 1)[0]
+                key, _, cookie = pair.partition("=")
+                if "max-age=0" in value.lower() or not cookie:
+                    cookies.pop(key.strip(), None)
+                else:
+                    cookies[key.strip()] = cookie.strip()
+        return Response(status, headers, payload)
+
+
+@dataclass
+class LoadState:
+    port: int
+    deadline: float = 0.0
+    measure_from: float = 0.0
+    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    accepted: list[str] = field(default_factory=list)  # every 303, warm-up included
+    uncertain: list[str] = field(default_factory=list)  # POSTs with no answer
+    measured_accepted: int = 0
+    post_latencies: list[float] = field(default_factory=list)
+    get_latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    last_done: float = 0.0
+
+
+async def client_loop(state: LoadState, reuse_token: bool, timeout: float) -> None:
+    """One signer after another on one cookie session: GET the page, POST the form."""
+    conn = HttpConnection(state.port)
+    cookies: dict[str, str] = {}
+    token: str | None = None
+    page, action = f"/p/{SLUG}", f"/p/{SLUG}/sign"
+    try:
+        while time.monotonic() < state.deadline:
+            if token is None or not reuse_token:
+                started = time.monotonic()
+                try:
+                    response = await asyncio.wait_for(conn.request("GET", page, cookies), timeout)
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
+                    state.errors[f"GET {type(error).__name__}"] += 1
+                    await conn.close()
+                    await asyncio.sleep(0.1)
+                    continue
+                done = time.monotonic()
+                if started >= state.measure_from:
+                    state.get_latencies.append(done - started)
+                match = CSRF_RE.search(response.body)
+                if response.status != 200 or match is None:
+                    state.errors[f"GET {response.status}"] += 1
+                    await asyncio.sleep(0.1)
+                    continue
+                token = match.group(1).decode()
+            number = next(state.counter)
+            email = f"bench-{number}@example.org"
+            form = {
+                "csrf_token": token,
+                "first_name": "Camille",
+                "last_name": f"Banc-{number}",
+                "email": email,
+                "category": "citizen",
+                "title": "",
+                "organisation": "",
+                "departement": "",
+                "show_name": "y",
+                "consent": "y",
+            }
+            body = urllib.parse.urlencode(form).encode()
+            started = time.monotonic()
+            try:
+                response = await asyncio.wait_for(
+                    conn.request("POST", action, cookies, body), timeout
+                )
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
+                state.errors[f"POST {type(error).__name__}"] += 1
+                state.uncertain.append(email)
+                await conn.close()
+                token = None
+                continue
+            done = time.monotonic()
+            measured = started >= state.measure_from
+            if measured:
+                state.post_latencies.append(done - started)
+                state.last_done = max(state.last_done, done)
+            if response.status == 303:
+                state.accepted.append(email)
+                if measured:
+                    state.measured_accepted += 1
+            else:
+                state.errors[f"POST {response.status}"] += 1
+                token = None
+    finally:
+        await conn.close()
+
+
+async def drive(
+    state: LoadState, args: argparse.Namespace, groups: dict[str, set[int]], on_measure
+) -> tuple[float, dict[str, float]]:
+    """Warm up, then measure; returns the measured wall time and the CPU shares."""
+    start = time.monotonic()
+    state.measure_from = start + args.warmup
+    state.deadline = state.measure_from + args.duration
+    tasks = [
+        asyncio.create_task(client_loop(state, args.reuse_token, args.request_timeout))
+        for _ in range(args.clients)
+    ]
+    await asyncio.sleep(max(0.0, state.measure_from - time.monotonic()))
+    before = cpu_snapshot(groups)
+    on_measure()
+    await asyncio.sleep(max(0.0, state.deadline - time.monotonic()))
+    after = cpu_snapshot(groups)  # the window where all clients are busy
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            state.errors[f"client crashed: {type(result).__name__}: {result}"] += 1
+    wall = max(state.last_done, state.deadline) - state.measure_from
+    return wall, cpu_share(before, after)
+
+
+# --- The stack -------------------------------------------------------------------------------
+
+
+class Stack:
+    """The processes, database, Redis db and sink this run created; stop() undoes them."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.logs = Path(tempfile.mkdtemp(prefix="tribune-bench-"))
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.database_created = False
+        self.redis: redis.Redis | None = None
+        self.controller: Controller | None = None
+        self.sink = Sink()
+        self.web_port = free_port()
+        self.queue = f"tribune-bench-{secrets.token_hex(4)}"
+        self.redis_url = f"redis://{HOST}:6379/{args.redis_db}"
+        self.secrets = {
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "EMAIL_DIGEST_KEY": secrets.token_urlsafe(32),
+            "EMAIL_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "IP_HASH_KEY": secrets.token_urlsafe(32),
+        }
+        self.env: dict[str, str] = {}
+
+    # Processes
+
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        """Start a process in its own session, so that stop() can end it and its children."""
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        self.processes.append((name, process))
+        return process
+
+    def flask(self, *args: str) -> None:
+        """Run a `flask` command to completion."""
+        with (self.logs / "setup.log").open("ab") as log:
+            done = subprocess.run(
+                [str(BIN / "flask"), *args], env=self.env, cwd=ROOT, stdout=log,
+                stderr=subprocess.STDOUT, timeout=120, check=False,
+            )  # fmt: skip
+        if done.returncode != 0:
+            raise BenchError(f"flask {' '.join(args)} failed: see {self.logs / 'setup.log'}")
+
+    def stop_process(self, name: str, process: subprocess.Popen, grace: float = 10) -> None:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                print(f"  {name} (pid {process.pid}) did not stop in {grace}s: SIGKILL")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        # Children left in the group (e.g. a gunicorn worker whose master died first).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def stop_services(self, prefix: str = "") -> None:
+        for name, process in reversed(self.processes):
+            if name.startswith(prefix):
+                self.stop_process(name, process)
+
+    def pgids(self, prefix: str) -> set[int]:
+        return {p.pid for name, p in self.processes if name.startswith(prefix)}
+
+    # Setup
+
+    def setup(self) -> None:
+        args = self.args
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {DB_NAME}")
+        self.database_created = True
+
+        self.redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
+        self.redis.flushdb()
+
+        self.controller = Controller(self.sink, hostname=HOST, port=free_port())
+        self.controller.start()
+
+        inherited = ("DATABASE_", "REDIS_", "MAIL_", "TRIBUNE_", "RATELIMIT_", "RQ_", "FLASK_")
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(inherited) and key not in self.secrets
+        }
+        self.env.update(self.secrets)
+        self.env.update(
+            {
+                "FLASK_APP": "app.py",
+                "DATABASE_URL": DB_URL,
+                "REDIS_URL": self.redis_url,
+                "RQ_QUEUE": self.queue,
+                "MAIL_SERVER": HOST,
+                "MAIL_PORT": str(self.controller.port),
+                "MAIL_TIMEOUT": "10",
+                "PUBLIC_URL": f"http://{HOST}:{self.web_port}",
+                "RATELIMIT_ENABLED": "0",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        self.flask("db", "upgrade")
+        self.flask("demo", "load", "--signatories", str(args.demo_signatories))
+
+        argv = [
+            str(BIN / "gunicorn"), "app:app",
+            "--bind", f"{HOST}:{self.web_port}",
+            "--workers", str(args.web_workers),
+            "--worker-class", args.worker_class,
+            "--threads", str(args.threads),
+            "--timeout", "60", "--graceful-timeout", "5",
+            "--log-level", "warning", "--error-logfile", "-",
+        ]  # fmt: skip
+        gunicorn = self.spawn("web-gunicorn", argv)
+        self.wait_for_web(gunicorn)
+        if not args.defer_workers:
+            self.start_workers()
+
+    def start_workers(self) -> None:
+        for number in range(self.args.rq_workers):
+            self.spawn(f"rq-worker-{number}", [str(BIN / "flask"), "worker"])
+        from rq import Worker
+
+        deadline = time.monotonic() + 30
+        while Worker.count(connection=self.redis) < self.args.rq_workers:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    raise BenchError(f"{name} exited: see {self.logs / (name + '.log')}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"rq workers not ready after 30 s: see {self.logs}")
+            time.sleep(0.2)
+
+    def wait_for_web(self, process: subprocess.Popen) -> None:
+        import http.client
+
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise BenchError(f"gunicorn exited: see {self.logs / 'web-gunicorn.log'}")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.web_port, timeout=5)
+                conn.request("GET", f"/p/{SLUG}")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+                conn.close()
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError(f"gunicorn not answering after 30 s: see {self.logs}")
+            time.sleep(0.2)
+
+    def web_worker_pids(self) -> list[int]:
+        master = next(p.pid for name, p in self.processes if name == "web-gunicorn")
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _proc_stat(entry)
+                if stat and stat[1] == master and int(entry) != master:
+                    pids.append(int(entry))
+        return pids
+
+    # Teardown
+
+    def teardown(self, keep_db: bool, keep_logs: bool) -> None:
+        self.stop_services()
+        if self.controller is not None:
+            with contextlib.suppress(Exception):
+                self.controller.stop()
+        if self.redis is not None:
+            with contextlib.suppress(redis.RedisError):
+                self.redis.flushdb()
+                self.redis.close()
+        if self.database_created and not keep_db:
+            try:
+                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                    admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            except psycopg.Error as error:
+                print(f"could not drop {DB_NAME}: {error}")
+        if keep_logs:
+            print(f"logs kept in {self.logs}")
+        else:
+            shutil.rmtree(self.logs, ignore_errors=True)
+
+
+# --- Checks ----------------------------------------------------------------------------------
+
+
+def petition_id(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT id FROM petitions WHERE slug = :s"), {"s": SLUG}).one()[
+            0
+        ]
+
+
+def signature_rows(engine: sa.Engine, pid: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT count(*) FROM signatures WHERE petition_id = :p"), {"p": pid}
+        ).scalar_one()
+
+
+def outbox_statuses(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT status, count(*) FROM outbox_messages GROUP BY 1"))
+        return {status: count for status, count in rows}
+
+
+def wait_for_mail(sink: Sink, accepted: list[str], timeout: float) -> dict:
+    """Wait (bounded) until every accepted address got its confirmation email."""
+    wanted = Counter(address.lower() for address in accepted)
+    started = time.monotonic()
+    last_print = started
+    while True:
+        messages, received = sink.snapshot()
+        missing = [a for a in wanted if received[a] < 1]
+        elapsed = time.monotonic() - started
+        if not missing or elapsed > timeout:
+            break
+        if time.monotonic() - last_print > 5:
+            print(f"  waiting for mail: {len(wanted) - len(missing)}/{len(wanted)} arrived")
+            last_print = time.monotonic()
+        time.sleep(0.25)
+    return {
+        "expected": len(wanted),
+        "messages": messages,
+        "missing": missing,
+        "duplicates": [a for a in wanted if received[a] > 1],
+        "unexpected": [a for a in received if a not in wanted],
+        "waited": elapsed,
+    }
+
+
+# --- Baseline: raw inserts through SQLAlchemy Core ---------------------------------------------
+
+
+def baseline(seconds: float, threads: int, batch: int) -> dict[str, float]:
+    """Rows/s of equivalent signature rows: one transaction per row (1 and `threads`
+    connections) and batched, into the same table, under a petition of their own."""
+    from campaign.petitions.models import Petition
+    from campaign.signatures.models import Signature
+
+    engine = sa.create_engine(DB_URL, pool_size=threads + 1)
+    table = Signature.__table__
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        pid = conn.execute(
+            Petition.__table__.insert()
+            .values(slug=f"bench-baseline-{secrets.token_hex(3)}", language="fr",
+                    status="draft", goal=1000, consent_version="1", created_at=now,
+                    updated_at=now)
+            .returning(Petition.__table__.c.id)
+        ).scalar_one()  # fmt: skip
+    # Same columns and sizes as the app's rows; values computed up front (raw inserts).
+    ciphertext = Fernet(Fernet.generate_key()).encrypt(b"bench-000000@example.org")
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def row() -> dict:
+        with lock:
+            n = next(counter)
+        return {
+            "petition_id": pid, "status": "pending", "first_name": "Camille",
+            "last_name": f"Banc-{n}", "title": "", "organisation": "",
+            "category_key": "citizen", "departement": None, "language": "fr",
+            "show_name": True, "show_title": False, "show_organisation": False,
+            "contact_ok": False, "consent_version": "1", "consented_at": now,
+            "email_digest": hashlib.sha256(b"%d" % n).hexdigest(),
+            "email_ciphertext": ciphertext, "ip_digest": "0" * 32,
+            "sort_last": f"banc {n}", "sort_first": "camille", "confirmation_sends": 1,
+            "last_confirmation_at": now, "created_at": now, "status_changed_at": now,
+        }  # fmt: skip
+
+    def per_row(stop_at: float, done: list[int]) -> None:
+        count = 0
+        with engine.connect() as conn:
+            while time.monotonic() < stop_at:
+                conn.execute(table.insert(), row())
+                conn.commit()
+                count += 1
+        done.append(count)
+
+    results = {}
+    for label, n_threads in (
+        ("per-row, 1 connection", 1),
+        (f"per-row, {threads} threads", threads),
+    ):
+        done: list[int] = []
+        started = time.monotonic()
+        workers = [
+            threading.Thread(target=per_row, args=(started + seconds, done))
+            for _ in range(n_threads)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        results[label] = sum(done) / (time.monotonic() - started)
+
+    rows = 0
+    started = time.monotonic()
+    with engine.connect() as conn:
+        while time.monotonic() < started + seconds:
+            conn.execute(table.insert(), [row() for _ in range(batch)])
+            conn.commit()
+            rows += batch
+    results[f"batched, {batch} rows per transaction"] = rows / (time.monotonic() - started)
+    engine.dispose()
+    return results
+
+
+# --- Profile ---------------------------------------------------------------------------------
+
+# (label, frame substrings): a sample goes to the first label one of whose substrings
+# appears in its stack, so the specific costs come before the ones that contain them.
+PROFILE_BUCKETS = [
+    ("Fernet encryption (encrypt_email)", ["encrypt_email (campaign/"]),
+    ("HMAC digests (email_digest, ip_digest)", ["email_digest (campaign/", "ip_digest (campaign/"]),
+    ("pool pre-ping (SELECT 1 per checkout)", ["_do_ping_w_event", "do_ping ("]),
+    ("RQ enqueue (Redis)", ["enqueue (campaign/jobs.py"]),
+    ("daily-cap COUNT query", ["_daily_cap_reached (campaign/"]),
+    ("commit (INSERT outbox + COMMIT)", ["commit (sqlalchemy/orm/session.py"]),
+    ("flush (INSERT signature)", ["flush (sqlalchemy/orm/session.py"]),
+    ("sign_petition: rest (ORM objects, sort keys)", ["sign_petition (campaign/"]),
+    ("petition lookup (SELECT + 2 selectin)", ["find_public_petition (campaign/"]),
+    ("form validation (WTForms, email-validator)", ["validate_on_submit ("]),
+    ("CSRF check (before_request)", ["protect (flask_wtf/csrf.py"]),
+    ("form construction and choices", ["offer_choices (campaign/", "__call__ (wtforms/form.py"]),
+    ("page render (GET: counts, markdown, Jinja)", ["render_petition_page (campaign/"]),
+    ("session cookie (itsdangerous)", ["open_session (flask/sessions.py",
+                                       "save_session (flask/sessions.py"]),
+    ("session teardown / connection return", ["do_teardown_appcontext ("]),
+    ("flask-limiter (disabled) hooks", ["flask_limiter/"]),
+    ("gunicorn: HTTP parsing, socket I/O", ["gunicorn/"]),
+]  # fmt: skip
+
+
+def _short_frame(frame: str) -> str:
+    """'func (…/site-packages/pkg/mod.py:12)' -> 'func (pkg/mod.py)'."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", f"{ROOT}/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})"
+
+
+def summarise_profile(path: Path, top: int = 12) -> None:
+    """Where the web workers' CPU went: per request kind, per cost bucket, per function."""
+    stacks: list[tuple[list[str], int]] = []
+    for line in path.read_text().splitlines():
+        frames, _, count = line.rpartition(" ")
+        if frames and count.isdigit():
+            parts = [_short_frame(f) for f in frames.split(";") if not f.startswith("process ")]
+            if parts:
+                stacks.append((parts, int(count)))
+    total = sum(count for _, count in stacks)
+    if not total:
+        print("profile: no samples")
+        return
+    kinds: Counter[str] = Counter()
+    buckets: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    for frames, count in stacks:
+        joined = "\n".join(frames)
+        if "sign (campaign/signatures/views.py)" in joined:
+            kinds["POST /p/<slug>/sign (view)"] += count
+        elif "show (campaign/petitions/views.py)" in joined:
+            kinds["GET /p/<slug> (view)"] += count
+        else:
+            kinds["outside the views (gunicorn, Flask dispatch, hooks)"] += count
+        bucket = next(
+            (label for label, needles in PROFILE_BUCKETS if any(n in joined for n in needles)),
+            "other (Flask/Werkzeug dispatch, Babel, ...)",
+        )
+        buckets[bucket] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    print(f"\nprofile of the gunicorn workers ({total} on-CPU samples, {path}):")
+    for label, count in kinds.most_common():
+        print(f"  {100 * count / total:5.1f}%  {label}")
+    print("  by cost (first match, most specific first):")
+    for label, count in buckets.most_common():
+        print(f"  {100 * count / total:5.1f}%  {label}")
+    print(f"  top {top} functions, inclusive:")
+    skip = ("<module>", "run (", "run_for_one", "handle (gunicorn", "wsgi_app", "__call__ (flask")
+    shown = 0
+    for frame, count in inclusive.most_common():
+        if shown >= top:
+            break
+        if not frame.startswith(skip):
+            print(f"  {100 * count / total:5.1f}%  {frame}")
+            shown += 1
+    print(f"  top {top} functions, self:")
+    for frame, count in own.most_common(top):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+
+
+# --- Main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (50)")
+    parser.add_argument("--duration", type=float, default=20, help="measured seconds (20)")
+    parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds first (3)")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers (3)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (4)")
+    parser.add_argument(
+        "--worker-class", default="gthread", choices=["gthread", "sync"], help="(gthread)"
+    )
+    parser.add_argument("--rq-workers", type=int, default=2, help="`flask worker`s (2)")
+    parser.add_argument(
+        "--defer-workers",
+        action="store_true",
+        help="start the rq workers only after the load (the web tier gets the CPU alone)",
+    )
+    parser.add_argument(
+        "--reuse-token",
+        action="store_true",
+        help="GET the page once per client session, then only POST (default: GET + POST "
+        "per signature, like a visitor)",
+    )
+    parser.add_argument("--request-timeout", type=float, default=30)
+    parser.add_argument("--mail-timeout", type=float, default=60, help="wait for mail (60 s)")
+    parser.add_argument("--demo-signatories", type=int, default=0)
+    parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument("--baseline-seconds", type=float, default=5)
+    parser.add_argument("--baseline-threads", type=int, default=8)
+    parser.add_argument("--baseline-batch", type=int, default=1000)
+    parser.add_argument("--profile", type=Path, help="py-spy the gunicorn workers into FILE")
+    parser.add_argument("--keep-db", action="store_true", help=f"leave {DB_NAME} behind")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the process logs")
+    return parser.parse_args(argv)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace, stack: Stack) -> int:
+    print(f"setting up (logs in {stack.logs}) ...")
+    stack.setup()
+    engine = sa.create_engine(DB_URL)
+    pid = petition_id(engine)
+    rows_before = signature_rows(engine, pid)
+    web = f"{args.worker_class} {args.web_workers} workers"
+    if args.worker_class == "gthread":
+        web += f" x {args.threads} threads"
+    print(
+        f"gunicorn {web} on :{stack.web_port}; {args.rq_workers} rq worker(s)"
+        f"{' (started after the load)' if args.defer_workers else ''}; "
+        f"SMTP sink on :{stack.controller.port}; Redis db {args.redis_db}"
+    )
+    groups = {"web (gunicorn)": stack.pgids("web-"), "rq workers": stack.pgids("rq-")}
+    profiler: list[subprocess.Popen] = []
+
+    def start_profiler() -> None:
+        if args.profile is None:
+            return
+        spy = BIN / "py-spy"
+        if not spy.exists():
+            print("  --profile: py-spy is not installed in the venv; no profile")
+            return
+        argv = [
+            str(spy), "record", "--subprocesses", "--nonblocking", "--rate", "100",
+            "--format", "raw", "--duration", str(int(args.duration)),
+            "--output", str(args.profile.resolve()),
+            "--pid", str(next(p.pid for n, p in stack.processes if n == "web-gunicorn")),
+        ]  # fmt: skip
+        profiler.append(stack.spawn("profiler-py-spy", argv))
+
+    state = LoadState(port=stack.web_port)
+    mode = "GET + POST per signature" if not args.reuse_token else "one GET, then POSTs"
+    print(f"load: {args.clients} clients, {args.warmup:g} s warm-up + {args.duration:g} s, {mode}")
+    wall, shares = asyncio.run(drive(state, args, groups, start_profiler))
+    accepted_rate = state.measured_accepted / wall
+    posts = sorted(state.post_latencies)
+    gets = sorted(state.get_latencies)
+
+    if args.defer_workers:
+        stack.start_workers()
+    rows = signature_rows(engine, pid) - rows_before
+    print(f"checking ... ({len(state.accepted)} accepted in all, warm-up included)")
+    mail = wait_for_mail(stack.sink, state.accepted, args.mail_timeout)
+    outbox = outbox_statuses(engine)
+    engine.dispose()
+    if profiler:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            profiler[0].wait(30)
+    stack.stop_services()  # the baseline gets the machine to itself
+
+    print(f"baseline: {args.baseline_seconds:g} s per variant ...")
+    base = baseline(args.baseline_seconds, args.baseline_threads, args.baseline_batch)
+
+    rows_ok = rows == len(state.accepted)
+    mail_ok = not (mail["missing"] or mail["duplicates"] or mail["unexpected"])
+    per_row_best = max(v for k, v in base.items() if k.startswith("per-row"))
+    batched = next(v for k, v in base.items() if k.startswith("batched"))
+    p99 = 1000 * percentile(posts, 99)
+
+    print("\n=== Tribune sign benchmark ===")
+    print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"machine: {os.cpu_count()} cores; gunicorn {web}; {args.rq_workers} rq worker(s)")
+    print(f"load: {args.clients} clients, {wall:.1f} s measured, {mode}")
+    print(f"  accepted signatures/s: {accepted_rate:8.1f}  ({state.measured_accepted} x 303)")
+    print(
+        f"  POST latency ms: p50 {1000 * percentile(posts, 50):.1f}  "
+        f"p95 {1000 * percentile(posts, 95):.1f}  p99 {p99:.1f}  "
+        f"max {1000 * (posts[-1] if posts else float('nan')):.1f}  ({len(posts)} POSTs)"
+    )
+    if gets:
+        print(
+            f"  GET  latency ms: p50 {1000 * percentile(gets, 50):.1f}  "
+            f"p95 {1000 * percentile(gets, 95):.1f}  p99 {1000 * percentile(gets, 99):.1f}"
+            f"  ({len(gets)} GETs)"
+        )
+    print(f"  errors: {dict(state.errors) or 'none'}")
+    print(f"CPU during the measured window, in cores (of {os.cpu_count()}):")
+    for label, value in shares.items():
+        print(f"  {label:34s} {value:5.2f}")
+    print("baseline, SQLAlchemy Core inserts into signatures (rows/s):")
+    for label, value in base.items():
+        print(f"  {label:34s} {value:8.1f}")
+    print(
+        f"HEADLINE app/baseline: {accepted_rate:.0f} / {per_row_best:.0f} = "
+        f"{accepted_rate / per_row_best:.3f} of per-row inserts "
+        f"({accepted_rate / batched:.4f} of batched)"
+    )
+    print(
+        f"targets: >= 500 accepted/s: {'met' if accepted_rate >= 500 else 'NOT met'}; "
+        f"p99 < 100 ms: {'met' if p99 < 100 else 'NOT met'}"
+    )
+    print("checks:")
+    print(
+        f"  rows: {rows} signature rows added for {len(state.accepted)} accepted "
+        f"-> {'OK' if rows_ok else 'FAIL'}"
+        + (f" ({len(state.uncertain)} POSTs got no answer)" if state.uncertain else "")
+    )
+    print(
+        f"  mail: {mail['expected'] - len(mail['missing'])}/{mail['expected']} confirmation "
+        f"emails to the right address in {mail['waited']:.1f} s after the load; "
+        f"missing {len(mail['missing'])}, duplicates {len(mail['duplicates'])}, unexpected "
+        f"{len(mail['unexpected'])} -> {'OK' if mail_ok else 'FAIL'}"
+    )
+    print(f"  outbox rows by status: {outbox}")
+    if args.profile and args.profile.exists():
+        summarise_profile(args.profile)
+    return 0 if rows_ok and mail_ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
+    stack = Stack(args)
+    code = 1
+    try:
+        code = run(args, stack)
+    except KeyboardInterrupt:
+        print("\ninterrupted: tearing down")
+        code = 130
+    except (BenchError, psycopg.Error, redis.RedisError, sa.exc.SQLAlchemyError) as error:
+        print(f"\nbench failed: {error}")
+        code = 2
+    finally:
+        stack.teardown(keep_db=args.keep_db, keep_logs=args.keep_logs or code not in (0, 130))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

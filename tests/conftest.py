@@ -1,0 +1,308 @@
+"""Fixtures: a real database (SQLite file, or PostgreSQL with TEST_DATABASE_URL) migrated by
+Alembic once per session and emptied after each test; a real SMTP server (aiosmtpd on
+loopback); real Redis; a real `flask worker` process."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
+from flask.testing import FlaskClient
+
+from campaign import create_app
+from campaign.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_SECRETS = {
+    "SECRET_KEY": "test-secret-key",
+    "EMAIL_DIGEST_KEY": "test-digest-key",
+    "EMAIL_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "IP_HASH_KEY": "test-ip-key",
+}
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where every real component must be there."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tribune-test.db'}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            # A clean schema, so that the migrations run from scratch each session.
+            connection.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as error:
+        unavailable(f"PostgreSQL unreachable at {url}: {error.orig}")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return {
+        **TEST_SECRETS,
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": None,
+        "MAIL_SERVER": None,
+        "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+        "PUBLIC_URL": "http://tribune.test",
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated(base_config: dict) -> None:
+    """Apply the Alembic migrations once: tests run on the schema they create."""
+    from flask_migrate import upgrade
+
+    app = create_app(base_config)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request outside the test's own app context, as in production: otherwise
+    Flask reuses that context, and `g`, the locale and the DB session leak between requests."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def _empty_tables(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(base_config: dict, migrated: None):
+    """Build an app with extra configuration; tables are emptied after the test."""
+    apps = []
+
+    def build(**overrides):
+        app = create_app({**base_config, **overrides})
+        app.test_client_class = IsolatedClient
+        apps.append(app)
+        return app
+
+    yield build
+    if apps:
+        _empty_tables(apps[0])
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        from campaign.demo import ensure_default_categories
+
+        ensure_default_categories()
+        db.session.commit()
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# --- SMTP ---------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """What the SMTP server received, parsed; thread-safe."""
+
+    def __init__(self) -> None:
+        self._messages: list[tuple[list[str], EmailMessage]] = []
+        self._lock = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        with self._lock:
+            self._messages.append((list(envelope.rcpt_tos), message))
+            self._lock.notify_all()
+        return "250 OK"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return [message for _, message in self._messages]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Messages whose envelope names this recipient."""
+        with self._lock:
+            return [m for rcpts, m in self._messages if address.lower() in map(str.lower, rcpts)]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
+        """Block until at least `count` messages arrived (or fail)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self._messages) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"expected {count} message(s), got {len(self._messages)}")
+                self._lock.wait(remaining)
+            return [message for _, message in self._messages]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Controller, Mailbox]]:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Iterator[Mailbox]:
+    _controller, box = smtp_server
+    box.clear()
+    yield box
+    box.clear()
+
+
+@pytest.fixture
+def smtp_config(smtp_server) -> dict:
+    controller, _box = smtp_server
+    # Flask-Mail suppresses sending under TESTING unless told otherwise.
+    return {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": controller.port,
+        "MAIL_TIMEOUT": 5,
+        "MAIL_SUPPRESS_SEND": False,
+    }
+
+
+# --- Redis and the worker -------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis unreachable at {REDIS_TEST_URL}: {error}")
+    client.flushdb()
+    yield REDIS_TEST_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"tribune-test-{uuid.uuid4().hex[:8]}"
+
+
+class WorkerProcess:
+    """A real `flask worker` process with the test's configuration."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *args: str) -> WorkerProcess:
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", str(ROOT / "app.py"), "worker", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def run_burst(self, timeout: float = 60) -> None:
+        """Run until the queue is empty, then return."""
+        self.start("--burst")
+        assert self.process.wait(timeout) == 0, self.output()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def worker_env(base_config, redis_url, queue_name, smtp_config) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_", "REDIS_", "MAIL_", "TRIBUNE_"))
+    }
+    env.update(TEST_SECRETS)
+    env.update(
+        {
+            "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": redis_url,
+            "RQ_QUEUE": queue_name,
+            "MAIL_SERVER": smtp_config["MAIL_SERVER"],
+            "MAIL_PORT": str(smtp_config["MAIL_PORT"]),
+            "MAIL_TIMEOUT": "5",
+            "PUBLIC_URL": base_config["PUBLIC_URL"],
+            "OUTBOX_FLUSH_INTERVAL": "1",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def worker(worker_env, tmp_path) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(worker_env, tmp_path / "worker.log")
+    yield process
+    process.stop()

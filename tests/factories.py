@@ -1,0 +1,74 @@
+"""Short factories with valid defaults: make_x(**overrides)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from campaign.clock import utcnow
+from campaign.demo import DEFAULT_CATEGORIES
+from campaign.extensions import db
+from campaign.personal_data import email_digest, encrypt_email
+from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
+from campaign.signatures.models import Signature, SignatureStatus
+from campaign.signatures.services import sort_key
+
+_numbers = itertools.count(1)
+
+
+def make_petition(**overrides) -> Petition:
+    """An open petition in French and English offering every default category."""
+    number = next(_numbers)
+    title = overrides.pop("title", f"Pétition {number}")
+    values = {
+        "slug": f"petition-{number}",
+        "language": "fr",
+        "status": PetitionStatus.OPEN,
+        "goal": 100,
+    }
+    values.update(overrides)
+    petition = Petition(**values)
+    petition.texts = [
+        PetitionText(language="fr", title=title, body="Texte **important**."),
+        PetitionText(language="en", title=f"{title} (en)", body="Important **text**."),
+    ]
+    petition.offered_categories = [
+        PetitionCategory(category_key=key, position=position)
+        for key, _fr, _en, position in DEFAULT_CATEGORIES
+    ]
+    db.session.add(petition)
+    db.session.commit()
+    return petition
+
+
+def make_signature(petition: Petition, **overrides) -> Signature:
+    """A confirmed, published signature unless told otherwise."""
+    number = next(_numbers)
+    now: datetime = overrides.pop("now", None) or utcnow()
+    email = overrides.pop("email", f"signer{number}@example.org")
+    values = {
+        "petition_id": petition.id,
+        "status": SignatureStatus.CONFIRMED,
+        "first_name": f"Prénom{number}",
+        "last_name": f"Nom{number}",
+        "title": "",
+        "organisation": "",
+        "category_key": "citizen",
+        "show_name": True,
+        "consent_version": "1",
+        "consented_at": now,
+        "created_at": now,
+        "confirmed_at": now,
+        "status_changed_at": now,
+    }
+    values.update(overrides)
+    signature = Signature(
+        **values,
+        email_digest=email_digest(email),
+        email_ciphertext=encrypt_email(email),
+        sort_last=sort_key(values["last_name"]),
+        sort_first=sort_key(values["first_name"]),
+    )
+    db.session.add(signature)
+    db.session.commit()
+    return signature

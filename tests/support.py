@@ -1,0 +1,61 @@
+"""Helpers for driving the site like a browser: CSRF tokens, the sign form, mail links."""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from html import unescape
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client, path: str) -> str:
+    """The CSRF token of the first form on the page at `path`."""
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_PATTERN.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_data(**overrides) -> dict[str, str]:
+    """A valid sign form submission."""
+    data = {
+        "first_name": "Alice",
+        "last_name": "Martin",
+        "email": "alice@example.fr",
+        "category": "clinician",
+        "title": "Médecin",
+        "organisation": "AP-HP",
+        "departement": "75",
+        "show_name": "y",
+        "show_title": "y",
+        "show_organisation": "y",
+        "consent": "y",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def sign(client, petition, **overrides):
+    """Submit the sign form of `petition` with a valid CSRF token."""
+    path = f"/p/{petition.slug}"
+    data = sign_data(csrf_token=csrf_token(client, path), **overrides)
+    return client.post(f"{path}/sign", data=data)
+
+
+def text_part(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def links_in(text: str) -> list[str]:
+    """The http(s) links of a text or HTML body, in order."""
+    return [unescape(link) for link in re.findall(r"https?://[^\s\"<>]+", text)]
+
+
+def path_of(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def visible_text(html: str) -> str:
+    """A page's text without tags, for assertions on what a reader sees."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
