@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from tests.browser.conftest import assert_accessible
 from tests.factories import make_petition, make_signature
@@ -29,8 +29,10 @@ def french(app):
     """gettext as the site speaks to a French reader: the expected texts come from the
     catalogue the server uses, so the test holds whether or not a string is translated."""
 
-    def translate(message: str, **variables) -> str:
+    def translate(message: str, plural: str | None = None, n: int = 1, **variables) -> str:
         with app.test_request_context(headers={"Accept-Language": "fr-FR"}):
+            if plural:
+                return ngettext(message, plural, n, **variables)
             return gettext(message, **variables)
 
     return translate
@@ -118,8 +120,9 @@ def test_sign_confirm_and_appear_in_the_list(live_server, browser, mailbox):
     expect(
         page.get_by_text(
             _(
-                "Your signature is confirmed. The petition now has %(count)s confirmed signatures.",
-                count=before + 1,
+                "Your signature is confirmed. The petition now has %(num)s confirmed signature.",
+                "Your signature is confirmed. The petition now has %(num)s confirmed signatures.",
+                before + 1,
             )
         )
     ).to_be_visible()

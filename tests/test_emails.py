@@ -1,0 +1,214 @@
+"""Delivery of outbox messages against SMTP servers that misbehave in known ways."""
+
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from sqlalchemy import select
+
+from campaign.clock import utcnow
+from campaign.demo import ensure_default_categories
+from campaign.emails import OutboxMessage, OutboxStatus, deliver_outbox_message, flush_outbox
+from campaign.extensions import db
+from campaign.signatures.services import SignatureRequest, sign_petition
+from tests.conftest import Mailbox, free_port
+from tests.factories import make_petition
+
+
+class ScriptedMailbox(Mailbox):
+    """A mailbox that answers DATA with scripted replies first, then accepts."""
+
+    def __init__(self, replies: list[str] | None = None, rcpt_reply: str | None = None):
+        super().__init__()
+        self.replies = list(replies or [])
+        self.rcpt_reply = rcpt_reply
+        self.attempts = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.attempts += 1
+        if self.replies:
+            return self.replies.pop(0)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class DropAtQuit(SMTP):
+    """Accepts the message, then hangs up on QUIT without answering."""
+
+    async def smtp_QUIT(self, arg):
+        self.transport.close()
+
+
+class DropAtQuitController(Controller):
+    def factory(self):
+        return DropAtQuit(self.handler)
+
+
+@pytest.fixture
+def smtp_with():
+    controllers = []
+
+    def start(handler, controller_class=Controller):
+        controller = controller_class(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        controllers.append(controller)
+        return controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def mail_app(make_app):
+    def build(port, **overrides):
+        app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=2,
+                       MAIL_SUPPRESS_SEND=False, **overrides)  # fmt: skip
+        context = app.app_context()
+        context.push()
+        ensure_default_categories()
+        db.session.commit()
+        contexts.append(context)
+        return app
+
+    contexts = []
+    yield build
+    for context in contexts:
+        db.session.remove()
+        context.pop()
+
+
+def sign_once(email="alice@example.fr") -> int:
+    """Sign in-process (no Redis): the delivery is attempted at once. The outbox row id."""
+    petition = make_petition()
+    request = SignatureRequest(first_name="Alice", last_name="Martin", email=email,
+                               category_key="citizen", show_name=True)  # fmt: skip
+    sign_petition(petition, request, utcnow())
+    return db.session.scalar(select(OutboxMessage.id))
+
+
+def outbox(message_id: int) -> OutboxMessage:
+    db.session.expire_all()
+    return db.session.get(OutboxMessage, message_id)
+
+
+def test_message_is_sent_with_text_html_and_a_deterministic_message_id(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    message_id = sign_once()
+    [message] = box.wait_for(1)
+    assert message["Message-ID"] == f"<outbox-{message_id}.signature_confirmation@localhost>"
+    assert message.get_body(preferencelist=("plain",)) and message.get_body(("html",))
+    assert message["From"] == "Tribune <tribune@localhost>"
+    assert outbox(message_id).status == OutboxStatus.SENT
+
+
+def test_delivering_twice_sends_once(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    message_id = sign_once()
+    deliver_outbox_message(message_id)
+    deliver_outbox_message(message_id)
+    assert len(box.wait_for(1)) == 1
+    time.sleep(0.2)
+    assert len(box.messages) == 1
+
+
+def test_temporary_refusals_are_retried_until_delivered_once(mail_app, smtp_with):
+    box = ScriptedMailbox(replies=["421 Try again later"] * 3)
+    mail_app(smtp_with(box))
+    message_id = sign_once()  # first attempt: 421
+    assert outbox(message_id).status == OutboxStatus.QUEUED
+    assert "421" in outbox(message_id).last_error
+    for attempt in range(3):
+        with pytest.raises(Exception, match="421") if attempt < 2 else _nothing():
+            deliver_outbox_message(message_id)
+    assert len(box.wait_for(1)) == 1
+    assert outbox(message_id).status == OutboxStatus.SENT
+    assert outbox(message_id).attempts == 4
+    deliver_outbox_message(message_id)
+    assert len(box.messages) == 1
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_permanent_refusal_is_recorded_and_not_retried(mail_app, smtp_with):
+    box = ScriptedMailbox(rcpt_reply="550 No such user here")
+    mail_app(smtp_with(box))
+    message_id = sign_once()
+    row = outbox(message_id)
+    assert row.status == OutboxStatus.FAILED and "550" in row.last_error
+    deliver_outbox_message(message_id)
+    assert flush_outbox(utcnow() + timedelta(hours=1)) == 0
+    assert outbox(message_id).attempts == 1
+
+
+def test_connection_dropped_at_quit_after_data_counts_as_sent(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box, DropAtQuitController))
+    message_id = sign_once()
+    assert len(box.wait_for(1)) == 1
+    assert outbox(message_id).status == OutboxStatus.SENT
+    assert flush_outbox(utcnow() + timedelta(hours=1)) == 0
+
+
+def test_server_that_never_answers_fails_within_the_timeout(mail_app):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    mail_app(silent.getsockname()[1])
+    started = time.monotonic()
+    message_id = sign_once()
+    elapsed = time.monotonic() - started
+    silent.close()
+    assert elapsed < 6, f"delivery hung for {elapsed:.1f}s with a 2s timeout"
+    assert outbox(message_id).status == OutboxStatus.QUEUED
+
+
+def test_mail_server_down_keeps_the_signature_and_the_flush_sends_it_later(
+    mail_app, smtp_with, make_app
+):
+    closed = free_port()
+    mail_app(closed)
+    message_id = sign_once()
+    assert outbox(message_id).status == OutboxStatus.QUEUED
+    assert flush_outbox(utcnow()) == 0, "fresh rows are left to their own job"
+    box = ScriptedMailbox()
+    port = smtp_with(box)
+    from flask import current_app
+
+    current_app.config["MAIL_PORT"] = port
+    current_app.extensions["mail"].port = port
+    assert flush_outbox(utcnow() + timedelta(minutes=1)) == 1
+    assert len(box.wait_for(1)) == 1
+    assert outbox(message_id).status == OutboxStatus.SENT
+
+
+def test_stale_claim_of_a_dead_worker_is_taken_over(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    message_id = sign_once()
+    box.wait_for(1)
+    row = outbox(message_id)
+    # As if a worker claimed it and died before sending.
+    row.status, row.claimed_at = OutboxStatus.SENDING, utcnow() - timedelta(minutes=11)
+    db.session.commit()
+    assert flush_outbox(utcnow()) == 1
+    assert outbox(message_id).status == OutboxStatus.SENT
