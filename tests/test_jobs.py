@@ -64,8 +64,9 @@ def redis_dump(url: str) -> list[bytes]:
 
 
 def test_confirmation_mail_is_a_job_with_ids_only_sent_by_the_worker(
-    rq_app, worker, mailbox, redis_url
+    rq_app, worker, mailbox, redis_url, caplog
 ):
+    caplog.set_level("DEBUG")
     petition = make_petition()
     response = sign(supporter(rq_app), petition)
     assert response.status_code == 303
@@ -79,8 +80,11 @@ def test_confirmation_mail_is_a_job_with_ids_only_sent_by_the_worker(
     assert message["To"] == "alice@example.fr"
     assert outbox_statuses() == ["sent"]
     dump = b"\n".join(redis_dump(redis_url)).lower()
+    logs = (caplog.text + worker.output()).lower()
+    assert "deliver_outbox_message" in worker.output(), "the worker log was read"
     for secret in PERSONAL:
         assert secret.encode() not in dump, secret
+        assert secret not in logs, secret
 
 
 def test_signature_is_accepted_when_redis_is_down_and_mailed_after_the_flush(

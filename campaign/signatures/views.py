@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from campaign.clock import utcnow
 from campaign.errors import PetitionNotSignable, TokenExpired, TokenInvalid
 from campaign.extensions import limiter
+from campaign.personal_data import request_ip_digest
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
 from campaign.petitions.views import render_petition_page
@@ -37,6 +38,14 @@ def _sign_limit() -> str:
 
 def _resend_limit() -> str:
     return current_app.config["RATELIMIT_RESEND"]
+
+
+def _resend_key() -> str:
+    """Resends are limited per signature (one address on one petition), not per IP."""
+    try:
+        return f"resend:{read_token('confirm', request.view_args['token'], utcnow(), None)}"
+    except (TokenInvalid, KeyError):
+        return f"resend-ip:{request_ip_digest()}"
 
 
 @bp.post("/p/<slug>/sign")
@@ -137,7 +146,7 @@ def confirm(token: str):
 
 
 @bp.post("/s/<token>/resend")
-@limiter.limit(_resend_limit)
+@limiter.limit(_resend_limit, key_func=_resend_key)
 def resend(token: str):
     signature, petition, error = _signature_for("confirm", token, max_age=None)
     if error:

@@ -451,3 +451,25 @@ def test_development_outbox_shows_mail_in_demo_mode(make_app):
         html = client.get("/dev/outbox").get_data(as_text=True)
     assert "alice@example.fr" in html
     assert re.search(r'href="http://tribune.test/s/[^"]+"', html)
+
+
+def test_resends_from_the_expired_link_page_are_limited_per_signature(
+    make_app, mailbox, smtp_config
+):
+    app = make_app(**smtp_config, RATELIMIT_ENABLED=True, RATELIMIT_RESEND="2 per hour")
+    with app.app_context():
+        ensure_default_categories()
+        petition = make_petition()
+        first, second = (
+            make_signature(petition, status=SignatureStatus.PENDING),
+            make_signature(petition, status=SignatureStatus.PENDING),
+        )
+        client = app.test_client()
+        old = utcnow() - timedelta(days=8)
+
+        def resend(signature):
+            path = f"/s/{make_token('confirm', signature.id, old)}"
+            return client.post(f"{path}/resend", data={"csrf_token": csrf_token(client, path)})
+
+        assert [resend(first).status_code for _ in range(3)] == [303, 303, 429]
+        assert resend(second).status_code == 303, "another signature has its own budget"
