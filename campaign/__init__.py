@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -62,19 +62,14 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
 
 
 def _select_locale() -> str:
+    """The language chosen with the switch, else the browser's preference, else French."""
     from campaign.pages.views import LANGUAGE_COOKIE
 
-    languages = list(_current_config("LANGUAGES"))
+    languages = list(current_app.config["LANGUAGES"])
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or languages[0]
-
-
-def _current_config(name: str) -> Any:
-    from flask import current_app
-
-    return current_app.config[name]
 
 
 def _init_extensions(app: Flask) -> None:

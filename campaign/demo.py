@@ -10,26 +10,12 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.personal_data import email_digest, encrypt_email
-from campaign.petitions.models import (
-    Category,
-    Petition,
-    PetitionCategory,
-    PetitionStatus,
-    PetitionText,
-)
+from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
+from campaign.petitions.services import DEFAULT_CATEGORIES, ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
 
 DEMO_SLUG = "donnees-de-sante-souveraines"
-
-DEFAULT_CATEGORIES = [
-    ("clinician", "Soignantes et soignants", "Clinicians", 10),
-    ("researcher", "Chercheuses et chercheurs", "Researchers", 20),
-    ("engineer", "Ingénieures et ingénieurs", "Engineers", 30),
-    ("mp", "Parlementaires", "Members of parliament", 40),
-    ("organisation", "Organisations", "Organisations", 50),
-    ("citizen", "Citoyennes et citoyens", "Citizens", 60),
-]
 
 TITLE_FR = "Nos données de santé doivent rester sous notre juridiction"
 SUMMARY_FR = (
@@ -104,16 +90,6 @@ ORGANISATIONS = {
 }  # fmt: skip
 WEIGHTS = {"citizen": 45, "clinician": 20, "researcher": 12, "engineer": 12, "organisation": 6,
            "mp": 5}  # fmt: skip
-
-
-def ensure_default_categories() -> None:
-    """Create the shared categories that do not exist yet."""
-    existing = set(db.session.scalars(select(Category.key)))
-    for key, label_fr, label_en, position in DEFAULT_CATEGORIES:
-        if key not in existing:
-            db.session.add(Category(key=key, label_fr=label_fr, label_en=label_en,
-                                    position=position))  # fmt: skip
-    db.session.flush()
 
 
 def _demo_petition(now: datetime) -> Petition:

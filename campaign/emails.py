@@ -25,6 +25,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.jobs import enqueue
+from campaign.personal_data import decrypt_email
+from campaign.petitions.models import Petition
+from campaign.signatures.models import Signature, SignatureStatus
+from campaign.tokens import external_url, make_token
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +156,6 @@ def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailCon
     """Send the link that confirms a signature, with a link to withdraw it; to someone who
     signs again after confirming, a reminder with the withdrawal link. False when there is
     nothing to send any more (withdrawn, invalidated or erased in the meantime)."""
-    from campaign.personal_data import decrypt_email
-    from campaign.petitions.models import Petition
-    from campaign.signatures.models import Signature, SignatureStatus
-    from campaign.tokens import external_url, make_token
 
     signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
     sendable = {SignatureStatus.PENDING, SignatureStatus.CONFIRMED}
@@ -283,7 +284,6 @@ def undelivered_message_ids(now: datetime) -> list[int]:
 
 def flush_outbox(now: datetime) -> int:
     """Enqueue every message that no job is taking care of; returns how many."""
-    from campaign.jobs import enqueue
 
     message_ids = undelivered_message_ids(now)
     for message_id in message_ids:

@@ -127,7 +127,7 @@ def make_app(base_config: dict, migrated: None):
 def app(make_app):
     app = make_app()
     with app.app_context():
-        from campaign.demo import ensure_default_categories
+        from campaign.petitions.services import ensure_default_categories
 
         ensure_default_categories()
         db.session.commit()

@@ -6,10 +6,10 @@ import itertools
 from datetime import datetime
 
 from campaign.clock import utcnow
-from campaign.demo import DEFAULT_CATEGORIES
 from campaign.extensions import db
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
+from campaign.petitions.services import DEFAULT_CATEGORIES
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
 

@@ -11,9 +11,9 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
 
 from campaign.clock import utcnow
-from campaign.demo import ensure_default_categories
 from campaign.emails import OutboxMessage, OutboxStatus, deliver_outbox_message, flush_outbox
 from campaign.extensions import db
+from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.services import SignatureRequest, sign_petition
 from tests.conftest import Mailbox, free_port
 from tests.factories import make_petition

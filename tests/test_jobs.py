@@ -7,10 +7,10 @@ import redis
 from sqlalchemy import select, update
 
 from campaign.clock import utcnow
-from campaign.demo import ensure_default_categories
 from campaign.emails import OutboxMessage
 from campaign.extensions import db
 from campaign.jobs import job_queue
+from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature
 from tests.factories import make_petition
 from tests.support import sign

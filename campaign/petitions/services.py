@@ -8,7 +8,17 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from campaign.extensions import db
-from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
+from campaign.petitions.models import PUBLIC, Category, Petition, PetitionStatus
+
+# The shared set of categories: key, French label, English label, position.
+DEFAULT_CATEGORIES = [
+    ("clinician", "Soignantes et soignants", "Clinicians", 10),
+    ("researcher", "Chercheuses et chercheurs", "Researchers", 20),
+    ("engineer", "Ingénieures et ingénieurs", "Engineers", 30),
+    ("mp", "Parlementaires", "Members of parliament", 40),
+    ("organisation", "Organisations", "Organisations", 50),
+    ("citizen", "Citoyennes et citoyens", "Citizens", 60),
+]
 
 # CommonMark without raw HTML; nh3 then keeps only harmless tags, whatever the parser does.
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
@@ -47,3 +57,13 @@ def open_petitions() -> list[Petition]:
     """Petitions currently shown as open, newest first."""
     query = select(Petition).where(Petition.status == PetitionStatus.OPEN)
     return list(db.session.scalars(query.order_by(Petition.created_at.desc())))
+
+
+def ensure_default_categories() -> None:
+    """Create the shared categories that do not exist yet."""
+    existing = set(db.session.scalars(select(Category.key)))
+    for key, label_fr, label_en, position in DEFAULT_CATEGORIES:
+        if key not in existing:
+            db.session.add(Category(key=key, label_fr=label_fr, label_en=label_en,
+                                    position=position))  # fmt: skip
+    db.session.flush()

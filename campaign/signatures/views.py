@@ -14,7 +14,7 @@ from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
 from campaign.petitions.views import render_petition_page
 from campaign.signatures.forms import ActionForm, SignatureForm
-from campaign.signatures.models import SignatureStatus
+from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import (
     ConfirmationOutcome,
     SignatureRequest,
@@ -85,37 +85,38 @@ def check_inbox(slug: str):
     return render_template("signatures/check_inbox.html", petition=petition)
 
 
-def _signature_for(purpose: str, token: str, max_age: int | None):
-    """The signature and petition a token is about, or an error page to return."""
-    try:
-        signature_id = read_token(purpose, token, utcnow(), max_age)
-    except TokenExpired as expired:
-        signature = find_signature(expired.subject_id)
-        if signature is None:
-            return None, None, (render_template("signatures/invalid_link.html"), 404)
-        petition = _petition_of(signature)
-        page = render_template(
-            "signatures/expired_link.html", petition=petition, form=ActionForm(), token=token
-        )
-        return None, None, (page, 410)
-    except TokenInvalid:
-        return None, None, (render_template("signatures/invalid_link.html"), 404)
-    signature = find_signature(signature_id)
+def _signature_from(purpose: str, token: str, max_age: int | None) -> tuple[Signature, Petition]:
+    """The signature a link token is about, and its petition. Raises TokenInvalid or
+    TokenExpired, which the handlers below turn into pages."""
+    signature = find_signature(read_token(purpose, token, utcnow(), max_age))
     if signature is None:
-        return None, None, (render_template("signatures/invalid_link.html"), 404)
-    return signature, _petition_of(signature), None
+        raise TokenInvalid(purpose)
+    return signature, find_petition(signature.petition_id)
 
 
-def _petition_of(signature) -> Petition:
-    return find_petition(signature.petition_id)
+@bp.errorhandler(TokenInvalid)
+def invalid_link(_error: TokenInvalid):
+    return render_template("signatures/invalid_link.html"), 404
+
+
+@bp.errorhandler(TokenExpired)
+def expired_link(error: TokenExpired):
+    signature = find_signature(error.subject_id)
+    if signature is None:
+        return invalid_link(TokenInvalid("confirm"))
+    page = render_template(
+        "signatures/expired_link.html",
+        petition=find_petition(signature.petition_id),
+        form=ActionForm(),
+        token=request.view_args["token"],
+    )
+    return page, 410
 
 
 @bp.route("/s/<token>", methods=["GET", "HEAD"])
 def confirmation(token: str):
     max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
-    signature, petition, error = _signature_for("confirm", token, max_age)
-    if error:
-        return error
+    signature, petition = _signature_from("confirm", token, max_age)
     return render_template(
         "signatures/confirmation.html",
         signature=signature,
@@ -132,9 +133,7 @@ def confirmation(token: str):
 @bp.post("/s/<token>")
 def confirm(token: str):
     max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
-    signature, _petition, error = _signature_for("confirm", token, max_age)
-    if error:
-        return error
+    signature, _petition = _signature_from("confirm", token, max_age)
     if not ActionForm().validate_on_submit():
         abort(400)
     outcome = confirm_signature(signature.id, utcnow())
@@ -148,9 +147,7 @@ def confirm(token: str):
 @bp.post("/s/<token>/resend")
 @limiter.limit(_resend_limit, key_func=_resend_key)
 def resend(token: str):
-    signature, petition, error = _signature_for("confirm", token, max_age=None)
-    if error:
-        return error
+    signature, petition = _signature_from("confirm", token, max_age=None)
     if not ActionForm().validate_on_submit():
         abort(400)
     resend_confirmation(signature.id, utcnow())
@@ -159,9 +156,7 @@ def resend(token: str):
 
 @bp.route("/s/<token>/withdraw", methods=["GET", "HEAD"])
 def withdrawal(token: str):
-    signature, petition, error = _signature_for("withdraw", token, max_age=None)
-    if error:
-        return error
+    signature, petition = _signature_from("withdraw", token, max_age=None)
     return render_template(
         "signatures/withdrawal.html",
         signature=signature,
@@ -174,9 +169,7 @@ def withdrawal(token: str):
 
 @bp.post("/s/<token>/withdraw")
 def withdraw(token: str):
-    signature, _petition, error = _signature_for("withdraw", token, max_age=None)
-    if error:
-        return error
+    signature, _petition = _signature_from("withdraw", token, max_age=None)
     if not ActionForm().validate_on_submit():
         abort(400)
     if withdraw_signature(signature.id, utcnow()):

@@ -70,8 +70,8 @@ class LiveServer:
 def live_server(make_app, smtp_config: dict, translations: str) -> Iterator[LiveServer]:
     """The app served by werkzeug on 127.0.0.1 in a background thread, mailing through the
     test SMTP server; its tables are emptied afterwards by make_app."""
-    from campaign.demo import ensure_default_categories
     from campaign.extensions import db
+    from campaign.petitions.services import ensure_default_categories
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

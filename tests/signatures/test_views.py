@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from campaign.clock import utcnow
-from campaign.demo import ensure_default_categories
 from campaign.emails import OutboxMessage
 from campaign.extensions import db
 from campaign.petitions.models import PetitionStatus
+from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import make_token
 from tests.factories import make_petition, make_signature
