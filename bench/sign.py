@@ -91,16 +91,42 @@ def _proc_stat(pid: str) -> tuple[str, int, float] | None:
     return comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def _system_busy_idle() -> tuple[float, float]:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / CLK_TCK, idle / CLK_TCK
+def _system_times() -> dict[str, float]:
+    """Machine-wide CPU seconds from /proc/stat, by kind."""
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    values = dict(zip(names, (int(v) / CLK_TCK for v in line.split()[1:9]), strict=True))
+    return {
+        "busy": values["user"] + values["nice"] + values["system"] + values["irq"]
+        + values["softirq"],
+        "irq+softirq": values["irq"] + values["softirq"],
+        "steal": values["steal"],
+        "idle": values["idle"] + values["iowait"],
+    }  # fmt: skip
 
 
-def cpu_snapshot(groups: dict[str, set[int]]) -> dict:
-    """CPU seconds so far per group: our process groups, postgres, redis, this process."""
-    per_pid: dict[str, dict[int, float]] = {name: {} for name in [*groups, "postgres", "redis"]}
-    by_pgid = {pgid: name for name, pgids in groups.items() for pgid in pgids}
+def _group_of(pid: int, comm: str, pgid: int, ours: dict[int, str]) -> str:
+    if pgid in ours:
+        return ours[pgid]
+    if pid == os.getpid():
+        return "bench process"
+    if comm == "postgres":
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return "postgres (server, other databases)"
+        if f" {DB_NAME} ".encode() in cmdline:
+            return f"postgres ({DB_NAME} backends)"
+        return "postgres (server, other databases)"
+    if comm.startswith("redis-server"):
+        return "redis"
+    return "other processes (not this bench)"
+
+
+def cpu_snapshot(ours: dict[int, str], counters: dict[str, int]) -> dict:
+    """CPU seconds so far of every process, by group; `ours` maps the process groups this
+    run started to a name. Call it from the event loop's thread: its CPU is the client's."""
+    per_pid: dict[str, dict[int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -108,38 +134,46 @@ def cpu_snapshot(groups: dict[str, set[int]]) -> dict:
         if stat is None:
             continue
         comm, pgid, seconds = stat
-        if pgid in by_pgid:
-            per_pid[by_pgid[pgid]][int(entry)] = seconds
-        elif comm == "postgres":
-            per_pid["postgres"][int(entry)] = seconds
-        elif comm.startswith("redis-server"):
-            per_pid["redis"][int(entry)] = seconds
-    busy, idle = _system_busy_idle()
-    own = _proc_stat(str(os.getpid()))
+        group = _group_of(int(entry), comm, pgid, ours)
+        per_pid.setdefault(group, {})[int(entry)] = seconds
     return {
         "pids": per_pid,
-        "busy": busy,
-        "idle": idle,
-        "bench": own[2] if own else 0.0,
-        "client": time.thread_time(),  # called from the event loop's thread: the client
+        "system": _system_times(),
+        "client": time.thread_time(),
         "wall": time.monotonic(),
+        "counters": dict(counters),
     }
 
 
-def cpu_share(before: dict, after: dict) -> dict[str, float]:
-    """Cores used per group between two snapshots."""
+@dataclass
+class CpuReport:
+    wall: float
+    cores: dict[str, float]  # per group, in cores
+    system: dict[str, float]  # machine-wide, in cores
+    counters: dict[str, int]  # what happened in the window
+
+
+def cpu_report(before: dict, after: dict) -> CpuReport:
+    """Cores used per group between two snapshots (new processes count from zero)."""
     wall = after["wall"] - before["wall"]
-    shares = {}
-    for name, pids in after["pids"].items():
-        spent = sum(s - before["pids"][name].get(pid, 0.0) for pid, s in pids.items())
-        shares[name] = spent / wall
-    shares["bench client (event loop thread)"] = (after["client"] - before["client"]) / wall
-    shares["bench sink + rest"] = (after["bench"] - before["bench"]) / wall - shares[
-        "bench client (event loop thread)"
-    ]
-    shares["whole machine busy"] = (after["busy"] - before["busy"]) / wall
-    shares["whole machine idle"] = (after["idle"] - before["idle"]) / wall
-    return shares
+    cores = {}
+    for group, pids in after["pids"].items():
+        earlier = before["pids"].get(group, {})
+        cores[group] = sum(s - earlier.get(pid, 0.0) for pid, s in pids.items()) / wall
+    client = (after["client"] - before["client"]) / wall
+    cores["bench: HTTP client (event-loop thread)"] = client
+    cores["bench: SMTP sink and the rest"] = cores.pop("bench process", 0.0) - client
+    system = {k: (after["system"][k] - before["system"][k]) / wall for k in after["system"]}
+    system["unattributed (busy minus processes)"] = system["busy"] - sum(cores.values())
+    counters = {k: after["counters"][k] - before["counters"].get(k, 0) for k in after["counters"]}
+    return CpuReport(wall, cores, system, counters)
+
+
+def background_load(seconds: float = 1.0) -> float:
+    """Cores busy on the machine before the bench starts anything."""
+    before = _system_times()
+    time.sleep(seconds)
+    return (_system_times()["busy"] - before["busy"]) / seconds
 
 
 # --- SMTP sink -------------------------------------------------------------------------------
@@ -349,9 +383,10 @@ async def client_loop(state: LoadState, reuse_token: bool, timeout: float) -> No
 
 
 async def drive(
-    state: LoadState, args: argparse.Namespace, groups: dict[str, set[int]], on_measure
-) -> tuple[float, dict[str, float]]:
-    """Warm up, then measure; returns the measured wall time and the CPU shares."""
+    state: LoadState, args: argparse.Namespace, stack: Stack, on_measure
+) -> tuple[float, CpuReport]:
+    """Warm up, then measure; returns the measured wall time and the CPU report of the
+    window where every client is busy."""
     start = time.monotonic()
     state.measure_from = start + args.warmup
     state.deadline = state.measure_from + args.duration
@@ -360,16 +395,20 @@ async def drive(
         for _ in range(args.clients)
     ]
     await asyncio.sleep(max(0.0, state.measure_from - time.monotonic()))
-    before = cpu_snapshot(groups)
     on_measure()
+
+    def counters() -> dict[str, int]:
+        return {"accepted": len(state.accepted), "emails": stack.sink.snapshot()[0]}
+
+    before = cpu_snapshot(stack.process_groups(), counters())
     await asyncio.sleep(max(0.0, state.deadline - time.monotonic()))
-    after = cpu_snapshot(groups)  # the window where all clients are busy
+    after = cpu_snapshot(stack.process_groups(), counters())
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             state.errors[f"client crashed: {type(result).__name__}: {result}"] += 1
     wall = max(state.last_done, state.deadline) - state.measure_from
-    return wall, cpu_share(before, after)
+    return wall, cpu_report(before, after)
 
 
 # --- The stack -------------------------------------------------------------------------------
@@ -440,8 +479,10 @@ class Stack:
             if name.startswith(prefix):
                 self.stop_process(name, process)
 
-    def pgids(self, prefix: str) -> set[int]:
-        return {p.pid for name, p in self.processes if name.startswith(prefix)}
+    def process_groups(self) -> dict[int, str]:
+        """Process group id -> group name, for the CPU accounting."""
+        names = {"web": "web (gunicorn)", "rq": "rq workers", "profiler": "py-spy profiler"}
+        return {p.pid: names[name.split("-")[0]] for name, p in self.processes}
 
     # Setup
 
@@ -820,7 +861,54 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def print_cpu(report: CpuReport, cores: int, drain: CpuReport) -> float:
+    """The CPU table; returns the stack's capacity estimate in signatures/s. The rq workers'
+    cost per email comes from the drain after the load when no email went out during it."""
+    accepted = report.counters["accepted"]
+    emails = report.counters["emails"]
+    print(
+        f"CPU in the measured window ({report.wall:.1f} s, {accepted} signatures accepted, "
+        f"{emails} emails delivered), in cores of {cores}, and ms of CPU per unit:"
+    )
+    stack_ms = 0.0
+    for group, value in sorted(report.cores.items(), key=lambda item: -item[1]):
+        spent_ms = value * report.wall * 1000
+        if group == "rq workers":
+            unit = f"{spent_ms / emails:6.1f} ms/email" if emails else ""
+            stack_ms += spent_ms / emails if emails else 0.0
+        else:
+            unit = f"{spent_ms / accepted:6.1f} ms/signature" if accepted else ""
+            if group.startswith(("web", "postgres (tribune", "redis")) and accepted:
+                stack_ms += spent_ms / accepted
+        print(f"  {group:42s} {value:5.2f}  {unit}")
+    drained = drain.counters["emails"]
+    if drained:
+        rq_ms = drain.cores.get("rq workers", 0.0) * drain.wall * 1000 / drained
+        print(
+            f"  after the load: {drained} emails drained in {drain.wall:.1f} s, "
+            f"{rq_ms:.1f} ms of rq-worker CPU per email"
+        )
+        if not emails:
+            stack_ms += rq_ms
+    system = report.system
+    print(
+        f"  machine: busy {system['busy']:.2f} (irq+softirq {system['irq+softirq']:.2f}, "
+        f"unattributed {system['unattributed (busy minus processes)']:.2f}), "
+        f"steal {system['steal']:.2f}, idle {system['idle']:.2f}"
+    )
+    capacity = cores * 1000 / stack_ms if stack_ms else float("nan")
+    print(
+        f"  server-side CPU per signature (web + rq + postgres + redis): {stack_ms:.1f} ms "
+        f"-> at most ~{capacity:.0f} signatures/s if the stack had the {cores} cores alone"
+    )
+    return capacity
+
+
 def run(args: argparse.Namespace, stack: Stack) -> int:
+    busy = background_load()
+    print(f"background load before start: {busy:.2f} cores busy")
+    if busy > 0.25:
+        print("  WARNING: something else is using the CPU; the figures will be lower")
     print(f"setting up (logs in {stack.logs}) ...")
     stack.setup()
     engine = sa.create_engine(DB_URL)
@@ -834,7 +922,6 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
         f"{' (started after the load)' if args.defer_workers else ''}; "
         f"SMTP sink on :{stack.controller.port}; Redis db {args.redis_db}"
     )
-    groups = {"web (gunicorn)": stack.pgids("web-"), "rq workers": stack.pgids("rq-")}
     profiler: list[subprocess.Popen] = []
 
     def start_profiler() -> None:
@@ -855,16 +942,21 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
     state = LoadState(port=stack.web_port)
     mode = "GET + POST per signature" if not args.reuse_token else "one GET, then POSTs"
     print(f"load: {args.clients} clients, {args.warmup:g} s warm-up + {args.duration:g} s, {mode}")
-    wall, shares = asyncio.run(drive(state, args, groups, start_profiler))
+    wall, cpu = asyncio.run(drive(state, args, stack, start_profiler))
     accepted_rate = state.measured_accepted / wall
     posts = sorted(state.post_latencies)
     gets = sorted(state.get_latencies)
 
-    if args.defer_workers:
-        stack.start_workers()
     rows = signature_rows(engine, pid) - rows_before
     print(f"checking ... ({len(state.accepted)} accepted in all, warm-up included)")
+    drain_before = cpu_snapshot(stack.process_groups(), {"emails": stack.sink.snapshot()[0]})
+    if args.defer_workers:
+        stack.start_workers()
     mail = wait_for_mail(stack.sink, state.accepted, args.mail_timeout)
+    drain = cpu_report(
+        drain_before,
+        cpu_snapshot(stack.process_groups(), {"emails": stack.sink.snapshot()[0]}),
+    )
     outbox = outbox_statuses(engine)
     engine.dispose()
     if profiler:
@@ -898,9 +990,7 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
             f"  ({len(gets)} GETs)"
         )
     print(f"  errors: {dict(state.errors) or 'none'}")
-    print(f"CPU during the measured window, in cores (of {os.cpu_count()}):")
-    for label, value in shares.items():
-        print(f"  {label:34s} {value:5.2f}")
+    capacity = print_cpu(cpu, os.cpu_count() or 1, drain)
     print("baseline, SQLAlchemy Core inserts into signatures (rows/s):")
     for label, value in base.items():
         print(f"  {label:34s} {value:8.1f}")
@@ -910,7 +1000,8 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
         f"({accepted_rate / batched:.4f} of batched)"
     )
     print(
-        f"targets: >= 500 accepted/s: {'met' if accepted_rate >= 500 else 'NOT met'}; "
+        f"targets: >= 500 accepted/s: {'met' if accepted_rate >= 500 else 'NOT met'} "
+        f"(capacity estimate ~{capacity:.0f}/s); "
         f"p99 < 100 ms: {'met' if p99 < 100 else 'NOT met'}"
     )
     print("checks:")

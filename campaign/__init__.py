@@ -23,10 +23,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    from campaign.config import load_config
+    from campaign.config import configuration_warnings, load_config
 
     app.config.from_mapping(load_config(app.instance_path, config))
     _configure_logging(app)
+    for warning in configuration_warnings(app.config):
+        app.logger.warning("configuration: %s", warning)
     if app.config["TRUSTED_PROXY_COUNT"]:
         count = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

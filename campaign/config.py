@@ -118,6 +118,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": public_url.startswith("https://"),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Pages send Referrer-Policy: no-referrer (tokens live in URLs), so browsers send no
+        # Referer and Flask-WTF's HTTPS-only Referer check would refuse every form. The CSRF
+        # token and SameSite cookies remain the protection.
+        "WTF_CSRF_SSL_STRICT": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "PRIVACY_CONTACT": env.get("PRIVACY_CONTACT", "dpo@localhost"),
         "PRIVACY_CONTROLLER": env.get("PRIVACY_CONTROLLER", "Tribune"),
@@ -134,6 +138,28 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     if missing:
         provided = {**_embedded_secrets(instance), **provided}
     config.update({name: provided[name] for name in SECRET_NAMES})
+    try:
+        Fernet(config["EMAIL_ENCRYPTION_KEY"].encode())
+    except ValueError as error:
+        raise MissingSecret(
+            "EMAIL_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes)"
+        ) from error
 
     config.update(overrides)
     return config
+
+
+def configuration_warnings(config: dict[str, Any]) -> list[str]:
+    """Settings that work but are probably wrong for a production deployment."""
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return []
+    warnings = []
+    if "127.0.0.1" in config["PUBLIC_URL"] or "localhost" in config["PUBLIC_URL"]:
+        warnings.append("PUBLIC_URL points to this machine: links in emails will not work")
+    if not config["MAIL_SERVER"]:
+        warnings.append("MAIL_SERVER is not set: mail is written to OUTBOX_DIR, not sent")
+    if not config["REDIS_URL"]:
+        warnings.append("REDIS_URL is not set: jobs run inside web requests")
+    if config["DEMO"]:
+        warnings.append("TRIBUNE_DEMO is on: /dev/outbox shows every email")
+    return warnings

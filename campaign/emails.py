@@ -8,6 +8,7 @@ stays queued and flush_outbox() picks it up later: an accepted signature never l
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import uuid
 from datetime import datetime, timedelta
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=10)
 # Fresh rows are left to the job enqueued with them; flush takes the ones it missed.
 FLUSH_GRACE = timedelta(seconds=30)
+# After a temporary failure, the next attempt waits longer each time; after the last, the
+# message is given up as failed. The schedule lives in the outbox, not in Redis.
+RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360, 720))
+# SMTP replies often quote the recipient; logs and error columns must not.
+ADDRESS_PATTERN = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
 
 
 class EmailKind(StrEnum):
@@ -68,6 +74,7 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
+    retry_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
 
     @property
@@ -201,13 +208,20 @@ def queue_email(kind: EmailKind, now: datetime, *, signature_id: int) -> OutboxM
 
 
 def _classify(error: Exception) -> Exception:
-    """Map an SMTP failure onto temporary (retry) or permanent (record, stop)."""
+    """Map an SMTP failure onto temporary (retry) or permanent (record, stop), with any
+    address in the server's reply blanked out."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         permanent = codes and all(500 <= code < 600 for code in codes)
-        return PermanentMailError(str(codes)) if permanent else TemporaryMailError(str(codes))
+        reason = f"recipient refused {codes}"
+        return PermanentMailError(reason) if permanent else TemporaryMailError(reason)
     if isinstance(error, smtplib.SMTPResponseException):
-        reason = f"{error.smtp_code} {error.smtp_error!r}"[:250]
+        reply = (
+            error.smtp_error.decode(errors="replace")
+            if isinstance(error.smtp_error, bytes)
+            else str(error.smtp_error)
+        )
+        reason = f"{error.smtp_code} {ADDRESS_PATTERN.sub('<address>', reply)}"[:250]
         if 500 <= error.smtp_code < 600:
             return PermanentMailError(reason)
         return TemporaryMailError(reason)
@@ -232,8 +246,13 @@ def _claim(message_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def _settle(message_id: int, status: OutboxStatus, error: str | None = None) -> None:
-    values: dict[str, object] = {"status": status, "last_error": error}
+def _settle(
+    message_id: int,
+    status: OutboxStatus,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    values: dict[str, object] = {"status": status, "last_error": error, "retry_at": retry_at}
     if status is OutboxStatus.SENT:
         values["sent_at"] = utcnow()
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
@@ -243,36 +262,44 @@ def _settle(message_id: int, status: OutboxStatus, error: str | None = None) -> 
 def deliver_outbox_message(message_id: int) -> None:
     """Job: send one outbox message. Safe to run twice: only the run that claims it sends.
 
-    Temporary failures put the row back in the queue and raise, so that RQ retries it.
+    A temporary failure puts the row back in the queue with the time of its next attempt,
+    which flush_outbox() honours; a permanent one, or too many attempts, marks it failed.
     """
-    if not _claim(message_id, utcnow()):
+    now = utcnow()
+    if not _claim(message_id, now):
         return
     outbox = db.session.get(OutboxMessage, message_id)
+    attempts = outbox.attempts
     try:
         with open_mail_connection() as connection:
             sent = SENDERS[outbox.kind](outbox, connection)
     except (TimeoutError, smtplib.SMTPException, OSError) as error:
         failure = _classify(error)
         db.session.rollback()
-        if isinstance(failure, PermanentMailError):
-            log.warning("outbox message %s refused: %s", message_id, failure)
+        if isinstance(failure, PermanentMailError) or attempts > len(RETRY_DELAYS):
+            log.warning("outbox message %s failed for good: %s", message_id, failure)
             _settle(message_id, OutboxStatus.FAILED, str(failure))
-            return
-        log.warning("outbox message %s deferred: %s", message_id, failure)
-        _settle(message_id, OutboxStatus.QUEUED, str(failure))
-        raise failure from error
+        else:
+            log.warning("outbox message %s deferred: %s", message_id, failure)
+            retry_at = now + RETRY_DELAYS[attempts - 1]
+            _settle(message_id, OutboxStatus.QUEUED, str(failure), retry_at=retry_at)
+        return
     _settle(message_id, OutboxStatus.SENT if sent else OutboxStatus.SKIPPED)
 
 
 def undelivered_message_ids(now: datetime) -> list[int]:
-    """Queued rows older than the grace period, and rows whose sender died mid-send."""
+    """Queued rows older than the grace period (or whose retry time has come), and rows
+    whose sender died mid-send."""
+    queued = OutboxMessage.status == OutboxStatus.QUEUED
     return list(
         db.session.scalars(
             select(OutboxMessage.id)
             .where(
                 or_(
-                    (OutboxMessage.status == OutboxStatus.QUEUED)
+                    queued
+                    & OutboxMessage.retry_at.is_(None)
                     & (OutboxMessage.created_at < now - FLUSH_GRACE),
+                    queued & (OutboxMessage.retry_at <= now),
                     (OutboxMessage.status == OutboxStatus.SENDING)
                     & (OutboxMessage.claimed_at < now - STALE_CLAIM),
                 )

@@ -12,14 +12,11 @@ from collections.abc import Callable
 
 import redis
 from flask import current_app
-from rq import Queue, Retry
+from rq import Queue
 
 from campaign.extensions import db
 
 log = logging.getLogger(__name__)
-
-# Temporary failures (SMTP 4xx, timeouts) are retried with a growing delay.
-RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
 
 
 def redis_connection() -> redis.Redis:
@@ -52,6 +49,7 @@ def enqueue(job: Callable[..., object], *ids: int) -> None:
             log.exception("in-process job %s%s failed; it will be retried", job.__name__, ids)
         return
     try:
-        job_queue().enqueue(job, *ids, retry=RETRY, failure_ttl=7 * 86400)
+        # No RQ retries: jobs record their own retry schedule in the database.
+        job_queue().enqueue(job, *ids, failure_ttl=7 * 86400)
     except redis.RedisError as error:
         log.warning("Redis unavailable (%s); %s%s waits for the flush", error, job.__name__, ids)

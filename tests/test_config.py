@@ -28,9 +28,30 @@ def test_production_refuses_to_start_without_shared_secrets(tmp_path, monkeypatc
     assert not (tmp_path / "secrets.json").exists()
 
 
+def test_an_invalid_encryption_key_is_refused_at_start(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("EMAIL_ENCRYPTION_KEY", "not-a-fernet-key")
+    with pytest.raises(MissingSecret, match="Fernet"):
+        load_config(str(tmp_path))
+
+
+def test_production_settings_that_look_wrong_are_reported(tmp_path, monkeypatch):
+    from campaign.config import configuration_warnings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://tribune@db/tribune")
+    for name in ("SECRET_KEY", "EMAIL_DIGEST_KEY", "IP_HASH_KEY"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("EMAIL_ENCRYPTION_KEY", "A" * 43 + "=")
+    for name in ("PUBLIC_URL", "MAIL_SERVER", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    warnings = " ".join(configuration_warnings(load_config(str(tmp_path))))
+    assert "PUBLIC_URL" in warnings and "MAIL_SERVER" in warnings and "REDIS_URL" in warnings
+
+
 def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://tribune@db/tribune")
-    for name in ("SECRET_KEY", "EMAIL_DIGEST_KEY", "EMAIL_ENCRYPTION_KEY", "IP_HASH_KEY"):
+    for name in ("SECRET_KEY", "EMAIL_DIGEST_KEY", "IP_HASH_KEY"):
         monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("EMAIL_ENCRYPTION_KEY", "A" * 43 + "=")
     config = load_config(str(tmp_path))
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://tribune@db/tribune"

@@ -11,7 +11,13 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
 
 from campaign.clock import utcnow
-from campaign.emails import OutboxMessage, OutboxStatus, deliver_outbox_message, flush_outbox
+from campaign.emails import (
+    RETRY_DELAYS,
+    OutboxMessage,
+    OutboxStatus,
+    deliver_outbox_message,
+    flush_outbox,
+)
 from campaign.extensions import db
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.services import SignatureRequest, sign_petition
@@ -123,28 +129,49 @@ def test_delivering_twice_sends_once(mail_app, smtp_with):
     assert len(box.messages) == 1
 
 
-def test_temporary_refusals_are_retried_until_delivered_once(mail_app, smtp_with):
+def test_temporary_refusals_are_retried_on_schedule_until_delivered_once(mail_app, smtp_with):
     box = ScriptedMailbox(replies=["421 Try again later"] * 3)
     mail_app(smtp_with(box))
+    started = utcnow()
     message_id = sign_once()  # first attempt: 421
-    assert outbox(message_id).status == OutboxStatus.QUEUED
-    assert "421" in outbox(message_id).last_error
-    for attempt in range(3):
-        with pytest.raises(Exception, match="421") if attempt < 2 else _nothing():
-            deliver_outbox_message(message_id)
+    row = outbox(message_id)
+    assert row.status == OutboxStatus.QUEUED and "421" in row.last_error
+    assert row.retry_at >= started + timedelta(minutes=1)
+    assert flush_outbox(started + timedelta(seconds=50)) == 0, "not before its retry time"
+    moment = started
+    for _ in range(3):  # two more refusals, then accepted
+        moment = outbox(message_id).retry_at + timedelta(seconds=1)
+        assert flush_outbox(moment) == 1
     assert len(box.wait_for(1)) == 1
-    assert outbox(message_id).status == OutboxStatus.SENT
-    assert outbox(message_id).attempts == 4
-    deliver_outbox_message(message_id)
+    row = outbox(message_id)
+    assert (row.status, row.attempts) == (OutboxStatus.SENT, 4)
+    assert flush_outbox(moment + timedelta(days=1)) == 0
     assert len(box.messages) == 1
 
 
-class _nothing:
-    def __enter__(self):
-        return self
+def test_retries_stop_after_the_last_delay(mail_app, smtp_with):
+    box = ScriptedMailbox(replies=["451 Local error"] * 50)
+    mail_app(smtp_with(box))
+    message_id = sign_once()
+    for _ in range(20):
+        row = outbox(message_id)
+        if row.status != OutboxStatus.QUEUED:
+            break
+        flush_outbox(row.retry_at + timedelta(seconds=1))
+    row = outbox(message_id)
+    assert row.status == OutboxStatus.FAILED
+    assert row.attempts == len(RETRY_DELAYS) + 1 == box.attempts
+    assert box.messages == []
 
-    def __exit__(self, *exc):
-        return False
+
+def test_smtp_replies_quoting_the_address_are_not_logged_or_stored(mail_app, smtp_with, caplog):
+    box = ScriptedMailbox(replies=["450 <alice@example.fr>: greylisted, try again"])
+    mail_app(smtp_with(box))
+    caplog.set_level("DEBUG")
+    message_id = sign_once("alice@example.fr")
+    row = outbox(message_id)
+    assert row.status == OutboxStatus.QUEUED and "greylisted" in row.last_error
+    assert "alice" not in row.last_error and "alice" not in caplog.text.lower()
 
 
 def test_permanent_refusal_is_recorded_and_not_retried(mail_app, smtp_with):

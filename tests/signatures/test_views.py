@@ -473,3 +473,24 @@ def test_resends_from_the_expired_link_page_are_limited_per_signature(
 
         assert [resend(first).status_code for _ in range(3)] == [303, 303, 429]
         assert resend(second).status_code == 303, "another signature has its own budget"
+
+
+def test_forms_work_over_https_behind_a_proxy_without_referer(make_app, smtp_config, mailbox):
+    """Pages send Referrer-Policy: no-referrer, so browsers send no Referer over HTTPS."""
+    app = make_app(**smtp_config, TRUSTED_PROXY_COUNT=1, PUBLIC_URL="https://tribune.example")
+    with app.app_context():
+        ensure_default_categories()
+        petition = make_petition()
+        client = app.test_client()
+        proxied = {"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"}
+        page = client.get(f"/p/{petition.slug}", headers=proxied).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        response = client.post(
+            f"/p/{petition.slug}/sign", data=sign_data(csrf_token=token), headers=proxied
+        )
+        assert response.status_code == 303
+        assert rows() == 1
+        ip_digest = db.session.scalar(select(Signature.ip_digest))
+        from campaign.personal_data import ip_digest as digest_of
+
+        assert ip_digest == digest_of("203.0.113.5"), "the client address comes from the proxy"
