@@ -75,7 +75,8 @@ def _select_locale() -> str:
 
 
 def _init_extensions(app: Flask) -> None:
-    from campaign.extensions import babel, csrf, db, limiter, mail, migrate
+    from campaign.accounts.services import load_session_user
+    from campaign.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -83,7 +84,14 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_session_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
     # Models must be imported for Alembic and relationships to see every table.
+    import campaign.accounts.models
+    import campaign.audit
     import campaign.emails
     import campaign.petitions.models
     import campaign.signatures.models  # noqa: F401
@@ -97,12 +105,14 @@ def _configure_templates(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from campaign.accounts.views import bp as accounts
     from campaign.api.views import bp as api
     from campaign.pages.views import bp as pages
     from campaign.petitions.views import bp as petitions
     from campaign.signatures.views import bp as signatures
+    from campaign.workspace import bp as workspace
 
-    for blueprint in (pages, petitions, signatures, api):
+    for blueprint in (pages, petitions, signatures, api, accounts, workspace):
         app.register_blueprint(blueprint)
     from campaign.extensions import csrf
 
@@ -110,10 +120,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_commands(app: Flask) -> None:
+    from campaign.accounts.commands import users
     from campaign.commands import demo, outbox
     from campaign.worker import worker
 
-    for command in (demo, outbox, worker):
+    for command in (demo, outbox, worker, users):
         app.cli.add_command(command)
 
 

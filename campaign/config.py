@@ -107,7 +107,13 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # A Redis outage must not refuse signatures: fall back to per-process counters.
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute;30 per hour"),
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
+        # Workspace accounts: a second factor for every role that can export personal data.
+        "REQUIRE_2FA": _flag(env.get("REQUIRE_2FA")),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
         # Languages: French first.
         "LANGUAGES": ("fr", "en"),
         "BABEL_DEFAULT_LOCALE": "fr",

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from faker import Faker
 from sqlalchemy import select
 
+from campaign.accounts.models import Role, User
+from campaign.accounts.services import assign_moderator, create_user, find_user_by_email
 from campaign.extensions import db
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
@@ -16,6 +18,13 @@ from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
 
 DEMO_SLUG = "donnees-de-sante-souveraines"
+# Demo accounts, shown in the README: for trying Tribune locally, never for production.
+DEMO_PASSWORD = "tribune-demo-2026"  # noqa: S105 - documented demo password
+DEMO_USERS = [
+    ("admin@example.org", Role.ADMIN),
+    ("organisatrice@example.org", Role.ORGANISER),
+    ("moderateur@example.org", Role.MODERATOR),
+]
 
 TITLE_FR = "Nos données de santé doivent rester sous notre juridiction"
 SUMMARY_FR = (
@@ -113,13 +122,23 @@ def _demo_petition(now: datetime) -> Petition:
     return petition
 
 
-def load_demo(now: datetime, signatories: int = 200) -> int:
-    """Create the demo petition and its confirmed signatories; returns how many were added.
+def _demo_users(now: datetime) -> dict[Role, User]:
+    users = {}
+    for email, role in DEMO_USERS:
+        users[role] = find_user_by_email(email) or create_user(email, role, DEMO_PASSWORD, now)
+    return users
 
-    Deterministic (seeded) so that running it twice adds nothing the second time.
-    """
+
+def load_demo(now: datetime, signatories: int = 200) -> int:
+    """Create the demo accounts, petition and confirmed signatories; returns how many
+    signatories were added. Deterministic (seeded): running it twice adds nothing."""
     ensure_default_categories()
+    users = _demo_users(now)
     petition = _demo_petition(now)
+    if petition.owner_id is None:
+        petition.owner_id = users[Role.ORGANISER].id
+        db.session.flush()
+    assign_moderator(petition, users[Role.MODERATOR])
     fake = Faker("fr_FR")
     fake.seed_instance(2026)
     chance = random.Random(2026)  # noqa: S311 - demo data, not security

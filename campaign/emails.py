@@ -70,6 +70,10 @@ class OutboxMessage(db.Model):
     signature_id: Mapped[int | None] = mapped_column(
         ForeignKey("signatures.id", ondelete="CASCADE"), index=True
     )
+    # For emails to organisers (milestones...): the account and the petition concerned.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    petition_id: Mapped[int | None] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    detail: Mapped[str | None] = mapped_column(String(50))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

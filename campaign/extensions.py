@@ -2,6 +2,7 @@
 
 from flask_babel import Babel
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,5 +31,6 @@ migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 babel = Babel()
+login_manager = LoginManager()
 # Keyed on a digest of the client address: Redis never holds an IP in clear.
 limiter = Limiter(key_func=request_ip_digest)

@@ -40,6 +40,14 @@ def email_digest(address: str) -> str:
     return hmac.new(key, canonical_email(address).encode(), hashlib.sha256).hexdigest()
 
 
+def email_domain_digest(address: str) -> str:
+    """Keyed digest of the canonical domain, so moderators can act on all the signatures
+    of a domain without the addresses being readable."""
+    key = current_app.config["EMAIL_DIGEST_KEY"].encode()
+    domain = canonical_email(address).rpartition("@")[2]
+    return hmac.new(key, b"domain:" + domain.encode(), hashlib.sha256).hexdigest()
+
+
 def encrypt_email(address: str) -> bytes:
     """Encrypt the address as typed (trimmed), to send mail to it later."""
     fernet = Fernet(current_app.config["EMAIL_ENCRYPTION_KEY"].encode())

@@ -72,3 +72,18 @@ def make_signature(petition: Petition, **overrides) -> Signature:
     db.session.add(signature)
     db.session.commit()
     return signature
+
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+def make_user(role: str = "organiser", **overrides):
+    """A workspace account with DEFAULT_PASSWORD."""
+    from campaign.accounts.services import create_user
+
+    email = overrides.pop("email", f"user{next(_numbers)}@example.org")
+    user = create_user(email, role, overrides.pop("password", DEFAULT_PASSWORD), utcnow())
+    for name, value in overrides.items():
+        setattr(user, name, value)
+    db.session.commit()
+    return user

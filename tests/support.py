@@ -59,3 +59,13 @@ def path_of(url: str) -> str:
 def visible_text(html: str) -> str:
     """A page's text without tags, for assertions on what a reader sees."""
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def login(client, user, password: str = "correct horse battery staple"):
+    """Log `client` in as `user` through the login form (no second factor)."""
+    token = csrf_token(client, "/admin/login")
+    response = client.post(
+        "/admin/login", data={"csrf_token": token, "email": user.email, "password": password}
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return response

@@ -32,10 +32,15 @@ def privacy():
     return render_template("pages/privacy.html")
 
 
-def _local_path(target: str | None) -> str:
-    """Only a path on this site: never //host, /\\host or a scheme."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return url_for("pages.home")
+def local_path(target: str | None, default: str | None = None) -> str:
+    """Only a path on this site: never //host, /\\host, a scheme or a control character."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+        or any(ord(char) < 32 for char in target)
+    ):
+        return default or url_for("pages.home")
     return target
 
 
@@ -43,7 +48,7 @@ def _local_path(target: str | None) -> str:
 def language(code: str):
     if code not in current_app.config["LANGUAGES"]:
         abort(404)
-    response = redirect(_local_path(request.args.get("next")), code=303)
+    response = redirect(local_path(request.args.get("next")), code=303)
     response.set_cookie(
         LANGUAGE_COOKIE,
         code,

@@ -60,14 +60,17 @@ class PetitionCategory(db.Model):
 
 
 class PetitionText(db.Model):
-    """The title, summary and body of a petition in one language."""
+    """The title, summary and body of a petition in one language, in one numbered version:
+    signatures record the version they endorsed, so an edit never changes what they signed."""
 
     __tablename__ = "petition_texts"
-    __table_args__ = (UniqueConstraint("petition_id", "language"),)
+    __table_args__ = (UniqueConstraint("petition_id", "version", "language"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(default=1)
     language: Mapped[str] = mapped_column(String(5))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(String(500), default="")
     body: Mapped[str] = mapped_column(Text)
@@ -88,6 +91,10 @@ class Petition(db.Model):
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
     consent_version: Mapped[str] = mapped_column(String(20), default="1")
+    current_version: Mapped[int] = mapped_column(default=1)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The highest goal milestone (25, 50, 75, 100 %) the organiser was told about.
+    milestone_notified: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -101,10 +108,20 @@ class Petition(db.Model):
         """The categories offered, in the petition's order."""
         return [offered.category for offered in self.offered_categories]
 
-    def text(self, locale: str) -> PetitionText:
-        """The text in the reader's language, or in the petition's own language."""
-        by_language = {text.language: text for text in self.texts}
-        return by_language.get(locale) or by_language.get(self.language) or self.texts[0]
+    def current_texts(self) -> list[PetitionText]:
+        """The texts of the current version, one per language."""
+        return [text for text in self.texts if text.version == self.current_version]
+
+    def text(self, locale: str, version: int | None = None) -> PetitionText:
+        """The text in the reader's language (or the petition's own), of the current version
+        unless another is asked for."""
+        wanted = version or self.current_version
+        by_language = {text.language: text for text in self.texts if text.version == wanted}
+        return (
+            by_language.get(locale)
+            or by_language.get(self.language)
+            or next(iter(by_language.values()))
+        )
 
     def accepts_signatures(self, now: datetime) -> bool:
         """Open, and within its opening and closing dates."""

@@ -70,6 +70,8 @@ class Signature(db.Model):
     category_key: Mapped[str] = mapped_column(ForeignKey("categories.key"))
     departement: Mapped[str | None] = mapped_column(String(3))
     language: Mapped[str] = mapped_column(String(5), default="fr")
+    # The version of the petition's text this signature endorsed.
+    text_version: Mapped[int] = mapped_column(default=1)
     # Consents: publishing is opt-in per field; contact is opt-in.
     show_name: Mapped[bool] = mapped_column(default=False)
     show_title: Mapped[bool] = mapped_column(default=False)
@@ -81,6 +83,16 @@ class Signature(db.Model):
     email_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     email_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     ip_digest: Mapped[str | None] = mapped_column(String(32))
+    # Keyed digest of the address's domain: moderators can act on a domain without the
+    # addresses being readable.
+    email_domain_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Where the signature came from: "online", or the name of an imported list.
+    source: Mapped[str] = mapped_column(String(100), default="online")
+    imported_at: Mapped[datetime | None]
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    moderation_reason: Mapped[str | None] = mapped_column(String(300))
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None]
     # Collation keys of the names, for the public order and accent-blind search.
     sort_last: Mapped[str] = mapped_column(SortKey, default="")
     sort_first: Mapped[str] = mapped_column(SortKey, default="")

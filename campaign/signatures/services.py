@@ -16,7 +16,7 @@ from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message, qu
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
 from campaign.jobs import enqueue
-from campaign.personal_data import email_digest, encrypt_email, ip_digest
+from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.models import Category, Petition
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 
@@ -103,7 +103,9 @@ def _signature_from(
         consent_version=petition.consent_version,
         consented_at=now,
         email_digest=digest,
+        email_domain_digest=email_domain_digest(submitted.email),
         email_ciphertext=encrypt_email(submitted.email),
+        text_version=petition.current_version,
         ip_digest=ip_digest(submitted.ip) if submitted.ip else None,
         sort_last=sort_key(submitted.last_name),
         sort_first=sort_key(submitted.first_name),
@@ -206,6 +208,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         show_organisation=False,
         contact_ok=False,
         email_digest=None,
+        email_domain_digest=None,
         email_ciphertext=None,
         ip_digest=None,
         sort_last="",

@@ -1,0 +1,142 @@
+"""Accounts: creating users, checking passwords and second factors, and who may do what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from campaign.accounts.models import PetitionModerator, Role, User, new_session_nonce
+from campaign.errors import DomainError
+from campaign.extensions import db
+from campaign.petitions.models import Petition
+
+_hasher = PasswordHasher()
+# Verified when the account does not exist, so that both answers take the same time.
+_DUMMY_HASH = _hasher.hash("an account that does not exist")
+MIN_PASSWORD_LENGTH = 12
+
+
+class AccountError(DomainError):
+    """An account could not be created or changed; the message says why."""
+
+
+def normalise_account_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(email: str, role: Role | str, password: str, now: datetime) -> User:
+    """Create an account; raises AccountError for a duplicate address or a short password."""
+    email = normalise_account_email(email)
+    if "@" not in email:
+        raise AccountError("not an email address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if find_user_by_email(email) is not None:
+        raise AccountError(f"an account already exists for {email}")
+    user = User(email=email, role=Role(role), password_hash=_hasher.hash(password), created_at=now)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_account_email(email)))
+
+
+def load_session_user(session_id: str) -> User | None:
+    """The user a session cookie names, if its nonce is still current (not logged out)."""
+    user_id, _, nonce = session_id.partition(":")
+    if not user_id.isdigit() or not nonce:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_nonce != nonce:
+        return None
+    return user
+
+
+def authenticate(email: str, password: str, now: datetime) -> User | None:
+    """The account if the password is right; None otherwise, in the same time either way."""
+    user = find_user_by_email(email)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = now
+    db.session.commit()
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Logout: every cookie issued so far stops working."""
+    user.session_nonce = new_session_nonce()
+    db.session.commit()
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str, issuer: str = "Tribune") -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def totp_matches(secret: str, code: str, now: datetime) -> bool:
+    """A 6-digit code from the authenticator, allowing one step of clock drift."""
+    code = "".join(code.split())
+    return code.isdigit() and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+
+
+def enable_totp(user: User, secret: str, code: str, now: datetime) -> bool:
+    """Turn on the second factor once the user proved their authenticator has the secret."""
+    if not totp_matches(secret, code, now):
+        return False
+    user.totp_secret = secret
+    db.session.commit()
+    return True
+
+
+# --- Authorisation: per object, never by role alone ------------------------------------------
+
+
+def can_manage(user: User, petition: Petition) -> bool:
+    """Edit, open and close the petition, import, see personal data: admins and its owner."""
+    return user.is_admin or (user.role == Role.ORGANISER and petition.owner_id == user.id)
+
+
+def can_moderate(user: User, petition: Petition) -> bool:
+    """Hide, invalidate and restore signatures: managers and assigned moderators."""
+    if can_manage(user, petition):
+        return True
+    if user.role != Role.MODERATOR:
+        return False
+    assigned = db.session.get(PetitionModerator, (petition.id, user.id))
+    return assigned is not None
+
+
+def petitions_visible_to(user: User) -> list[Petition]:
+    """The petitions a user works on in the workspace."""
+    query = select(Petition).order_by(Petition.created_at.desc())
+    if user.role == Role.ORGANISER:
+        query = query.where(Petition.owner_id == user.id)
+    elif user.role == Role.MODERATOR:
+        query = query.join(PetitionModerator, PetitionModerator.petition_id == Petition.id).where(
+            PetitionModerator.user_id == user.id
+        )
+    return list(db.session.scalars(query))
+
+
+def assign_moderator(petition: Petition, user: User) -> None:
+    """Let a moderator moderate this petition."""
+    if user.role != Role.MODERATOR:
+        raise AccountError("only moderators can be assigned")
+    if db.session.get(PetitionModerator, (petition.id, user.id)) is None:
+        db.session.add(PetitionModerator(petition_id=petition.id, user_id=user.id))
+        db.session.commit()

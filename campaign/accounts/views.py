@@ -1,0 +1,134 @@
+"""Login (with an optional second factor), logout, and second-factor enrolment."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import segno
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from campaign.accounts.forms import CodeForm, LoginForm
+from campaign.accounts.services import (
+    authenticate,
+    enable_totp,
+    end_all_sessions,
+    load_session_user,
+    new_totp_secret,
+    normalise_account_email,
+    totp_matches,
+    totp_uri,
+)
+from campaign.audit import record
+from campaign.clock import utcnow
+from campaign.extensions import db, limiter
+from campaign.pages.views import local_path
+from campaign.personal_data import request_ip_digest
+
+bp = Blueprint("accounts", __name__, url_prefix="/admin")
+
+PENDING_SECOND_FACTOR = "pending_second_factor"
+ENROLMENT_SECRET = "totp_enrolment_secret"  # noqa: S105 - a session key name
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _account_key() -> str:
+    """Limit attempts per account too (keyed digest: no address in Redis)."""
+    email = normalise_account_email(request.form.get("email", ""))
+    key = current_app.config["IP_HASH_KEY"].encode()
+    return "login:" + hmac.new(key, email.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _complete_login(user) -> None:
+    # A new session at login: nothing from before (a planted session) carries over.
+    session.clear()
+    login_user(user)
+    record("login", utcnow(), actor=user)
+    db.session.commit()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=request_ip_digest)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_account_key)
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data, utcnow())
+        if user is None:
+            # The same answer for an unknown account and a wrong password.
+            flash(_("Wrong email address or password."), "error")
+            return render_template("accounts/login.html", form=form), 401
+        next_path = local_path(request.args.get("next"), default=url_for("workspace.dashboard"))
+        if user.totp_secret:
+            session.clear()
+            session[PENDING_SECOND_FACTOR] = user.get_id()
+            session["next"] = next_path
+            return redirect(url_for("accounts.second_factor"), code=303)
+        _complete_login(user)
+        return redirect(next_path, code=303)
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=request_ip_digest)
+def second_factor():
+    user = load_session_user(session.get(PENDING_SECOND_FACTOR, ""))
+    if user is None or not user.totp_secret:
+        return redirect(url_for("accounts.login"), code=303)
+    form = CodeForm()
+    if form.validate_on_submit():
+        if totp_matches(user.totp_secret, form.code.data, utcnow()):
+            next_path = session.get("next") or url_for("workspace.dashboard")
+            _complete_login(user)
+            return redirect(local_path(next_path, default=url_for("workspace.dashboard")), 303)
+        flash(_("This code is not valid. Try the current one."), "error")
+        return render_template("accounts/second_factor.html", form=form), 401
+    return render_template("accounts/second_factor.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    end_all_sessions(current_user)
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("accounts.login"), code=303)
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"])
+@login_required
+def enrol_second_factor():
+    form = CodeForm()
+    secret = session.get(ENROLMENT_SECRET) or new_totp_secret()
+    session[ENROLMENT_SECRET] = secret
+    if form.validate_on_submit():
+        if enable_totp(current_user, secret, form.code.data, utcnow()):
+            session.pop(ENROLMENT_SECRET, None)
+            record("second factor enabled", utcnow(), actor=current_user)
+            db.session.commit()
+            flash(_("Two-factor authentication is on."), "success")
+            return redirect(url_for("workspace.dashboard"), code=303)
+        flash(_("This code is not valid. Try the current one."), "error")
+    uri = totp_uri(current_user, secret)
+    return render_template(
+        "accounts/enrol.html",
+        form=form,
+        secret=secret,
+        qr=segno.make(uri, error="m").svg_data_uri(scale=4),
+        enabled=bool(current_user.totp_secret),
+    )

@@ -1,0 +1,6 @@
+"""The organiser workspace under /admin: one blueprint, a module per area."""
+
+from campaign.workspace import views  # noqa: F401  (registers the routes)
+from campaign.workspace.blueprint import bp
+
+__all__ = ["bp"]

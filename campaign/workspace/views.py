@@ -1,0 +1,27 @@
+"""Workspace home and the audit log."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_login import current_user
+
+from campaign.accounts.services import can_manage, petitions_visible_to
+from campaign.audit import recent_entries
+from campaign.signatures.services import signature_count
+from campaign.workspace.blueprint import bp, require_admin
+
+
+@bp.get("/")
+def dashboard():
+    petitions = [
+        (petition, petition.text(petition.language), signature_count(petition.id))
+        for petition in petitions_visible_to(current_user)
+    ]
+    return render_template("workspace/dashboard.html", petitions=petitions, can_manage=can_manage)
+
+
+@bp.get("/audit")
+def audit_log():
+    require_admin()
+    entries = recent_entries(before_id=request.args.get("before", type=int))
+    return render_template("workspace/audit.html", entries=entries)
