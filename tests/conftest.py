@@ -46,22 +46,27 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite in a temporary folder, or, with TEST_DATABASE_URL, a PostgreSQL database of
+    this session's own (created next to the one named, dropped at the end), so that
+    concurrent test runs on one server do not disturb each other."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tribune-test.db'}"
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sa.create_engine(url)
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'tribune-test.db'}"
+        return
+    server = sa.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{server.database}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as connection:
-            # A clean schema, so that the migrations run from scratch each session.
-            connection.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as error:
+        admin.dispose()
         unavailable(f"PostgreSQL unreachable at {url}: {error.orig}")
-    finally:
-        engine.dispose()
-    return url
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
