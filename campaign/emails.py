@@ -24,6 +24,7 @@ from flask_babel import force_locale
 from sqlalchemy import ForeignKey, String, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from campaign.accounts.models import User
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import enqueue
@@ -47,6 +48,7 @@ ADDRESS_PATTERN = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
 
 class EmailKind(StrEnum):
     SIGNATURE_CONFIRMATION = "signature_confirmation"
+    GOAL_MILESTONE = "goal_milestone"
 
 
 class OutboxStatus(StrEnum):
@@ -201,10 +203,36 @@ def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailCon
     return True
 
 
-SENDERS = {EmailKind.SIGNATURE_CONFIRMATION: send_signature_confirmation_email}
+def send_goal_milestone_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Tell a petition's organiser it passed a milestone of its goal."""
+    user = db.session.get(User, outbox.user_id) if outbox.user_id else None
+    petition = db.session.get(Petition, outbox.petition_id) if outbox.petition_id else None
+    if user is None or petition is None or not user.active:
+        return False
+    subject, text, html = render_email(
+        "goal_milestone",
+        petition.language,
+        petition=petition,
+        title=petition.text(petition.language).title,
+        percent=int(outbox.detail or 0),
+        petition_url=external_url("petitions.show", slug=petition.slug),
+    )
+    message = flask_mail.Message(
+        subject=subject, recipients=[user.email], body=text, html=html,
+        extra_headers={"Auto-Submitted": "auto-generated"},
+    )  # fmt: skip
+    message.msgId = outbox.message_id
+    connection.send(message)
+    return True
 
 
-def queue_email(kind: EmailKind, now: datetime, *, signature_id: int) -> OutboxMessage:
+SENDERS = {
+    EmailKind.SIGNATURE_CONFIRMATION: send_signature_confirmation_email,
+    EmailKind.GOAL_MILESTONE: send_goal_milestone_email,
+}
+
+
+def queue_email(kind: EmailKind, now: datetime, *, signature_id: int | None) -> OutboxMessage:
     """Add an outbox row to the current transaction; the caller commits, then enqueues."""
     outbox = OutboxMessage(kind=kind, signature_id=signature_id, created_at=now)
     db.session.add(outbox)
@@ -274,6 +302,10 @@ def deliver_outbox_message(message_id: int) -> None:
         return
     outbox = db.session.get(OutboxMessage, message_id)
     attempts = outbox.attempts
+    if attempts > len(RETRY_DELAYS) + 2:
+        # Crashed (not refused) too many times: a bug or an unreadable address.
+        _settle(message_id, OutboxStatus.FAILED, "too many attempts")
+        return
     try:
         with open_mail_connection() as connection:
             sent = SENDERS[outbox.kind](outbox, connection)

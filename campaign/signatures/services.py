@@ -17,6 +17,7 @@ from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
+from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 
@@ -178,9 +179,14 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         now,
         confirmed_at=now,
     )
-    db.session.commit()
     if moved:
+        petition = find_petition_of(signature_id)
+        milestone = record_goal_milestone(petition, signature_count(petition.id), now)
+        db.session.commit()
+        if milestone is not None:
+            enqueue(deliver_outbox_message, milestone.id)
         return ConfirmationOutcome.CONFIRMED
+    db.session.commit()
     status = db.session.scalar(select(Signature.status).where(Signature.id == signature_id))
     if status in COUNTED or status == SignatureStatus.HIDDEN:
         return ConfirmationOutcome.ALREADY_CONFIRMED
@@ -216,6 +222,15 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
     )
     db.session.commit()
     return moved
+
+
+def find_petition_of(signature_id: int) -> Petition:
+    """The petition a signature belongs to."""
+    return db.session.scalar(
+        select(Petition)
+        .join(Signature, Signature.petition_id == Petition.id)
+        .where(Signature.id == signature_id)
+    )
 
 
 def find_signature(signature_id: int) -> Signature | None:

@@ -1,0 +1,40 @@
+"""Goal milestones: the organiser hears when a petition passes 25, 50, 75 and 100 % of its goal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+
+from campaign.emails import EmailKind, OutboxMessage, queue_email
+from campaign.extensions import db
+from campaign.petitions.models import Petition
+
+MILESTONES = (25, 50, 75, 100)
+
+
+def milestone_reached(count: int, goal: int) -> int:
+    """The highest milestone (in %) that `count` signatures reach, or 0."""
+    if goal <= 0:
+        return 0
+    return max((m for m in MILESTONES if count * 100 >= m * goal), default=0)
+
+
+def record_goal_milestone(petition: Petition, count: int, now: datetime) -> OutboxMessage | None:
+    """Queue the organiser's email if `count` passes a milestone not announced yet. Atomic:
+    two confirmations crossing the same line at once announce it once. The caller commits
+    and enqueues."""
+    reached = milestone_reached(count, petition.goal)
+    if not reached or petition.owner_id is None:
+        return None
+    claimed = db.session.execute(
+        update(Petition)
+        .where(Petition.id == petition.id, Petition.milestone_notified < reached)
+        .values(milestone_notified=reached)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return None
+    outbox = queue_email(EmailKind.GOAL_MILESTONE, now, signature_id=None)
+    outbox.petition_id, outbox.user_id, outbox.detail = petition.id, petition.owner_id, str(reached)
+    return outbox
