@@ -1,0 +1,123 @@
+"""Every workspace route against every role: who may see it, and that nobody else learns
+anything (redirect to login, or 404 as if the petition did not exist)."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import Rule
+
+from tests.factories import make_petition, make_user
+from tests.support import csrf_token, login
+
+# Routes open to any logged-in account, whatever its role.
+ANY_ACCOUNT = {"workspace.dashboard", "accounts.enrol_second_factor", "accounts.logout"}
+# Routes a moderator assigned to the petition may use (the rest needs its manager).
+MODERATION = {"workspace.petition_signatures", "workspace.signature_list"}
+# Routes reachable without an account.
+PUBLIC = {"accounts.login", "accounts.second_factor"}
+ADMIN_ONLY = {"workspace.audit_log"}
+
+
+def workspace_rules(app) -> list[Rule]:
+    return sorted(
+        (
+            rule
+            for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/admin") and rule.endpoint not in PUBLIC
+        ),
+        key=lambda rule: rule.rule,
+    )
+
+
+def fill(rule: Rule, slug: str) -> str | None:
+    """A URL for the rule: the petition's slug, 1 for integer ids; None for other arguments."""
+    path = rule.rule
+    for argument in rule.arguments:
+        converter = type(rule._converters[argument]).__name__
+        if argument == "slug":
+            path = path.replace("<slug>", slug).replace("<string:slug>", slug)
+        elif converter == "IntegerConverter":
+            path = path.replace(f"<int:{argument}>", "1")
+        else:
+            return None
+    return path
+
+
+@pytest.fixture
+def cast(app):
+    owner = make_user("organiser")
+    petition = make_petition(owner_id=owner.id)
+    moderator = make_user("moderator")
+    from campaign.accounts.services import assign_moderator
+
+    assign_moderator(petition, moderator)
+    return {
+        "owner": owner,
+        "admin": make_user("admin"),
+        "other_organiser": make_user("organiser"),
+        "assigned_moderator": moderator,
+        "unassigned_moderator": make_user("moderator"),
+        "petition": petition,
+    }
+
+
+def expected_access(endpoint: str, who: str) -> bool:
+    if endpoint in ANY_ACCOUNT:
+        return True
+    if endpoint in ADMIN_ONLY:
+        return who == "admin"
+    if who in ("admin", "owner"):
+        return True
+    if who == "assigned_moderator":
+        return endpoint in MODERATION or endpoint.startswith("workspace.moderat")
+    return False
+
+
+def request(client, method: str, url: str):
+    if method == "GET":
+        return client.get(url)
+    token = csrf_token(client, "/admin/")
+    return client.post(url, data={"csrf_token": token})
+
+
+def test_every_workspace_route_redirects_anonymous_visitors_to_login(app, cast):
+    client = app.test_client()
+    checked = 0
+    for rule in workspace_rules(app):
+        url = fill(rule, cast["petition"].slug)
+        if url is None:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.get(url) if method == "GET" else client.post(url)
+            if method == "POST" and response.status_code == 400:
+                continue  # refused by CSRF before anything else: also nothing learnt
+            assert response.status_code in (302, 303), (method, url, response.status_code)
+            assert "/admin/login" in response.headers["Location"], (method, url)
+            checked += 1
+    assert checked >= 3
+
+
+@pytest.mark.parametrize(
+    "who", ["owner", "admin", "other_organiser", "assigned_moderator", "unassigned_moderator"]
+)
+def test_every_workspace_route_against_every_role(app, cast, who):
+    client = app.test_client()
+    login(client, cast[who])
+    slug = cast["petition"].slug
+    seen = []
+    for rule in workspace_rules(app):
+        url = fill(rule, slug)
+        if url is None or rule.endpoint == "accounts.logout":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = request(client, method, url)
+            allowed = expected_access(rule.endpoint, who)
+            if allowed:
+                # Allowed: the page, a redirect after an action, or a form re-rendered.
+                assert response.status_code in (200, 303, 302, 400, 409, 422), (
+                    who, method, url, response.status_code,
+                )  # fmt: skip
+            else:
+                assert response.status_code == 404, (who, method, url, response.status_code)
+            seen.append((rule.endpoint, method))
+    assert seen, "no workspace route was checked"
