@@ -90,6 +90,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "basic"
     # Models must be imported for Alembic and relationships to see every table.
+    import campaign.abuse
     import campaign.accounts.models
     import campaign.audit
     import campaign.emails
@@ -102,6 +103,9 @@ def _configure_templates(app: Flask) -> None:
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    from campaign.abuse import widget_strings
+
+    app.jinja_env.globals["altcha_strings"] = widget_strings
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -122,9 +126,10 @@ def _register_blueprints(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     from campaign.accounts.commands import users
     from campaign.commands import demo, outbox
+    from campaign.signatures.commands import signatures
     from campaign.worker import worker
 
-    for command in (demo, outbox, worker, users):
+    for command in (demo, outbox, worker, users, signatures):
         app.cli.add_command(command)
 
 
@@ -143,6 +148,8 @@ def _register_response_headers(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["PUBLIC_URL"].startswith("https://"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.blueprint != "api" and response.mimetype == "text/html":
             headers.setdefault("Content-Language", str(get_locale()))
             headers.add("Vary", "Accept-Language, Cookie")

@@ -101,13 +101,25 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # Flask-Limiter: Redis in production so every web process shares the counters.
         "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
-        "RATELIMIT_SIGN": env.get("RATELIMIT_SIGN", "10 per minute;60 per hour;300 per day"),
+        # A flood guard (429); ordinary excess is held for review instead (see SUSPECT_*).
+        "RATELIMIT_SIGN": env.get("RATELIMIT_SIGN", "30 per minute;300 per hour;1000 per day"),
         "RATELIMIT_RESEND": env.get("RATELIMIT_RESEND", "3 per 10 minutes;10 per day"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # A Redis outage must not refuse signatures: fall back to per-process counters.
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute;30 per hour"),
+        # Above these rates, signatures are held for review (suspect) instead of counted.
+        "SUSPECT_SIGNATURES_PER_IP_PER_HOUR": int(
+            env.get("SUSPECT_SIGNATURES_PER_IP_PER_HOUR", "20")
+        ),
+        "SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR": int(
+            env.get("SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR", "300")
+        ),
+        # Proof of work on public forms (ALTCHA), computed in the browser.
+        "ALTCHA_ENABLED": _flag(env.get("ALTCHA_ENABLED"), default=True),
+        "ALTCHA_MAX_NUMBER": int(env.get("ALTCHA_MAX_NUMBER", "100000")),
+        "ALTCHA_EXPIRY": int(env.get("ALTCHA_EXPIRY", "1200")),
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         # Workspace accounts: a second factor for every role that can export personal data.
         "REQUIRE_2FA": _flag(env.get("REQUIRE_2FA")),
@@ -131,6 +143,20 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "PRIVACY_CONTACT": env.get("PRIVACY_CONTACT", "dpo@localhost"),
         "PRIVACY_CONTROLLER": env.get("PRIVACY_CONTROLLER", "Tribune"),
+        # Privacy notice and register (campaign/privacy, docs/privacy.md).
+        "PRIVACY_DPO_CONTACT": env.get("PRIVACY_DPO_CONTACT")
+        or env.get("PRIVACY_CONTACT", "dpo@localhost"),
+        # Empty: the notice says "self-hosted by the campaign's organiser" in each language.
+        "PRIVACY_HOSTING": env.get("PRIVACY_HOSTING", ""),
+        "PRIVACY_SUBPROCESSORS": tuple(
+            name.strip() for name in env.get("PRIVACY_SUBPROCESSORS", "").split(",") if name.strip()
+        ),
+        "PRIVACY_RETENTION_DAYS": int(env.get("PRIVACY_RETENTION_DAYS", "183")),
+        "PRIVACY_RIGHTS_LINK_MAX_AGE": int(env.get("PRIVACY_RIGHTS_LINK_MAX_AGE", str(7 * 86400))),
+        "PRIVACY_RIGHTS_LINK_RATELIMIT": env.get(
+            "PRIVACY_RIGHTS_LINK_RATELIMIT", "3 per 10 minutes;10 per day"
+        ),
+        "PRIVACY_RIGHTS_LINKS_PER_DAY": int(env.get("PRIVACY_RIGHTS_LINKS_PER_DAY", "5")),
     }
 
     provided = {name: env[name] for name in SECRET_NAMES if env.get(name)}

@@ -80,6 +80,8 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
         "PUBLIC_URL": "http://tribune.test",
         "RATELIMIT_ENABLED": False,
+        # The proof of work has its own tests (tests/security/test_proof_of_work.py).
+        "ALTCHA_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
     }
 

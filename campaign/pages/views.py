@@ -6,9 +6,21 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 
+from campaign.abuse import new_challenge
+from campaign.clock import utcnow
+from campaign.extensions import limiter
 from campaign.petitions.services import open_petitions
 from campaign.signatures.services import signature_count
 
@@ -25,6 +37,14 @@ def home():
         for petition in open_petitions()
     ]
     return render_template("pages/home.html", petitions=petitions)
+
+
+@bp.get("/altcha/challenge")
+@limiter.limit("60 per minute")
+def proof_of_work_challenge():
+    response = jsonify(new_challenge(utcnow()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/privacy")

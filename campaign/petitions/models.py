@@ -20,6 +20,15 @@ class PetitionStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class LifecycleStep(StrEnum):
+    """A lifecycle button of the workspace: each is a guarded method of Petition."""
+
+    OPEN = "open"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    ARCHIVE = "archive"
+
+
 SIGNABLE = frozenset({PetitionStatus.OPEN})
 PUBLIC = frozenset({PetitionStatus.OPEN, PetitionStatus.CLOSED, PetitionStatus.ARCHIVED})
 TRANSITIONS = {
@@ -92,6 +101,8 @@ class Petition(db.Model):
     closes_at: Mapped[datetime | None]
     consent_version: Mapped[str] = mapped_column(String(20), default="1")
     current_version: Mapped[int] = mapped_column(default=1)
+    # When set (comma-separated), only addresses at these domains may sign.
+    allowed_email_domains: Mapped[str] = mapped_column(String(500), default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The highest goal milestone (25, 50, 75, 100 %) the organiser was told about.
     milestone_notified: Mapped[int] = mapped_column(default=0)
@@ -147,3 +158,36 @@ class Petition(db.Model):
     def close(self) -> None:
         """Stop accepting signatures; the list stays public."""
         self._move_to(PetitionStatus.CLOSED)
+
+    def reopen(self) -> None:
+        """Accept signatures again after closing."""
+        if self.status != PetitionStatus.CLOSED:
+            raise InvalidTransition(f"petition {self.slug}: only a closed petition reopens")
+        self._move_to(PetitionStatus.OPEN)
+
+    def archive(self) -> None:
+        """Freeze a closed petition for good: still public, never signable nor editable."""
+        self._move_to(PetitionStatus.ARCHIVED)
+
+    def available_steps(self) -> list[LifecycleStep]:
+        """The lifecycle steps TRANSITIONS allows from the current state."""
+        status = PetitionStatus(self.status)
+        targets = TRANSITIONS[status]
+        steps = []
+        if PetitionStatus.OPEN in targets:
+            steps.append(
+                LifecycleStep.REOPEN if status == PetitionStatus.CLOSED else LifecycleStep.OPEN
+            )
+        if PetitionStatus.CLOSED in targets:
+            steps.append(LifecycleStep.CLOSE)
+        if PetitionStatus.ARCHIVED in targets:
+            steps.append(LifecycleStep.ARCHIVE)
+        return steps
+
+    def is_editable(self) -> bool:
+        """Texts and settings may change in every state but archived."""
+        return self.status != PetitionStatus.ARCHIVED
+
+    def versions(self) -> list[int]:
+        """The numbers of the text versions, oldest first."""
+        return sorted({text.version for text in self.texts})

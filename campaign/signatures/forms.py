@@ -8,9 +8,12 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from campaign.abuse import domain_is_allowed, domain_is_blocked, proof_is_valid
+from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS
 from campaign.petitions.models import Petition
 
@@ -21,29 +24,42 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-def _has_control_characters(value: str) -> bool:
+def has_control_characters(value: str) -> bool:
+    """Whether the text holds control or invisible formatting characters."""
     return any(unicodedata.category(char) in {"Cc", "Cf"} for char in value)
+
+
+def contains_web_address(value: str) -> bool:
+    """Whether the text looks like it holds a link."""
+    return URL_PATTERN.search(value) is not None
+
+
+def is_email_address(value: str) -> bool:
+    """Valid address syntax; no DNS query, since Tribune makes no request to third parties."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def plain_text(form: FlaskForm, field: StringField) -> None:
     """No control or invisible formatting characters (newlines, bidi overrides...)."""
-    if field.data and _has_control_characters(field.data):
+    if field.data and has_control_characters(field.data):
         raise ValidationError(_l("This field contains characters that are not allowed."))
 
 
 def person_name(form: FlaskForm, field: StringField) -> None:
     """A name, not a link: spam hides URLs in the name fields of public lists."""
     plain_text(form, field)
-    if field.data and URL_PATTERN.search(field.data):
+    if field.data and contains_web_address(field.data):
         raise ValidationError(_l("A name cannot contain a web address."))
 
 
 def email_address(form: FlaskForm, field: EmailField) -> None:
     """Syntax only: no DNS query, since Tribune makes no request to third parties."""
-    try:
-        validate_email(field.data or "", check_deliverability=False)
-    except EmailNotValidError as error:
-        raise ValidationError(_l("Enter a valid email address.")) from error
+    if not is_email_address(field.data or ""):
+        raise ValidationError(_l("Enter a valid email address."))
 
 
 class SignatureForm(FlaskForm):
@@ -98,9 +114,36 @@ class SignatureForm(FlaskForm):
         _l("I agree to the processing of my data to record my signature"),
         validators=[DataRequired(_l("Your consent is needed to record your signature."))],
     )
+    # Filled by the proof-of-work widget.
+    altcha = HiddenField()
+
+    petition: Petition | None = None
+
+    def validate_email(self, field: EmailField) -> None:
+        if field.errors or not field.data:
+            return
+        if domain_is_blocked(field.data):
+            raise ValidationError(
+                _l("Addresses at this domain cannot be used to sign. Use your usual address.")
+            )
+        allowed = self.petition.allowed_email_domains if self.petition else ""
+        if not domain_is_allowed(field.data, allowed):
+            raise ValidationError(
+                _l("This petition is open to addresses at %(domains)s only.", domains=allowed)
+            )
+
+    def validate_altcha(self, field: HiddenField) -> None:
+        if not proof_is_valid(field.data, utcnow()):
+            raise ValidationError(
+                _l(
+                    "The anti-robot check did not complete. Wait until it shows it is done "
+                    "(it needs JavaScript), then sign again."
+                )
+            )
 
     def offer_choices(self, petition: Petition, locale: str) -> SignatureForm:
         """Fill the choices that depend on the petition and the reader's language."""
+        self.petition = petition
         self.category.choices = [("", _l("Choose…"))] + [
             (category.key, category.label(locale)) for category in petition.categories
         ]
@@ -112,3 +155,24 @@ class SignatureForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: confirm, withdraw, send a new link."""
+
+
+class SignatureImportForm(FlaskForm):
+    """Upload a list of signatures collected elsewhere, to preview its import."""
+
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    # The values are campaign.signatures.imports.ImportMode's.
+    mode = RadioField(
+        _l("The people on this list"),
+        choices=[
+            ("confirmed", _l("already agreed to be published: count them now")),
+            ("send-confirmation", _l("must confirm: send each one the confirmation email")),
+        ],
+        validators=[InputRequired(_l("Choose how the signatures are confirmed."))],
+    )
+    skip_invalid = BooleanField(_l("Import the valid lines even if other lines are invalid"))
+    source = StringField(
+        _l("Name of the list (optional)"),
+        filters=[_strip],
+        validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
+    )

@@ -26,6 +26,8 @@ SortKey = String(240).with_variant(String(240, collation="C"), "postgresql")
 
 class SignatureStatus(StrEnum):
     PENDING = "pending"
+    # Confirmed, but signed above a rate limit: not counted until a moderator releases it.
+    SUSPECT = "suspect"
     CONFIRMED = "confirmed"
     HIDDEN = "hidden"
     INVALIDATED = "invalidated"
@@ -34,7 +36,16 @@ class SignatureStatus(StrEnum):
 
 COUNTED = frozenset({SignatureStatus.CONFIRMED})
 TRANSITIONS = {
-    SignatureStatus.PENDING: {SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN},
+    SignatureStatus.PENDING: {
+        SignatureStatus.CONFIRMED,
+        SignatureStatus.SUSPECT,
+        SignatureStatus.WITHDRAWN,
+    },
+    SignatureStatus.SUSPECT: {
+        SignatureStatus.CONFIRMED,
+        SignatureStatus.INVALIDATED,
+        SignatureStatus.WITHDRAWN,
+    },
     SignatureStatus.CONFIRMED: {
         SignatureStatus.HIDDEN,
         SignatureStatus.INVALIDATED,
@@ -58,6 +69,9 @@ class Signature(db.Model):
     __table_args__ = (
         UniqueConstraint("petition_id", "email_digest"),
         Index("ix_signatures_public_list", "petition_id", "status", "sort_last", "sort_first"),
+        # The workspace table's keyset order, and bulk moderation by origin.
+        Index("ix_signatures_petition_created", "petition_id", "created_at", "id"),
+        Index("ix_signatures_petition_ip_digest", "petition_id", "ip_digest"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,7 +96,9 @@ class Signature(db.Model):
     # Personal data at rest.
     email_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     email_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    ip_digest: Mapped[str | None] = mapped_column(String(32))
+    ip_digest: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Signed above a rate limit: becomes suspect rather than confirmed.
+    held_for_review: Mapped[bool] = mapped_column(default=False)
     # Keyed digest of the address's domain: moderators can act on a domain without the
     # addresses being readable.
     email_domain_digest: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from campaign.abuse import over_signing_threshold
 from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message, queue_email
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
@@ -126,6 +127,7 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
     digest = email_digest(submitted.email)
     capped = _daily_cap_reached(digest, now)
     signature = _signature_from(petition, submitted, digest, now)
+    signature.held_for_review = over_signing_threshold(signature.ip_digest, submitted.email, now)
     if not capped:
         signature.confirmation_sends = 1
         signature.last_confirmation_at = now
@@ -170,15 +172,20 @@ def resend_confirmation(signature_id: int, now: datetime) -> bool:
 
 
 def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
-    """pending -> confirmed, once, whatever the number of tabs or clicks."""
+    """pending -> confirmed, once, whatever the number of tabs or clicks; pending ->
+    suspect for a signature held for review, which the signer is not told."""
+    held = db.session.scalar(select(Signature.held_for_review).where(Signature.id == signature_id))
     moved = Signature.move(
         db.session,
         signature_id,
         frozenset({SignatureStatus.PENDING}),
-        SignatureStatus.CONFIRMED,
+        SignatureStatus.SUSPECT if held else SignatureStatus.CONFIRMED,
         now,
         confirmed_at=now,
     )
+    if moved and held:
+        db.session.commit()
+        return ConfirmationOutcome.CONFIRMED
     if moved:
         petition = find_petition_of(signature_id)
         milestone = record_goal_milestone(petition, signature_count(petition.id), now)
@@ -188,7 +195,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         return ConfirmationOutcome.CONFIRMED
     db.session.commit()
     status = db.session.scalar(select(Signature.status).where(Signature.id == signature_id))
-    if status in COUNTED or status == SignatureStatus.HIDDEN:
+    if status in COUNTED or status in {SignatureStatus.HIDDEN, SignatureStatus.SUSPECT}:
         return ConfirmationOutcome.ALREADY_CONFIRMED
     return ConfirmationOutcome.NOT_CONFIRMABLE
 

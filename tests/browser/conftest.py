@@ -78,6 +78,9 @@ def live_server(make_app, smtp_config: dict, translations: str) -> Iterator[Live
     app = make_app(
         **smtp_config,
         RATELIMIT_ENABLED=False,
+        # The real proof-of-work widget, computed by Chromium (a small one, to stay quick).
+        ALTCHA_ENABLED=True,
+        ALTCHA_MAX_NUMBER=20000,
         PUBLIC_URL=url,
         BABEL_TRANSLATION_DIRECTORIES=translations,
     )

@@ -1,0 +1,161 @@
+"""Abuse resistance for public forms: the proof-of-work challenge (ALTCHA, computed in the
+browser, nothing sent to another host), the email-domain block list, and the rate thresholds
+above which signatures are held for review instead of counted."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from altcha import ChallengeOptionsV1, create_challenge_v1, verify_solution_v1
+from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
+from flask import current_app
+from sqlalchemy import ForeignKey, String, delete, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign.clock import utcnow
+from campaign.extensions import db
+from campaign.personal_data import canonical_email, email_domain_digest
+
+
+class SpentChallenge(db.Model):
+    """A solved challenge already used once: a solution cannot sign twice."""
+
+    __tablename__ = "spent_challenges"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BlockedDomain(db.Model):
+    """An email domain that may not be used to sign (managed in the workspace)."""
+
+    __tablename__ = "blocked_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Proof of work --------------------------------------------------------------------------
+
+
+def _challenge_key() -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, b"altcha-challenge", hashlib.sha256).hexdigest()
+
+
+def new_challenge(now: datetime) -> dict[str, object]:
+    """A signed challenge for the widget, expiring after ALTCHA_EXPIRY seconds."""
+    challenge = create_challenge_v1(
+        ChallengeOptionsV1(
+            hmac_key=_challenge_key(),
+            max_number=current_app.config["ALTCHA_MAX_NUMBER"],
+            expires=now + timedelta(seconds=current_app.config["ALTCHA_EXPIRY"]),
+        )
+    )
+    return {
+        "algorithm": challenge.algorithm,
+        "challenge": challenge.challenge,
+        "maxnumber": challenge.max_number,
+        "salt": challenge.salt,
+        "signature": challenge.signature,
+    }
+
+
+def widget_strings() -> dict[str, str]:
+    """The widget's texts in the reader's language (from Tribune's own catalogues)."""
+    from flask_babel import gettext as _
+
+    return {
+        "label": _("I am not a robot"),
+        "verifying": _("Checking…"),
+        "verified": _("Checked"),
+        "verify": _("Check"),
+        "loading": _("Loading…"),
+        "error": _("The check failed. Reload the page and try again."),
+        "expired": _("The check expired. Try again."),
+        "verificationRequired": _("Please wait for the anti-robot check to finish."),
+        "waitAlert": _("Checking… please wait."),
+        "footer": "",
+    }
+
+
+def proof_is_valid(payload: str | None, now: datetime) -> bool:
+    """Whether the widget's payload solves a challenge of ours, unexpired and unused.
+    A valid proof is spent: the same payload is refused the second time."""
+    if not current_app.config["ALTCHA_ENABLED"]:
+        return True
+    if not payload or len(payload) > 2000:
+        return False
+    try:
+        valid, _error = verify_solution_v1(payload, _challenge_key(), check_expires=True)
+    except (ValueError, TypeError, KeyError):
+        return False
+    if not valid:
+        return False
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    if db.session.get(SpentChallenge, digest) is not None:
+        return False
+    # Committed with the signature; a concurrent replay then fails on the primary key.
+    expires_at = now + timedelta(seconds=current_app.config["ALTCHA_EXPIRY"])
+    db.session.add(SpentChallenge(digest=digest, expires_at=expires_at))
+    return True
+
+
+def forget_spent_challenges(now: datetime) -> int:
+    """Drop spent challenges that have expired anyway; returns how many."""
+    result = db.session.execute(delete(SpentChallenge).where(SpentChallenge.expires_at < now))
+    db.session.commit()
+    return result.rowcount
+
+
+# --- Email domains --------------------------------------------------------------------------
+
+
+def email_domain(address: str) -> str:
+    return canonical_email(address).rpartition("@")[2]
+
+
+def domain_is_blocked(address: str) -> bool:
+    """Disposable-address providers (maintained list) and domains blocked by organisers."""
+    domain = email_domain(address)
+    if domain in DISPOSABLE_DOMAINS:
+        return True
+    return db.session.get(BlockedDomain, domain) is not None
+
+
+def domain_is_allowed(address: str, allowed: str) -> bool:
+    """Whether the petition's allow-list (comma-separated domains; empty: all) admits it."""
+    domains = {part.strip().lower() for part in allowed.split(",") if part.strip()}
+    return not domains or email_domain(address) in domains
+
+
+# --- Rate thresholds -------------------------------------------------------------------------
+
+
+def over_signing_threshold(ip_digest: str | None, address: str, now: datetime) -> bool:
+    """Whether this signature comes from an IP or an email domain signing faster than the
+    configured thresholds: such signatures are held for review, not refused, so that
+    whoever sends them sees the same page as everyone."""
+    from campaign.signatures.models import Signature
+
+    config = current_app.config
+    if ip_digest:
+        recent = db.session.scalar(
+            select(func.count(Signature.id)).where(
+                Signature.ip_digest == ip_digest,
+                Signature.created_at > now - timedelta(hours=1),
+            )
+        )
+        if recent >= config["SUSPECT_SIGNATURES_PER_IP_PER_HOUR"]:
+            return True
+    domain_recent = db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.email_domain_digest == email_domain_digest(address),
+            Signature.created_at > now - timedelta(hours=1),
+        )
+    )
+    return domain_recent >= config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"]

@@ -1,0 +1,118 @@
+"""`flask signatures import FILE.csv --petition SLUG (--confirmed | --send-confirmation)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from campaign.accounts.services import find_user_by_email
+from campaign.clock import utcnow
+from campaign.extensions import db
+from campaign.petitions.models import Petition
+from campaign.signatures.imports import (
+    SOURCE_MAX,
+    ImportMode,
+    ImportNotAllowed,
+    ImportPlan,
+    import_signatures,
+    preview_import,
+)
+
+signatures = AppGroup("signatures", help="Signatures: import lists collected elsewhere.")
+
+
+def _echo_errors(plan: ImportPlan) -> None:
+    """Every error, 'line N, field F: reason', on standard error."""
+    for error in plan.errors:
+        click.echo(str(error), err=True)
+
+
+def _summary(plan: ImportPlan) -> str:
+    return f"{len(plan.new)} new, {plan.duplicates} already there, {plan.invalid} invalid line(s)"
+
+
+@signatures.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--petition", "slug", required=True, metavar="SLUG", help="The petition.")
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="The signers already agreed elsewhere to be published: count them now.",
+)
+@click.option(
+    "--send-confirmation",
+    is_flag=True,
+    help="Send each signer the confirmation email; counted once they confirm.",
+)
+@click.option("--dry-run", is_flag=True, help="Check and count; change nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid lines despite invalid ones.")
+@click.option("--source", metavar="NAME", help="Name of the list (default: the file's name).")
+@click.option(
+    "--as", "as_email", metavar="EMAIL", help="The workspace account recorded as the importer."
+)
+def import_command(
+    file: Path,
+    slug: str,
+    confirmed: bool,
+    send_confirmation: bool,
+    dry_run: bool,
+    skip_invalid: bool,
+    source: str | None,
+    as_email: str | None,
+) -> None:
+    """Import a CSV list of signatures collected elsewhere.
+
+    Columns (header row, comma or semicolon, UTF-8): last_name, first_name, title,
+    organisation, category, email, departement, show_name (1: publish the line, 0: count
+    only). Exits 1 when a line is invalid, listing each on standard error; then nothing is
+    imported unless --skip-invalid is given. Importing the same list again changes nothing.
+    """
+    if confirmed == send_confirmation:
+        raise click.UsageError("choose exactly one of --confirmed and --send-confirmation")
+    mode = ImportMode.CONFIRMED if confirmed else ImportMode.SEND_CONFIRMATION
+    source = source if source is not None else file.name
+    if not source.strip() or len(source) > SOURCE_MAX:
+        raise click.BadParameter(f"1 to {SOURCE_MAX} characters", param_hint="--source")
+    petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
+    if petition is None:
+        raise click.ClickException(f"no petition {slug!r}")
+    actor = None
+    if as_email:
+        actor = find_user_by_email(as_email)
+        if actor is None:
+            raise click.ClickException(f"no workspace account {as_email!r}")
+    content = file.read_bytes()
+    # Messages in English, like the rest of the command line.
+    with force_locale("en"):
+        try:
+            if dry_run:
+                plan = preview_import(petition, content, mode)
+                imported = 0
+            else:
+                outcome = import_signatures(
+                    petition,
+                    content,
+                    mode=mode,
+                    source=source,
+                    now=utcnow(),
+                    skip_invalid=skip_invalid,
+                    actor=actor,
+                    via="cli",
+                )
+                plan, imported = outcome.plan, outcome.imported
+        except ImportNotAllowed as error:
+            raise click.ClickException(f"petition {error} is archived: no import") from error
+        _echo_errors(plan)
+    click.echo(f"{petition.slug}: {_summary(plan)}")
+    if dry_run:
+        click.echo("dry run: nothing imported")
+    elif imported:
+        click.echo(f"imported {imported} signature(s) from {source!r} ({mode})")
+    else:
+        click.echo("nothing imported")
+    if plan.errors:
+        raise click.exceptions.Exit(1)

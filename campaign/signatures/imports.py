@@ -1,0 +1,483 @@
+"""Import of signatures collected elsewhere: read a CSV list, check every line with the sign
+form's rules, leave out the signatures the petition already has, insert the rest in bulk.
+
+Duplicates are found by the keyed digest of the canonical email, as online, and, for lines
+without an email, by the sort keys of the names and of the organisation, compared with the
+petition's signatures that have no email (only imports create those). That takes one query
+and no schema change; a stored "import key" with a unique constraint would also catch two
+imports of the same list racing each other, but it would be one more digest of personal
+data for withdrawal to erase, for a race that one organiser importing a list does not run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from campaign.audit import record
+from campaign.departements import DEPARTEMENTS
+from campaign.emails import EmailKind, deliver_outbox_message, queue_email
+from campaign.errors import DomainError
+from campaign.extensions import db
+from campaign.jobs import enqueue
+from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
+from campaign.petitions.models import Petition, PetitionStatus
+from campaign.signatures.forms import contains_web_address, has_control_characters, is_email_address
+from campaign.signatures.models import Signature, SignatureStatus
+from campaign.signatures.services import signatory_line, sort_key
+
+COLUMNS = (
+    "last_name",
+    "first_name",
+    "title",
+    "organisation",
+    "category",
+    "email",
+    "departement",
+    "show_name",
+)
+NAME_MAX, TEXT_MAX, EMAIL_MAX, SOURCE_MAX = 100, 200, 254, 100
+INSERT_CHUNK = 1000
+ACTION = "signatures imported"
+
+
+class ImportMode(StrEnum):
+    # The signers agreed elsewhere to be published: counted at once.
+    CONFIRMED = "confirmed"
+    # Each signer gets the confirmation email; counted once they confirm.
+    SEND_CONFIRMATION = "send-confirmation"
+
+
+class ImportNotAllowed(DomainError):
+    """The petition takes no more signatures from lists (it is archived)."""
+
+
+@dataclass(frozen=True)
+class LineError:
+    """Why a line of the file cannot be imported; `field` is a column, or "" for the line."""
+
+    line: int
+    field: str
+    reason: LazyString | str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, field {self.field}" if self.field else f"line {self.line}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """A valid line of the file: one signature to be."""
+
+    line: int
+    last_name: str
+    first_name: str
+    title: str
+    organisation: str
+    category_key: str
+    email: str
+    departement: str | None
+    show_name: bool
+
+    def public_line(self) -> str | None:
+        """The line as the public list would print it; None when it is not published."""
+        if not self.show_name:
+            return None
+        return signatory_line(
+            Signature(
+                last_name=self.last_name,
+                first_name=self.first_name,
+                title=self.title,
+                organisation=self.organisation,
+                show_title=True,
+                show_organisation=True,
+            )
+        )
+
+
+@dataclass
+class ImportReport:
+    """What a file holds: its valid lines, and every error found in the others. `unreadable`
+    when the file itself is wrong (not UTF-8, empty, bad header): then nothing can be read."""
+
+    lines: list[ImportLine] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+    unreadable: bool = False
+
+    @property
+    def invalid(self) -> int:
+        """How many lines have at least one error."""
+        return len({error.line for error in self.errors}) if not self.unreadable else 0
+
+
+@dataclass
+class ImportPlan:
+    """What importing a checked file would do now: the new signatures, and what is left out."""
+
+    report: ImportReport
+    new: list[ImportLine]
+    duplicates: int
+
+    @property
+    def errors(self) -> list[LineError]:
+        return self.report.errors
+
+    @property
+    def invalid(self) -> int:
+        return self.report.invalid
+
+    def ready(self, skip_invalid: bool) -> bool:
+        """Whether the import would insert something: new lines, and no invalid line unless
+        they are to be skipped."""
+        if self.report.unreadable or (self.errors and not skip_invalid):
+            return False
+        return bool(self.new)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """The plan the import followed, and how many signatures it inserted (0: none)."""
+
+    plan: ImportPlan
+    imported: int
+
+
+# --- Reading and checking the file -----------------------------------------------------------
+
+
+def _decode(content: bytes) -> tuple[str, LineError | None]:
+    """The text of the file (UTF-8, with or without BOM), or the line where it is not UTF-8."""
+    try:
+        return content.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        line = content[: error.start].count(b"\n") + 1
+        reason = _l("This line is not UTF-8 text: save the file as “CSV UTF-8”.")
+        return "", LineError(line, "", reason)
+
+
+def _delimiter(text: str) -> str:
+    """Semicolon (French spreadsheets) or comma, whichever the header line uses more."""
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _header_errors(names: list[str]) -> list[LineError]:
+    errors = []
+    seen: set[str] = set()
+    for name in names:
+        if name and name not in COLUMNS:
+            errors.append(LineError(1, name, _l("Unknown column.")))
+        elif name in seen:
+            errors.append(LineError(1, name, _l("This column appears twice.")))
+        seen.add(name)
+    errors += [LineError(1, name, _l("Missing column.")) for name in COLUMNS if name not in seen]
+    return errors
+
+
+def _check_name(value: str) -> LazyString | None:
+    if not value:
+        return _l("Required.")
+    if len(value) > NAME_MAX:
+        return _l("At most %(max)d characters.", max=NAME_MAX)
+    if has_control_characters(value):
+        return _l("This field contains characters that are not allowed.")
+    if contains_web_address(value):
+        return _l("A name cannot contain a web address.")
+    return None
+
+
+def _check_text(value: str) -> LazyString | None:
+    if len(value) > TEXT_MAX:
+        return _l("At most %(max)d characters.", max=TEXT_MAX)
+    if has_control_characters(value):
+        return _l("This field contains characters that are not allowed.")
+    return None
+
+
+def _departement(value: str) -> str:
+    """The code as DEPARTEMENTS spells it: spreadsheets drop the leading zero of "01"."""
+    value = value.upper()
+    return value.zfill(2) if value.isdigit() and len(value) == 1 else value
+
+
+def _check_line(
+    number: int, values: dict[str, str], offered: set[str], mode: ImportMode
+) -> tuple[ImportLine | None, list[LineError]]:
+    """One line against the sign form's rules: the signature, or the errors, one per field."""
+    problems: dict[str, LazyString | str] = {}
+    # Checked against None: a lazy string's truth would translate it, here, too early.
+    for name, check in (
+        ("last_name", _check_name),
+        ("first_name", _check_name),
+        ("title", _check_text),
+        ("organisation", _check_text),
+    ):
+        reason = check(values[name])
+        if reason is not None:
+            problems[name] = reason
+    category = values["category"].lower()
+    if not category:
+        problems["category"] = _l("Required.")
+    elif category not in offered:
+        problems["category"] = _l(
+            "“%(value)s” is not a category of this petition (%(offered)s).",
+            value=values["category"][:40],
+            offered=", ".join(sorted(offered)),
+        )
+    email = values["email"]
+    if email and len(email) > EMAIL_MAX:
+        problems["email"] = _l("At most %(max)d characters.", max=EMAIL_MAX)
+    elif email and not is_email_address(email):
+        problems["email"] = _l("Not a valid email address.")
+    elif not email and mode is ImportMode.SEND_CONFIRMATION:
+        problems["email"] = _l("An email address is needed to send the confirmation email.")
+    departement = _departement(values["departement"])
+    if departement and departement not in DEPARTEMENTS:
+        problems["departement"] = _l("Not a département code (such as 01, 2A, 75 or 971).")
+    if values["show_name"] not in {"0", "1"}:
+        problems["show_name"] = _l("Must be 0 (count only) or 1 (publish).")
+    if problems:
+        return None, [LineError(number, name, reason) for name, reason in problems.items()]
+    line = ImportLine(
+        line=number,
+        last_name=values["last_name"],
+        first_name=values["first_name"],
+        title=values["title"],
+        organisation=values["organisation"],
+        category_key=category,
+        email=email,
+        departement=departement or None,
+        show_name=values["show_name"] == "1",
+    )
+    return line, []
+
+
+def read_signature_list(content: bytes, petition: Petition, mode: ImportMode) -> ImportReport:
+    """Decode and parse a CSV list (header row; comma or semicolon) and check every line.
+    Line numbers are the file's, the header being line 1."""
+    text, error = _decode(content)
+    if error is not None:
+        return ImportReport(errors=[error], unreadable=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    header = next(reader, None)
+    if header is None or not any(name.strip() for name in header):
+        return ImportReport(errors=[LineError(1, "", _l("The file is empty."))], unreadable=True)
+    names = [name.strip().lower() for name in header]
+    if header_errors := _header_errors(names):
+        return ImportReport(errors=header_errors, unreadable=True)
+    offered = {category.key for category in petition.categories}
+    report = ImportReport()
+    next_line = reader.line_num + 1
+    for row in reader:
+        number, next_line = next_line, reader.line_num + 1
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        extra = cells[len(names) :]
+        if any(extra):
+            reason = _l(
+                "%(found)d values for %(columns)d columns.", found=len(cells), columns=len(names)
+            )
+            report.errors.append(LineError(number, "", reason))
+            continue
+        values = dict.fromkeys(COLUMNS, "")
+        values.update((name, cell) for name, cell in zip(names, cells, strict=False) if name)
+        line, errors = _check_line(number, values, offered, mode)
+        if line is None:
+            report.errors.extend(errors)
+        else:
+            report.lines.append(line)
+    return report
+
+
+# --- Duplicates, and the import itself -----------------------------------------------------
+
+
+def _name_key(last_name: str, first_name: str, organisation: str) -> tuple[str, str, str]:
+    """How a signature without email is recognised: names and organisation, accent- and
+    case-blind."""
+    return sort_key(last_name), sort_key(first_name), sort_key(organisation)
+
+
+def plan_import(petition: Petition, report: ImportReport) -> ImportPlan:
+    """Split the valid lines into new signatures and duplicates, of a signature the petition
+    has (online or imported, whatever its state) or of an earlier line of the file."""
+    known_digests = set(
+        db.session.scalars(
+            select(Signature.email_digest).where(
+                Signature.petition_id == petition.id, Signature.email_digest.is_not(None)
+            )
+        )
+    )
+    known_names = {
+        (last, first, sort_key(organisation))
+        for last, first, organisation in db.session.execute(
+            select(Signature.sort_last, Signature.sort_first, Signature.organisation).where(
+                Signature.petition_id == petition.id,
+                Signature.email_digest.is_(None),
+                Signature.status != SignatureStatus.WITHDRAWN,
+            )
+        )
+    }
+    new, duplicates = [], 0
+    for line in report.lines:
+        if line.email:
+            key, known = email_digest(line.email), known_digests
+        else:
+            key, known = _name_key(line.last_name, line.first_name, line.organisation), known_names
+        if key in known:
+            duplicates += 1
+        else:
+            known.add(key)
+            new.append(line)
+    return ImportPlan(report=report, new=new, duplicates=duplicates)
+
+
+def _row(
+    petition: Petition,
+    line: ImportLine,
+    mode: ImportMode,
+    source: str,
+    now: datetime,
+    by_id: int | None,
+) -> dict[str, object]:
+    """The columns of the signature a line becomes."""
+    confirmed = mode is ImportMode.CONFIRMED
+    return {
+        "petition_id": petition.id,
+        "status": SignatureStatus.CONFIRMED if confirmed else SignatureStatus.PENDING,
+        "first_name": line.first_name,
+        "last_name": line.last_name,
+        "title": line.title,
+        "organisation": line.organisation,
+        "category_key": line.category_key,
+        "departement": line.departement,
+        "language": petition.language,
+        "text_version": petition.current_version,
+        "show_name": line.show_name,
+        # The list's consent covers the whole line: name, title and organisation.
+        "show_title": line.show_name,
+        "show_organisation": line.show_name,
+        "contact_ok": False,
+        "consent_version": f"import:{source}"[:20],
+        "consented_at": now,
+        "email_digest": email_digest(line.email) if line.email else None,
+        "email_domain_digest": email_domain_digest(line.email) if line.email else None,
+        "email_ciphertext": encrypt_email(line.email) if line.email else None,
+        "ip_digest": None,
+        "source": source,
+        "imported_at": now,
+        "imported_by_id": by_id,
+        "sort_last": sort_key(line.last_name),
+        "sort_first": sort_key(line.first_name),
+        "confirmation_sends": 0 if confirmed else 1,
+        "last_confirmation_at": None if confirmed else now,
+        "created_at": now,
+        "confirmed_at": now if confirmed else None,
+        "status_changed_at": now,
+    }
+
+
+def _insert(rows: list[dict[str, object]], returning_ids: bool) -> list[int]:
+    """Insert in chunks within the current transaction; the new ids when asked for."""
+    ids: list[int] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        if returning_ids:
+            statement = insert(Signature).returning(Signature.id, sort_by_parameter_order=True)
+            ids += db.session.scalars(statement, chunk).all()
+        else:
+            db.session.execute(insert(Signature), chunk)
+    return ids
+
+
+def _refuse_archived(petition: Petition) -> None:
+    if petition.status == PetitionStatus.ARCHIVED:
+        raise ImportNotAllowed(petition.slug)
+
+
+def preview_import(petition: Petition, content: bytes, mode: ImportMode) -> ImportPlan:
+    """What importing this file would do now; changes nothing."""
+    _refuse_archived(petition)
+    return plan_import(petition, read_signature_list(content, petition, mode))
+
+
+def _insert_planned(
+    petition: Petition,
+    report: ImportReport,
+    *,
+    mode: ImportMode,
+    source: str,
+    now: datetime,
+    skip_invalid: bool,
+    actor,
+    via: str,
+) -> tuple[ImportOutcome, list[int]]:
+    """Plan against the signatures there now, insert the new ones with their outbox rows and
+    the audit entry, commit; the outcome and the outbox rows to enqueue."""
+    plan = plan_import(petition, report)
+    if not plan.ready(skip_invalid):
+        return ImportOutcome(plan=plan, imported=0), []
+    by_id = getattr(actor, "id", None)
+    rows = [_row(petition, line, mode, source, now, by_id) for line in plan.new]
+    signature_ids = _insert(rows, returning_ids=mode is ImportMode.SEND_CONFIRMATION)
+    outbox = [
+        queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
+        for signature_id in signature_ids
+    ]
+    record(
+        ACTION,
+        now,
+        actor=actor,
+        actor_label=None if actor else via,
+        petition_id=petition.id,
+        detail=(
+            f"source: {source}; mode: {mode}; via: {via}; "
+            f"{plan.duplicates} duplicate(s) and {plan.invalid} invalid line(s) left out"
+        ),
+        count=len(rows),
+    )
+    db.session.flush()
+    message_ids = [message.id for message in outbox]
+    db.session.commit()
+    return ImportOutcome(plan=plan, imported=len(rows)), message_ids
+
+
+def import_signatures(
+    petition: Petition,
+    content: bytes,
+    *,
+    mode: ImportMode,
+    source: str,
+    now: datetime,
+    skip_invalid: bool = False,
+    actor=None,
+    via: str = "workspace",
+) -> ImportOutcome:
+    """Import a CSV list into the petition, in one transaction: nothing when a line is
+    invalid (unless skip_invalid) or when every line is already there. Records the source,
+    date and importer on each signature and one audit entry; in send-confirmation mode,
+    writes an outbox row per signature, commits, then enqueues the emails."""
+    _refuse_archived(petition)
+    source = source.strip()[:SOURCE_MAX] or "import"
+    report = read_signature_list(content, petition, mode)
+    arguments = dict(
+        mode=mode, source=source, now=now, skip_invalid=skip_invalid, actor=actor, via=via
+    )
+    try:
+        outcome, message_ids = _insert_planned(petition, report, **arguments)
+    except IntegrityError:
+        # A signature with one of these addresses arrived meanwhile: plan again, once.
+        db.session.rollback()
+        outcome, message_ids = _insert_planned(petition, report, **arguments)
+    for message_id in message_ids:
+        enqueue(deliver_outbox_message, message_id)
+    return outcome
