@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from altcha import ChallengeOptionsV1, create_challenge_v1, verify_solution_v1
@@ -17,6 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.personal_data import canonical_email, email_domain_digest
+
+DOMAIN_PATTERN = re.compile(r"(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 class SpentChallenge(db.Model):
@@ -159,3 +163,87 @@ def over_signing_threshold(ip_digest: str | None, address: str, now: datetime) -
         )
     )
     return domain_recent >= config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"]
+
+
+# --- Trending alerts and the block list -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrendingSource:
+    """An IP digest or email-domain digest signing far above its usual hourly rate."""
+
+    kind: str  # "ip" or "domain"
+    digest: str
+    petition_id: int
+    last_hour: int
+    usual_per_hour: float
+
+
+def trending_sources(
+    petition_ids: list[int], now: datetime, factor: float = 5.0, minimum: int = 5
+) -> list[TrendingSource]:
+    """Sources whose signatures in the last hour exceed `factor` times their average hourly
+    rate over the previous week (and at least `minimum`)."""
+    from campaign.signatures.models import Signature
+
+    if not petition_ids:
+        return []
+    hour_ago, week_ago = now - timedelta(hours=1), now - timedelta(days=7)
+    alerts = []
+    for kind, column in (("ip", Signature.ip_digest), ("domain", Signature.email_domain_digest)):
+        recent = db.session.execute(
+            select(column, Signature.petition_id, func.count(Signature.id))
+            .where(
+                Signature.petition_id.in_(petition_ids),
+                column.isnot(None),
+                Signature.created_at > hour_ago,
+            )
+            .group_by(column, Signature.petition_id)
+            .having(func.count(Signature.id) >= minimum)
+        ).all()
+        for digest, petition_id, last_hour in recent:
+            before = db.session.scalar(
+                select(func.count(Signature.id)).where(
+                    column == digest,
+                    Signature.petition_id == petition_id,
+                    Signature.created_at > week_ago,
+                    Signature.created_at <= hour_ago,
+                )
+            )
+            usual = before / (7 * 24 - 1)
+            if last_hour >= factor * max(usual, 1.0):
+                alerts.append(TrendingSource(kind, digest, petition_id, last_hour, usual))
+    return sorted(alerts, key=lambda alert: alert.last_hour, reverse=True)
+
+
+def blocked_domains() -> list[BlockedDomain]:
+    """The organisers' block list, alphabetically."""
+    return list(db.session.scalars(select(BlockedDomain).order_by(BlockedDomain.domain)))
+
+
+def block_domain(domain: str, reason: str, actor, now: datetime) -> BlockedDomain:
+    """Refuse signatures from `domain` from now on (audit-logged)."""
+    from campaign.audit import record
+
+    domain = domain.strip().lower().lstrip("@")
+    if not DOMAIN_PATTERN.fullmatch(domain):
+        raise ValueError(domain)
+    entry = db.session.get(BlockedDomain, domain) or BlockedDomain(domain=domain)
+    entry.reason, entry.added_by_id, entry.added_at = reason[:200], actor.id, now
+    db.session.add(entry)
+    record("email domain blocked", now, actor=actor, detail=domain)
+    db.session.commit()
+    return entry
+
+
+def unblock_domain(domain: str, actor, now: datetime) -> bool:
+    """Accept signatures from `domain` again (audit-logged)."""
+    from campaign.audit import record
+
+    entry = db.session.get(BlockedDomain, domain)
+    if entry is None:
+        return False
+    db.session.delete(entry)
+    record("email domain unblocked", now, actor=actor, detail=domain)
+    db.session.commit()
+    return True

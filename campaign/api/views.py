@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify
+from pathlib import Path
+
+from flask import Blueprint, abort, jsonify, send_file
 
 from campaign.petitions.services import find_public_petition
 from campaign.signatures.services import counts_by_category, last_change_at, signature_count
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+
+
+@bp.get("/openapi.yaml")
+def openapi():
+    """The API's description (docs/openapi.yaml)."""
+    return send_file(OPENAPI, mimetype="application/yaml", max_age=3600)
 
 
 @bp.get("/petitions/<slug>")

@@ -176,3 +176,15 @@ class SignatureImportForm(FlaskForm):
         filters=[_strip],
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
+
+
+class BlockDomainForm(FlaskForm):
+    """Add an email domain to the block list."""
+
+    domain = StringField(
+        _l("Domain"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter a domain name, such as example.org.")),
+                    Length(max=253)],
+    )  # fmt: skip
+    reason = StringField(_l("Reason (optional)"), filters=[_strip], validators=[Length(max=200)])

@@ -156,3 +156,60 @@ def test_petition_allow_list_admits_only_its_domains(app, client):
     assert sign(client, petition, email="someone@example.org").status_code == 422
     assert sign(client, petition, email="Dr.Who@APHP.fr").status_code == 303
     assert rows() == 1
+
+
+def test_trending_alert_for_an_ip_signing_far_above_its_usual_rate(app):
+    from datetime import timedelta
+
+    from campaign.abuse import trending_sources
+
+    petition = make_petition()
+    now = utcnow()
+    for minutes in range(8):
+        make_signature_at(petition, now - timedelta(minutes=minutes), ip_digest="burst")
+    make_signature_at(petition, now - timedelta(days=2), ip_digest="steady")
+    make_signature_at(petition, now - timedelta(minutes=3), ip_digest="steady")
+    alerts = trending_sources([petition.id], now)
+    assert [(alert.kind, alert.digest, alert.last_hour) for alert in alerts] == [("ip", "burst", 8)]
+    assert trending_sources([], now) == []
+
+
+def make_signature_at(petition, when, **values):
+    from tests.factories import make_signature
+
+    return make_signature(petition, now=when, **values)
+
+
+def test_organisers_manage_the_block_list_and_it_is_audited(app, client):
+    from campaign.audit import AuditEntry
+    from tests.factories import make_user
+    from tests.support import csrf_token, login
+
+    organiser = make_user("organiser")
+    login(client, organiser)
+    token = csrf_token(client, "/admin/blocked-domains")
+    bad = client.post(
+        "/admin/blocked-domains", data={"csrf_token": token, "domain": "not a domain"}
+    )
+    assert bad.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(BlockedDomain)) == 0
+    response = client.post(
+        "/admin/blocked-domains",
+        data={"csrf_token": token, "domain": "@Spam.Example", "reason": "fakes"},
+    )
+    assert response.status_code == 303
+    assert db.session.get(BlockedDomain, "spam.example").reason == "fakes"
+    petition = make_petition()
+    assert sign(client, petition, email="x@spam.example").status_code == 422
+    client.post("/admin/blocked-domains/spam.example/remove", data={"csrf_token": token})
+    assert db.session.get(BlockedDomain, "spam.example") is None
+    actions = db.session.scalars(select(AuditEntry.action)).all()
+    assert "email domain blocked" in actions and "email domain unblocked" in actions
+
+
+def test_moderators_cannot_manage_the_block_list(app, client):
+    from tests.factories import make_user
+    from tests.support import login
+
+    login(client, make_user("moderator"))
+    assert client.get("/admin/blocked-domains").status_code == 404

@@ -10,7 +10,14 @@ from tests.factories import make_petition, make_user
 from tests.support import csrf_token, login
 
 # Routes open to any logged-in account, whatever its role.
-ANY_ACCOUNT = {"workspace.dashboard", "accounts.enrol_second_factor", "accounts.logout"}
+ANY_ACCOUNT = {
+    "workspace.dashboard",
+    "workspace.trending_alerts",  # lists only the petitions the account works on
+    "accounts.enrol_second_factor",
+    "accounts.logout",
+}
+# Routes for any organiser (and admins), not tied to one petition.
+ANY_ORGANISER = {"workspace.blocked_domain_list"}
 # Routes a moderator assigned to the petition may use (the rest needs its manager).
 MODERATION = {"workspace.petition_signatures", "workspace.signature_list"}
 # Routes reachable without an account.
@@ -66,6 +73,8 @@ def expected_access(endpoint: str, who: str) -> bool:
         return True
     if endpoint in ADMIN_ONLY:
         return who == "admin"
+    if endpoint in ANY_ORGANISER:
+        return who in ("admin", "owner", "other_organiser")
     if who in ("admin", "owner"):
         return True
     if who == "assigned_moderator":

@@ -1,0 +1,57 @@
+"""Trending alerts and the block list of email domains."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from campaign.abuse import block_domain, blocked_domains, trending_sources, unblock_domain
+from campaign.accounts.models import Role
+from campaign.accounts.services import petitions_visible_to
+from campaign.clock import utcnow
+from campaign.signatures.forms import ActionForm, BlockDomainForm
+from campaign.workspace.blueprint import bp
+
+
+def _require_manager() -> None:
+    if current_user.role not in (Role.ADMIN, Role.ORGANISER):
+        abort(404)
+
+
+@bp.get("/alerts")
+def trending_alerts():
+    petitions = {petition.id: petition for petition in petitions_visible_to(current_user)}
+    alerts = trending_sources(list(petitions), utcnow())
+    return render_template("workspace/alerts.html", alerts=alerts, petitions=petitions)
+
+
+@bp.route("/blocked-domains", methods=["GET", "POST"])
+def blocked_domain_list():
+    _require_manager()
+    form = BlockDomainForm()
+    if form.validate_on_submit():
+        try:
+            block_domain(form.domain.data, form.reason.data or "", current_user, utcnow())
+        except ValueError:
+            form.domain.errors.append(_("Enter a domain name, such as example.org."))
+        else:
+            flash(
+                _("Addresses at %(domain)s can no longer sign.", domain=form.domain.data), "success"
+            )
+            return redirect(url_for("workspace.blocked_domain_list"), code=303)
+    status = 422 if form.errors else 200
+    page = render_template(
+        "workspace/blocked_domains.html", form=form, domains=blocked_domains(), remove=ActionForm()
+    )
+    return page, status
+
+
+@bp.post("/blocked-domains/<domain>/remove")
+def unblock(domain: str):
+    _require_manager()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if unblock_domain(domain, current_user, utcnow()):
+        flash(_("Addresses at %(domain)s may sign again.", domain=domain), "success")
+    return redirect(url_for("workspace.blocked_domain_list"), code=303)
