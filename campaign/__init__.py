@@ -95,6 +95,8 @@ def _init_extensions(app: Flask) -> None:
     import campaign.audit
     import campaign.emails
     import campaign.petitions.models
+    import campaign.privacy.models
+    import campaign.publication.models
     import campaign.signatures.models  # noqa: F401
 
 
@@ -118,6 +120,12 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (pages, petitions, signatures, api, accounts, workspace):
         app.register_blueprint(blueprint)
+    from campaign.publication.views import bp as publication  # publication
+
+    app.register_blueprint(publication)  # publication
+    from campaign.privacy.views import bp as privacy  # privacy
+
+    app.register_blueprint(privacy)  # privacy
     from campaign.extensions import csrf
 
     csrf.exempt(api)
@@ -125,12 +133,18 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     from campaign.accounts.commands import users
-    from campaign.commands import demo, outbox
+    from campaign.commands import demo, maintenance, outbox
     from campaign.signatures.commands import signatures
     from campaign.worker import worker
 
-    for command in (demo, outbox, worker, users, signatures):
+    for command in (demo, outbox, worker, users, maintenance, signatures):
         app.cli.add_command(command)
+    from campaign.publication.commands import publication  # publication
+
+    app.cli.add_command(publication)  # publication
+    from campaign.privacy.commands import privacy  # privacy
+
+    app.cli.add_command(privacy)  # privacy
 
 
 def _register_response_headers(app: Flask) -> None:

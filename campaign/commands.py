@@ -10,6 +10,16 @@ from campaign.emails import flush_outbox
 
 outbox = AppGroup("outbox", help="The emails the platform owes.")
 demo = AppGroup("demo", help="Demonstration data.")
+maintenance = AppGroup("maintenance", help="Scheduled upkeep.")
+
+
+@maintenance.command("daily")
+def maintenance_daily() -> None:
+    """Publish changed lists, purge expired personal data, forget spent challenges."""
+    from campaign.maintenance import run_daily_tasks
+
+    for name, count in run_daily_tasks(utcnow()).items():
+        click.echo(f"{count} {name}")
 
 
 @outbox.command("flush")

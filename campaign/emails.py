@@ -49,6 +49,7 @@ ADDRESS_PATTERN = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
 class EmailKind(StrEnum):
     SIGNATURE_CONFIRMATION = "signature_confirmation"
     GOAL_MILESTONE = "goal_milestone"
+    RIGHTS_LINK = "rights_link"
 
 
 class OutboxStatus(StrEnum):
@@ -165,6 +166,26 @@ def render_email(name: str, locale: str, **context: object) -> tuple[str, str, s
     return " ".join(subject.split()), text, html
 
 
+def deliver(
+    outbox: OutboxMessage,
+    connection: MailConnection,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+) -> None:
+    """Send one rendered email, with the outbox row's deterministic Message-ID."""
+    message = flask_mail.Message(
+        subject=subject,
+        recipients=[recipient],
+        body=text,
+        html=html,
+        extra_headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.msgId = outbox.message_id
+    connection.send(message)
+
+
 def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
     """Send the link that confirms a signature, with a link to withdraw it; to someone who
     signs again after confirming, a reminder with the withdrawal link. False when there is
@@ -191,15 +212,7 @@ def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailCon
         withdraw_url=withdraw_url,
         max_age_days=current_app.config["CONFIRMATION_TOKEN_MAX_AGE"] // 86400,
     )
-    message = flask_mail.Message(
-        subject=subject,
-        recipients=[decrypt_email(signature.email_ciphertext)],
-        body=text,
-        html=html,
-        extra_headers={"Auto-Submitted": "auto-generated"},
-    )
-    message.msgId = outbox.message_id
-    connection.send(message)
+    deliver(outbox, connection, decrypt_email(signature.email_ciphertext), subject, text, html)
     return True
 
 
@@ -217,18 +230,38 @@ def send_goal_milestone_email(outbox: OutboxMessage, connection: MailConnection)
         percent=int(outbox.detail or 0),
         petition_url=external_url("petitions.show", slug=petition.slug),
     )
-    message = flask_mail.Message(
-        subject=subject, recipients=[user.email], body=text, html=html,
-        extra_headers={"Auto-Submitted": "auto-generated"},
-    )  # fmt: skip
-    message.msgId = outbox.message_id
-    connection.send(message)
+    deliver(outbox, connection, user.email, subject, text, html)
+    return True
+
+
+def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send a signer the link to see, download, change or erase their signature's data.
+    False when there is nothing left to show (withdrawn or erased in the meantime)."""
+    signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
+    if (
+        signature is None
+        or signature.status == SignatureStatus.WITHDRAWN
+        or not signature.email_ciphertext
+    ):
+        return False
+    petition = db.session.get(Petition, signature.petition_id)
+    subject, text, html = render_email(
+        "rights_link",
+        signature.language,
+        petition_title=petition.text(signature.language).title,
+        rights_url=external_url(
+            "privacy.my_data", token=make_token("rights", signature.id, utcnow())
+        ),
+        max_age_days=current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"] // 86400,
+    )
+    deliver(outbox, connection, decrypt_email(signature.email_ciphertext), subject, text, html)
     return True
 
 
 SENDERS = {
     EmailKind.SIGNATURE_CONFIRMATION: send_signature_confirmation_email,
     EmailKind.GOAL_MILESTONE: send_goal_milestone_email,
+    EmailKind.RIGHTS_LINK: send_rights_link_email,
 }
 
 

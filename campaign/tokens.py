@@ -1,4 +1,4 @@
-"""Signed, expiring link tokens (confirm, withdraw), and absolute URLs for emails.
+"""Signed, expiring link tokens (confirm, withdraw, rights), and absolute URLs for emails.
 
 A token is the subject id and the issue time, signed with SECRET_KEY under a salt per
 purpose: no personal data in it, and a confirm token cannot be used to withdraw.
@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from campaign.errors import TokenExpired, TokenInvalid
 
-PURPOSES = ("confirm", "withdraw")
+PURPOSES = ("confirm", "withdraw", "rights")
 
 
 def _epoch(moment: datetime) -> int:

@@ -15,6 +15,7 @@ from campaign.clock import utcnow
 from campaign.emails import flush_outbox
 from campaign.extensions import db
 from campaign.jobs import job_queue, redis_connection
+from campaign.maintenance import claim_daily_run, run_daily_tasks
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,21 @@ class AppWorker(SimpleWorker):
 
 
 def flush_periodically(app: Flask, interval: int, stop: threading.Event) -> None:
-    """Re-enqueue what the outbox still owes, every `interval` seconds until `stop`."""
+    """Re-enqueue what the outbox still owes every `interval` seconds, and run the daily
+    maintenance once a day, until `stop`."""
+    last_day = None
     while not stop.wait(interval):
         with app.app_context():
             try:
-                count = flush_outbox(utcnow())
+                now = utcnow()
+                count = flush_outbox(now)
                 if count:
                     log.info("outbox flush: %d message(s) enqueued", count)
+                if now.date() != last_day and claim_daily_run(now):
+                    run_daily_tasks(now)
+                last_day = now.date()
             except Exception:
-                log.exception("outbox flush failed")
+                log.exception("periodic work failed")
             finally:
                 db.session.remove()
 

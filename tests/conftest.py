@@ -220,7 +220,7 @@ def smtp_config(smtp_server) -> dict:
     return {
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": controller.port,
-        "MAIL_TIMEOUT": 5,
+        "MAIL_TIMEOUT": 30,
         "MAIL_SUPPRESS_SEND": False,
     }
 
@@ -300,7 +300,7 @@ def worker_env(base_config, redis_url, queue_name, smtp_config) -> dict[str, str
             "RQ_QUEUE": queue_name,
             "MAIL_SERVER": smtp_config["MAIL_SERVER"],
             "MAIL_PORT": str(smtp_config["MAIL_PORT"]),
-            "MAIL_TIMEOUT": "5",
+            "MAIL_TIMEOUT": "30",
             "PUBLIC_URL": base_config["PUBLIC_URL"],
             "OUTBOX_FLUSH_INTERVAL": "1",
         }

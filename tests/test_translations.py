@@ -26,7 +26,7 @@ PLURAL_FORMS = {"fr": "nplurals=2; plural=(n > 1);", "en": "nplurals=2; plural=(
 # The same keywords as `pybabel extract -k _l -k lazy_gettext` (Makefile, target extract).
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
 # French strings that are genuinely spelled as in English.
-SAME_IN_FRENCH = {"%(num)s signature"}
+SAME_IN_FRENCH = {"%(num)s signature", "Version %(number)s", "version %(version)s, SHA-256"}
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 
 

@@ -1,14 +1,35 @@
-"""Finding petitions and rendering their texts."""
+"""Finding, writing and rendering petitions: texts, their versions, and the lifecycle."""
 
 from __future__ import annotations
 
-import nh3
-from markdown_it import MarkdownIt
-from markupsafe import Markup
-from sqlalchemy import select
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from difflib import SequenceMatcher
+from enum import StrEnum
 
+import nh3
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from campaign.accounts.models import Role, User
+from campaign.audit import record
+from campaign.errors import DomainError
 from campaign.extensions import db
-from campaign.petitions.models import PUBLIC, Category, Petition, PetitionStatus
+from campaign.petitions.models import (
+    PUBLIC,
+    Category,
+    LifecycleStep,
+    Petition,
+    PetitionCategory,
+    PetitionStatus,
+    PetitionText,
+)
+from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 
 # The shared set of categories: key, French label, English label, position.
 DEFAULT_CATEGORIES = [
@@ -67,3 +88,537 @@ def ensure_default_categories() -> None:
             db.session.add(Category(key=key, label_fr=label_fr, label_en=label_en,
                                     position=position))  # fmt: skip
     db.session.flush()
+
+
+# --- Writing petitions in the workspace ------------------------------------------------------
+
+
+class PetitionInputError(DomainError):
+    """A submitted value the data refuses (an address taken...); `field` names the form field
+    it is about, empty for the form as a whole."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TextSubmission:
+    """The title, summary and Markdown body submitted for one language."""
+
+    language: str
+    title: str
+    summary: str
+    body: str
+
+
+@dataclass(frozen=True)
+class NewCategory:
+    """A category to add to the shared list, and to offer."""
+
+    key: str
+    label_fr: str
+    label_en: str
+
+
+@dataclass(frozen=True)
+class PetitionSubmission:
+    """What an organiser submitted, already validated by the form."""
+
+    slug: str | None  # None keeps the address (a public petition's never changes)
+    language: str
+    goal: int
+    opens_at: datetime | None
+    closes_at: datetime | None
+    category_keys: tuple[str, ...]
+    new_categories: tuple[NewCategory, ...] = ()
+    texts: tuple[TextSubmission, ...] = ()
+
+
+@dataclass(frozen=True)
+class TextChange:
+    """How one language's text changes, part by part, as word-level diffs."""
+
+    language: str
+    title: Markup
+    summary: Markup
+    body: Markup
+
+
+class NewVersionUnconfirmed(DomainError):
+    """A title or body change would publish a new version of a signed text: the organiser
+    confirms, having seen the changes, before it is accepted."""
+
+    def __init__(self, version: int, signers: int, changes: list[TextChange]) -> None:
+        super().__init__(version)
+        self.version = version
+        self.next_version = version + 1
+        self.signers = signers
+        self.changes = changes
+
+
+class EditOutcome(StrEnum):
+    UNCHANGED = "unchanged"
+    SAVED = "saved"
+    NEW_VERSION = "new_version"
+
+
+def normalise_text(text: str) -> str:
+    """Unix line ends and no surrounding blank space, so that an unchanged text compares equal."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def shared_categories() -> list[Category]:
+    """Every category petitions may offer, in the shared order."""
+    return list(db.session.scalars(select(Category).order_by(Category.position, Category.key)))
+
+
+def can_create_petitions(user: User) -> bool:
+    """Admins and organisers start petitions; moderators do not."""
+    return user.role in {Role.ADMIN, Role.ORGANISER}
+
+
+def endorsement_count(petition_id: int, version: int | None = None) -> int:
+    """Signatures endorsing the petition's text (every state but withdrawn), of one version or
+    of all."""
+    query = select(func.count(Signature.id)).where(
+        Signature.petition_id == petition_id, Signature.status != SignatureStatus.WITHDRAWN
+    )
+    if version is not None:
+        query = query.where(Signature.text_version == version)
+    return db.session.scalar(query)
+
+
+def signature_tally(petition_id: int) -> dict[SignatureStatus, int]:
+    """Signatures of the petition in each state, zeros included."""
+    rows = db.session.execute(
+        select(Signature.status, func.count(Signature.id))
+        .where(Signature.petition_id == petition_id)
+        .group_by(Signature.status)
+    )
+    counts = {SignatureStatus(status): count for status, count in rows}
+    return {status: counts.get(status, 0) for status in SignatureStatus}
+
+
+def create_petition(submitted: PetitionSubmission, owner: User, now: datetime) -> Petition:
+    """A draft owned by `owner`, with version 1 of its texts; raises PetitionInputError."""
+    if not submitted.slug:
+        raise PetitionInputError("slug", _l("Choose an address."))
+    _ensure_slug_free(submitted.slug)
+    _ensure_new_categories(submitted)
+    positions = _category_positions()
+    petition = Petition(
+        slug=submitted.slug,
+        language=submitted.language,
+        status=PetitionStatus.DRAFT,
+        goal=submitted.goal,
+        opens_at=submitted.opens_at,
+        closes_at=submitted.closes_at,
+        current_version=1,
+        owner_id=owner.id,
+        created_at=now,
+        updated_at=now,
+    )
+    petition.texts = [_text_row(text, 1, now) for text in submitted.texts]
+    _offer_categories(petition, submitted, positions, owner, now)
+    db.session.add(petition)
+    _flush_or_refuse(submitted.slug)
+    record("petition created", now, actor=owner, petition_id=petition.id, detail=petition.slug)
+    _commit_or_refuse(submitted.slug)
+    return petition
+
+
+def update_petition(
+    petition: Petition,
+    submitted: PetitionSubmission,
+    actor: User,
+    now: datetime,
+    *,
+    confirmed_version: int | None = None,
+) -> EditOutcome:
+    """Apply an edit. A text that anyone signed is never rewritten: changing it publishes the
+    next version, and a title or body change first raises NewVersionUnconfirmed unless
+    `confirmed_version` is the current one. Goal, dates and categories change in place."""
+    if not petition.is_editable():
+        raise PetitionInputError("", _l("An archived petition cannot be changed."))
+    texts = [_normalised(text) for text in submitted.texts]
+    changed, substantive = _compare_texts(petition, texts)
+    version = petition.current_version
+    publishes = changed and endorsement_count(petition.id) > 0
+    if publishes and substantive and confirmed_version != version:
+        signers = endorsement_count(petition.id, version)
+        raise NewVersionUnconfirmed(version, signers, text_changes(petition, texts))
+    signers = endorsement_count(petition.id, version) if publishes else 0
+    if submitted.slug is not None and submitted.slug != petition.slug:
+        if petition.status != PetitionStatus.DRAFT:
+            raise PetitionInputError("slug", _l("The address of a public petition cannot change."))
+        _ensure_slug_free(submitted.slug)
+    _ensure_new_categories(submitted)
+    _ensure_categories_removable(petition, submitted)
+    changed_fields = _apply_settings(petition, submitted, _category_positions(), actor, now)
+    if publishes:
+        _publish_version(petition, texts, now)
+        record(
+            "petition version published",
+            now,
+            actor=actor,
+            petition_id=petition.id,
+            detail=f"version {version + 1}",
+            count=signers,
+        )
+    elif changed:
+        _rewrite_current_version(petition, texts, now)
+        changed_fields.append("texts")
+    if changed_fields:
+        record(
+            "petition edited",
+            now,
+            actor=actor,
+            petition_id=petition.id,
+            detail=", ".join(changed_fields),
+        )
+    if not (publishes or changed_fields):
+        db.session.rollback()
+        return EditOutcome.UNCHANGED
+    _commit_or_refuse(petition.slug)
+    return EditOutcome.NEW_VERSION if publishes else EditOutcome.SAVED
+
+
+# What each lifecycle step does, and its name in the audit log.
+LIFECYCLE_STEPS = {
+    LifecycleStep.OPEN: (Petition.open, "petition opened"),
+    LifecycleStep.CLOSE: (Petition.close, "petition closed"),
+    LifecycleStep.REOPEN: (Petition.reopen, "petition reopened"),
+    LifecycleStep.ARCHIVE: (Petition.archive, "petition archived"),
+}
+
+
+def take_lifecycle_step(
+    petition: Petition, step: LifecycleStep, actor: User, now: datetime
+) -> None:
+    """Open, close, reopen or archive; raises InvalidTransition when the state forbids it."""
+    move, action = LIFECYCLE_STEPS[step]
+    before = petition.status
+    move(petition)
+    petition.updated_at = now
+    detail = f"{before} → {petition.status}"
+    record(action, now, actor=actor, petition_id=petition.id, detail=detail)
+    db.session.commit()
+
+
+def _normalised(text: TextSubmission) -> TextSubmission:
+    return TextSubmission(
+        language=text.language,
+        title=text.title.strip(),
+        summary=normalise_text(text.summary),
+        body=normalise_text(text.body),
+    )
+
+
+def _text_row(text: TextSubmission, version: int, now: datetime) -> PetitionText:
+    text = _normalised(text)
+    return PetitionText(
+        version=version,
+        language=text.language,
+        title=text.title,
+        summary=text.summary,
+        body=text.body,
+        created_at=now,
+    )
+
+
+def _parts(text: PetitionText | TextSubmission | None) -> tuple[str, str, str]:
+    return (text.title, text.summary, text.body) if text else ("", "", "")
+
+
+def _current_by_language(petition: Petition) -> dict[str, PetitionText]:
+    return {text.language: text for text in petition.current_texts()}
+
+
+def _compare_texts(petition: Petition, texts: list[TextSubmission]) -> tuple[bool, bool]:
+    """Whether the texts change at all, and whether a title or a body does."""
+    current = _current_by_language(petition)
+    proposed = {text.language: text for text in texts}
+    changed = substantive = False
+    for language in current.keys() | proposed.keys():
+        old, new = _parts(current.get(language)), _parts(proposed.get(language))
+        changed = changed or old != new
+        substantive = substantive or old[0] != new[0] or old[2] != new[2]
+    return changed, substantive
+
+
+def text_changes(petition: Petition, texts: list[TextSubmission]) -> list[TextChange]:
+    """Word-level diffs between the current texts and the submitted ones, per language."""
+    current = _current_by_language(petition)
+    proposed = {text.language: _normalised(text) for text in texts}
+    changes = []
+    for language in sorted(current.keys() | proposed.keys(), key=_language_order):
+        old, new = _parts(current.get(language)), _parts(proposed.get(language))
+        if old != new:
+            changes.append(TextChange(language, *map(word_diff, old, new)))
+    return changes
+
+
+def _language_order(language: str) -> tuple[int, str]:
+    return (0 if language == "fr" else 1, language)
+
+
+def _ensure_slug_free(slug: str) -> None:
+    if db.session.scalar(select(Petition.id).where(Petition.slug == slug)) is not None:
+        raise PetitionInputError("slug", _l("This address is taken: choose another."))
+
+
+def _ensure_categories_removable(petition: Petition, submitted: PetitionSubmission) -> None:
+    """A category that signatures chose stays offered, or they would drop out of its count."""
+    removed = {offered.category_key for offered in petition.offered_categories} - set(
+        submitted.category_keys
+    )
+    if not removed:
+        return
+    in_use = db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.petition_id == petition.id,
+            Signature.category_key.in_(removed),
+            Signature.status != SignatureStatus.WITHDRAWN,
+        )
+    )
+    if in_use:
+        raise PetitionInputError(
+            "categories", _l("Signatories chose a category you unticked: it stays offered.")
+        )
+
+
+def _category_positions() -> dict[str, int]:
+    return dict(db.session.execute(select(Category.key, Category.position)).all())
+
+
+def _ensure_new_categories(submitted: PetitionSubmission) -> None:
+    keys = [new.key for new in submitted.new_categories]
+    if keys and db.session.scalar(select(func.count(Category.key)).where(Category.key.in_(keys))):
+        raise PetitionInputError("", _l("One of the new categories exists already."))
+
+
+def _offer_categories(
+    petition: Petition,
+    submitted: PetitionSubmission,
+    positions: dict[str, int],
+    actor: User,
+    now: datetime,
+) -> None:
+    """Offer the ticked categories and the new ones (added to the shared list), in the shared
+    order."""
+    next_position = max(positions.values(), default=0) + 10
+    for new in submitted.new_categories:
+        db.session.add(
+            Category(
+                key=new.key, label_fr=new.label_fr, label_en=new.label_en, position=next_position
+            )
+        )
+        record("category created", now, actor=actor, detail=new.key)
+        positions[new.key] = next_position
+        next_position += 10
+    wanted = [key for key in submitted.category_keys if key in positions]
+    wanted += [new.key for new in submitted.new_categories]
+    kept = {offered.category_key: offered for offered in petition.offered_categories}
+    offered = []
+    for key in sorted(set(wanted), key=lambda key: (positions[key], key)):
+        row = kept.get(key) or PetitionCategory(category_key=key)
+        row.position = positions[key]
+        offered.append(row)
+    petition.offered_categories = offered
+
+
+def _apply_settings(
+    petition: Petition,
+    submitted: PetitionSubmission,
+    positions: dict[str, int],
+    actor: User,
+    now: datetime,
+) -> list[str]:
+    """Address, language, goal, dates and categories; returns the names of what changed."""
+    before = {
+        "address": petition.slug,
+        "language": petition.language,
+        "goal": petition.goal,
+        "dates": (petition.opens_at, petition.closes_at),
+        "categories": [offered.category_key for offered in petition.offered_categories],
+    }
+    if submitted.slug is not None:
+        petition.slug = submitted.slug
+    petition.language = submitted.language
+    petition.goal = submitted.goal
+    petition.opens_at = submitted.opens_at
+    petition.closes_at = submitted.closes_at
+    _offer_categories(petition, submitted, positions, actor, now)
+    after = {
+        "address": petition.slug,
+        "language": petition.language,
+        "goal": petition.goal,
+        "dates": (petition.opens_at, petition.closes_at),
+        "categories": [offered.category_key for offered in petition.offered_categories],
+    }
+    return [name for name in before if before[name] != after[name]]
+
+
+def _publish_version(petition: Petition, texts: list[TextSubmission], now: datetime) -> None:
+    version = petition.current_version + 1
+    petition.texts.extend(_text_row(text, version, now) for text in texts)
+    petition.current_version = version
+    petition.updated_at = now
+
+
+def _rewrite_current_version(
+    petition: Petition, texts: list[TextSubmission], now: datetime
+) -> None:
+    """Change the current version in place: only while nobody has signed it."""
+    current = _current_by_language(petition)
+    proposed = {text.language: text for text in texts}
+    for language in current.keys() - proposed.keys():
+        petition.texts.remove(current[language])
+    for language, text in proposed.items():
+        row = current.get(language)
+        if row is None:
+            petition.texts.append(_text_row(text, petition.current_version, now))
+        elif _parts(row) != _parts(text):
+            row.title, row.summary, row.body = _parts(text)
+            row.created_at = now
+    petition.updated_at = now
+
+
+def _flush_or_refuse(slug: str) -> None:
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise _conflict(slug) from error
+
+
+def _commit_or_refuse(slug: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise _conflict(slug) from error
+
+
+def _conflict(slug: str) -> PetitionInputError:
+    """Another request took the address or published a version at the same moment."""
+    if db.session.scalar(select(Petition.id).where(Petition.slug == slug)) is None:
+        return PetitionInputError(
+            "", _l("Someone changed this petition at the same time: check it and save again.")
+        )
+    return PetitionInputError("slug", _l("This address is taken: choose another."))
+
+
+# --- Version history -------------------------------------------------------------------------
+
+# Words, runs of blank space, and single punctuation marks: what a diff shows as changed.
+_DIFF_TOKENS = re.compile(r"\w+|\s+|[^\w\s]")
+# Above this many token comparisons, common tokens stop anchoring matches (difflib's
+# autojunk), which keeps a long rewritten paragraph fast at the cost of a coarser diff.
+_EXACT_DIFF_LIMIT = 1_000_000
+
+
+def word_diff(old: str, new: str) -> Markup:
+    """Word-level differences, escaped: <del> and <ins>, each announced in words to screen
+    readers, since strike-through and underline are not read out. Lines are matched first,
+    then words within the lines that changed, so that long texts stay fast."""
+    before, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    parts = []
+    for operation, i1, i2, j1, j2 in _opcodes(before, after, exact=True):
+        if operation == "equal":
+            parts.append(escape("".join(before[i1:i2])))
+        else:
+            parts.extend(_word_changes("".join(before[i1:i2]), "".join(after[j1:j2])))
+    return Markup("").join(parts)
+
+
+def _opcodes(before: list[str], after: list[str], exact: bool):
+    return SequenceMatcher(None, before, after, autojunk=not exact).get_opcodes()
+
+
+def _word_changes(old: str, new: str) -> list[Markup]:
+    before, after = _DIFF_TOKENS.findall(old), _DIFF_TOKENS.findall(new)
+    exact = len(before) * len(after) <= _EXACT_DIFF_LIMIT
+    parts = []
+    for operation, i1, i2, j1, j2 in _opcodes(before, after, exact):
+        if operation == "equal":
+            parts.append(escape("".join(before[i1:i2])))
+            continue
+        if i2 > i1:
+            parts.append(_marked("del", "".join(before[i1:i2])))
+        if j2 > j1:
+            parts.append(_marked("ins", "".join(after[j1:j2])))
+    return parts
+
+
+_DELETED = Markup(
+    '<del><span class="visually-hidden">{start} </span>{text}'
+    '<span class="visually-hidden"> {end}</span></del>'
+)
+_INSERTED = Markup(
+    '<ins><span class="visually-hidden">{start} </span>{text}'
+    '<span class="visually-hidden"> {end}</span></ins>'
+)
+
+
+def _marked(tag: str, text: str) -> Markup:
+    if tag == "del":
+        return _DELETED.format(start=gettext("[deleted:"), text=text, end=gettext("end deleted]"))
+    return _INSERTED.format(start=gettext("[added:"), text=text, end=gettext("end added]"))
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """One version of a petition's text, as the public history shows it."""
+
+    number: int
+    published_at: datetime
+    text: PetitionText
+    body: Markup
+    confirmed_signatures: int
+    changes: list[TextChange]  # from the version before, per language; empty for the first
+
+
+def confirmed_signatures_by_version(petition_id: int) -> dict[int, int]:
+    """Confirmed signatures per text version."""
+    rows = db.session.execute(
+        select(Signature.text_version, func.count(Signature.id))
+        .where(Signature.petition_id == petition_id, Signature.status.in_(COUNTED))
+        .group_by(Signature.text_version)
+    )
+    return {version: count for version, count in rows}
+
+
+def version_history(petition: Petition, locale: str) -> list[PublishedVersion]:
+    """Every version of the texts, newest first, with its confirmed signatures and what changed
+    from the version before in each language, the reader's first."""
+    counts = confirmed_signatures_by_version(petition.id)
+    by_version: dict[int, dict[str, PetitionText]] = {}
+    for row in petition.texts:
+        by_version.setdefault(row.version, {})[row.language] = row
+    history = []
+    previous: dict[str, PetitionText] = {}
+    for number in sorted(by_version):
+        texts = by_version[number]
+        changes = []
+        if previous:
+            languages = previous.keys() | texts.keys()
+            for language in sorted(languages, key=lambda code: (code != locale, code)):
+                before, after = _parts(previous.get(language)), _parts(texts.get(language))
+                if before != after:
+                    changes.append(TextChange(language, *map(word_diff, before, after)))
+        text = petition.text(locale, number)
+        history.append(
+            PublishedVersion(
+                number=number,
+                published_at=min(row.created_at for row in texts.values()),
+                text=text,
+                body=render_markdown(text.body),
+                confirmed_signatures=counts.get(number, 0),
+                changes=changes,
+            )
+        )
+        previous = texts
+    return history[::-1]

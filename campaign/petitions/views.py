@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template
 from flask_babel import get_locale
 
 from campaign.petitions.models import Petition
-from campaign.petitions.services import find_public_petition, render_markdown
+from campaign.petitions.services import find_public_petition, render_markdown, version_history
 from campaign.signatures.forms import SignatureForm
 from campaign.signatures.services import (
     counts_by_category,
@@ -42,4 +42,16 @@ def show(slug: str):
     petition = find_public_petition(slug) or abort(404)
     return render_petition_page(
         petition, SignatureForm().offer_choices(petition, str(get_locale()))
+    )
+
+
+@bp.get("/p/<slug>/versions")
+def versions(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    locale = str(get_locale())
+    return render_template(
+        "petitions/versions.html",
+        petition=petition,
+        text=petition.text(locale),
+        versions=version_history(petition, locale),
     )

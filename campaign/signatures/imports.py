@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.departements import DEPARTEMENTS
 from campaign.emails import EmailKind, deliver_outbox_message, queue_email
@@ -172,8 +173,8 @@ def _delimiter(text: str) -> str:
 def _header_errors(names: list[str]) -> list[LineError]:
     errors = []
     seen: set[str] = set()
-    for name in names:
-        if name and name not in COLUMNS:
+    for name in filter(None, names):
+        if name not in COLUMNS:
             errors.append(LineError(1, name, _l("Unknown column.")))
         elif name in seen:
             errors.append(LineError(1, name, _l("This column appears twice.")))
@@ -274,28 +275,41 @@ def read_signature_list(content: bytes, petition: Petition, mode: ImportMode) ->
     if header_errors := _header_errors(names):
         return ImportReport(errors=header_errors, unreadable=True)
     offered = {category.key for category in petition.categories}
+    return _check_rows(reader, names, offered, mode)
+
+
+def _check_rows(reader, names: list[str], offered: set[str], mode: ImportMode) -> ImportReport:
+    """Check each row after the header; blank rows are skipped."""
     report = ImportReport()
-    next_line = reader.line_num + 1
-    for row in reader:
-        number, next_line = next_line, reader.line_num + 1
-        cells = [cell.strip() for cell in row]
-        if not any(cells):
-            continue
-        extra = cells[len(names) :]
-        if any(extra):
-            reason = _l(
-                "%(found)d values for %(columns)d columns.", found=len(cells), columns=len(names)
-            )
-            report.errors.append(LineError(number, "", reason))
-            continue
-        values = dict.fromkeys(COLUMNS, "")
-        values.update((name, cell) for name, cell in zip(names, cells, strict=False) if name)
-        line, errors = _check_line(number, values, offered, mode)
-        if line is None:
+    number = reader.line_num + 1
+    try:
+        for row in reader:
+            cells = [cell.strip() for cell in row]
+            line, errors = _check_cells(number, cells, names, offered, mode)
+            number = reader.line_num + 1
+            if line is not None:
+                report.lines.append(line)
             report.errors.extend(errors)
-        else:
-            report.lines.append(line)
+    except csv.Error:
+        # A quotation mark left open swallows the rest of the file into one field.
+        reason = _l("This line cannot be read: check its quotation marks.")
+        return ImportReport(errors=[LineError(number, "", reason)], unreadable=True)
     return report
+
+
+def _check_cells(
+    number: int, cells: list[str], names: list[str], offered: set[str], mode: ImportMode
+) -> tuple[ImportLine | None, list[LineError]]:
+    if not any(cells):
+        return None, []
+    if any(cells[len(names) :]):
+        reason = _l(
+            "%(found)d values for %(columns)d columns.", found=len(cells), columns=len(names)
+        )
+        return None, [LineError(number, "", reason)]
+    values = dict.fromkeys(COLUMNS, "")
+    values.update((name, cell) for name, cell in zip(names, cells, strict=False) if name)
+    return _check_line(number, values, offered, mode)
 
 
 # --- Duplicates, and the import itself -----------------------------------------------------
@@ -388,14 +402,18 @@ def _row(
 
 def _insert(rows: list[dict[str, object]], returning_ids: bool) -> list[int]:
     """Insert in chunks within the current transaction; the new ids when asked for."""
+    # render_nulls: rows with and without an email (or a département) keep one column set,
+    # so each chunk goes as a few multi-row INSERTs instead of one per change of shape.
+    statement = insert(Signature).execution_options(render_nulls=True)
+    if returning_ids:
+        statement = statement.returning(Signature.id, sort_by_parameter_order=True)
     ids: list[int] = []
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
         if returning_ids:
-            statement = insert(Signature).returning(Signature.id, sort_by_parameter_order=True)
             ids += db.session.scalars(statement, chunk).all()
         else:
-            db.session.execute(insert(Signature), chunk)
+            db.session.execute(statement, chunk)
     return ids
 
 
@@ -418,7 +436,7 @@ def _insert_planned(
     source: str,
     now: datetime,
     skip_invalid: bool,
-    actor,
+    actor: User | None,
     via: str,
 ) -> tuple[ImportOutcome, list[int]]:
     """Plan against the signatures there now, insert the new ones with their outbox rows and
@@ -437,7 +455,7 @@ def _insert_planned(
         ACTION,
         now,
         actor=actor,
-        actor_label=None if actor else via,
+        actor_label=None if actor is not None else via,
         petition_id=petition.id,
         detail=(
             f"source: {source}; mode: {mode}; via: {via}; "
@@ -459,7 +477,7 @@ def import_signatures(
     source: str,
     now: datetime,
     skip_invalid: bool = False,
-    actor=None,
+    actor: User | None = None,
     via: str = "workspace",
 ) -> ImportOutcome:
     """Import a CSV list into the petition, in one transaction: nothing when a line is

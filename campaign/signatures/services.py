@@ -20,6 +20,7 @@ from campaign.jobs import enqueue
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition
+from campaign.privacy.models import consent_events_at_signing
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 
 # Letters that Unicode does not decompose but French alphabetises as two.
@@ -134,6 +135,7 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
     db.session.add(signature)
     try:
         db.session.flush()
+        db.session.add_all(consent_events_at_signing(signature, now))
         outbox = None
         if not capped:
             outbox = queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature.id)

@@ -1,7 +1,13 @@
 """The organiser workspace under /admin: one blueprint, a module per area."""
 
-from campaign.workspace import views  # noqa: F401  (registers the routes)
-from campaign.workspace import abuse  # noqa: F401
+# Importing the area modules registers their routes on the blueprint.
+from campaign.workspace import (  # noqa: F401
+    abuse,
+    imports,
+    petitions,
+    signatures,
+    views,
+)
 from campaign.workspace.blueprint import bp
 
 __all__ = ["bp"]

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from campaign.accounts.services import can_manage, petitions_visible_to
 from campaign.audit import recent_entries
+from campaign.petitions.services import can_create_petitions
 from campaign.signatures.services import signature_count
 from campaign.workspace.blueprint import bp, require_admin
 
@@ -17,7 +18,12 @@ def dashboard():
         (petition, petition.text(petition.language), signature_count(petition.id))
         for petition in petitions_visible_to(current_user)
     ]
-    return render_template("workspace/dashboard.html", petitions=petitions, can_manage=can_manage)
+    return render_template(
+        "workspace/dashboard.html",
+        petitions=petitions,
+        can_manage=can_manage,
+        can_create=can_create_petitions(current_user),
+    )
 
 
 @bp.get("/audit")

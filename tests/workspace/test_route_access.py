@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import Rule
 
-from tests.factories import make_petition, make_user
+from tests.factories import make_petition, make_signature, make_user
 from tests.support import csrf_token, login
 
 # Routes open to any logged-in account, whatever its role.
@@ -17,7 +17,7 @@ ANY_ACCOUNT = {
     "accounts.logout",
 }
 # Routes for any organiser (and admins), not tied to one petition.
-ANY_ORGANISER = {"workspace.blocked_domain_list"}
+ANY_ORGANISER = {"workspace.blocked_domain_list", "workspace.new_petition"}
 # Routes a moderator assigned to the petition may use (the rest needs its manager).
 MODERATION = {"workspace.petition_signatures", "workspace.signature_list"}
 # Routes reachable without an account.
@@ -36,15 +36,16 @@ def workspace_rules(app) -> list[Rule]:
     )
 
 
-def fill(rule: Rule, slug: str) -> str | None:
-    """A URL for the rule: the petition's slug, 1 for integer ids; None for other arguments."""
+def fill(rule: Rule, slug: str, signature_id: int = 1) -> str | None:
+    """A URL for the rule: the petition's slug, the id of one of its signatures; None for
+    other arguments (those routes have their own tests)."""
     path = rule.rule
     for argument in rule.arguments:
         converter = type(rule._converters[argument]).__name__
         if argument == "slug":
             path = path.replace("<slug>", slug).replace("<string:slug>", slug)
-        elif converter == "IntegerConverter":
-            path = path.replace(f"<int:{argument}>", "1")
+        elif argument == "signature_id" and converter == "IntegerConverter":
+            path = path.replace(f"<int:{argument}>", str(signature_id))
         else:
             return None
     return path
@@ -54,6 +55,7 @@ def fill(rule: Rule, slug: str) -> str | None:
 def cast(app):
     owner = make_user("organiser")
     petition = make_petition(owner_id=owner.id)
+    signature = make_signature(petition)
     moderator = make_user("moderator")
     from campaign.accounts.services import assign_moderator
 
@@ -65,6 +67,7 @@ def cast(app):
         "assigned_moderator": moderator,
         "unassigned_moderator": make_user("moderator"),
         "petition": petition,
+        "signature": signature,
     }
 
 
@@ -93,7 +96,7 @@ def test_every_workspace_route_redirects_anonymous_visitors_to_login(app, cast):
     client = app.test_client()
     checked = 0
     for rule in workspace_rules(app):
-        url = fill(rule, cast["petition"].slug)
+        url = fill(rule, cast["petition"].slug, cast["signature"].id)
         if url is None:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -115,7 +118,7 @@ def test_every_workspace_route_against_every_role(app, cast, who):
     slug = cast["petition"].slug
     seen = []
     for rule in workspace_rules(app):
-        url = fill(rule, slug)
+        url = fill(rule, slug, cast["signature"].id)
         if url is None or rule.endpoint == "accounts.logout":
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

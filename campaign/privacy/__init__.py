@@ -1,0 +1,1 @@
+"""Privacy by design: consent records, the signer's rights by emailed link, retention."""

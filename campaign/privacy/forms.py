@@ -1,0 +1,55 @@
+"""Asking for the link to one's data, and changing one's consents."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from campaign.petitions.models import Petition
+from campaign.signatures.forms import email_address
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class RightsLinkForm(FlaskForm):
+    """The address a petition was signed with, to send the link to its data."""
+
+    email = EmailField(
+        _l("Email address you signed with"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Length(max=254, message=_l("At most %(max)d characters.")),
+            email_address,
+        ],
+    )
+
+
+class RightsLinkAnyPetitionForm(RightsLinkForm):
+    """The same, from the footer: the signer also says which petition."""
+
+    petition = SelectField(
+        _l("Petition you signed"),
+        validate_choice=True,
+        validators=[InputRequired(_l("Choose the petition."))],
+    )
+
+    def offer_choices(self, petitions: list[Petition], locale: str) -> RightsLinkAnyPetitionForm:
+        """The public petitions, by title in the reader's language."""
+        self.petition.choices = [("", _l("Choose…"))] + [
+            (petition.slug, petition.text(locale).title) for petition in petitions
+        ]
+        return self
+
+
+class ConsentForm(FlaskForm):
+    """What may be published, and whether we may write: as on the sign form, both ways."""
+
+    show_name = BooleanField(_l("Publish my name in the list of signatories"))
+    show_title = BooleanField(_l("Publish my title or profession"))
+    show_organisation = BooleanField(_l("Publish my organisation"))
+    contact_ok = BooleanField(_l("Keep me informed about this petition"))

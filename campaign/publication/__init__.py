@@ -1,0 +1,1 @@
+"""Publication: press exports, hash-chained snapshots of the public list, receipts, proofs."""

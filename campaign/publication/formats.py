@@ -1,0 +1,433 @@
+"""The published list as files: txt, csv, json (streamed, the same bytes at every rendering)
+and xlsx, pdf (rendered once). Each takes a Snapshot (what a publication fixed) and the
+entries in public order; nothing here reads the database or the clock."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, BinaryIO, NamedTuple
+
+from campaign.publication.merkle import canonical_json, leaf_hash
+
+# WeasyPrint logs every layout step at INFO: one line per page of a long list.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+FORMAT_VERSION = "tribune-publication/1"
+# The txt, csv and json files are rendered again at each download and must come out byte for
+# byte as when their digest was taken: bump this whenever a change here alters those bytes.
+RENDERING_VERSION = "r1"
+CHUNK_SIZE = 64 * 1024
+# Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"),
+# with their full-width forms, which some spreadsheets fold to ASCII.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+FORMULA_CHARACTERS = frozenset(FORMULA_TRIGGERS)
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+CSV_COLUMNS = (
+    "last_name",
+    "first_name",
+    "title",
+    "organisation",
+    "category",
+    "category_label",
+    "confirmed_on",
+)
+XLSX_ALL_SHEET = "All"
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+MEDIA_TYPES = {
+    "txt": "text/plain; charset=utf-8",
+    "csv": "text/csv; charset=utf-8; header=present",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+class Entry(NamedTuple):
+    """One signatory as published: only the fields they agreed to publish. A tuple, in the
+    order of the database rows the files are rendered from (see PublicEntry)."""
+
+    last_name: str
+    first_name: str
+    title: str | None
+    organisation: str | None
+    category: str
+    confirmed_on: str
+    salt: str
+
+    def fields(self) -> dict[str, str]:
+        """The entry's JSON object; title and organisation only when published."""
+        fields = {
+            "category": self.category,
+            "confirmed_on": self.confirmed_on,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "salt": self.salt,
+        }
+        if self.title:
+            fields["title"] = self.title
+        if self.organisation:
+            fields["organisation"] = self.organisation
+        return fields
+
+    def canonical(self) -> bytes:
+        """The bytes hashed into the leaf (docs/publication.md): canonical_json of fields(),
+        written out here because it runs once per signatory (all values are strings)."""
+        fields = {key: _nfc(value) for key, value in self.fields().items()}
+        text = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return text.encode()
+
+    def leaf(self) -> bytes:
+        """RFC 6962 leaf hash of the entry."""
+        return leaf_hash(self.canonical())
+
+    def line(self) -> str:
+        """'Surname Firstname, Title, Organisation', as newspapers print it."""
+        return signatory_line(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedEntry:
+    """An entry whose signer left the list after it was published: only its leaf remains."""
+
+    leaf_hex: str
+
+    def canonical(self) -> bytes:
+        """The stand-in object of the JSON file."""
+        return canonical_json({"erased": self.leaf_hex})
+
+    def leaf(self) -> bytes:
+        """The leaf hash, kept so that the publication's root still verifies."""
+        return bytes.fromhex(self.leaf_hex)
+
+
+AnyEntry = Entry | ErasedEntry
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a publication fixed: header, texts and categories as they were then."""
+
+    slug: str
+    language: str
+    sequence: int
+    published_at: datetime
+    header_json: str
+    hash: str
+    texts_json: str
+    categories: list[dict[str, str]]
+    header: dict[str, Any] = field(init=False)
+    texts: dict[str, dict[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header", json.loads(self.header_json))
+        object.__setattr__(self, "texts", json.loads(self.texts_json))
+
+    @property
+    def text(self) -> dict[str, str]:
+        """The texts in the petition's own language."""
+        return self.texts.get(self.language) or next(iter(self.texts.values()))
+
+    def label(self, key: str | None) -> str:
+        """A category's label in the petition's language."""
+        for category in self.categories:
+            if category["key"] == key:
+                return category["label_en" if self.language == "en" else "label_fr"]
+        return key or ""
+
+
+# What the txt, csv, xlsx and pdf files print: an Entry, or a database row of the same
+# seven columns in the same order. The renderers unpack them as tuples: reading a
+# SQLAlchemy row by attribute costs about a microsecond a field, a million times over.
+PublicEntry = Sequence[Any]
+
+
+def _nfc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def one_line(text: str) -> str:
+    """Control characters and line breaks as single spaces."""
+    return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())
+
+
+def signatory_line(entry: PublicEntry) -> str:
+    """'Surname Firstname, Title, Organisation': fields joined by ", ", empty ones left out,
+    on one line whatever the fields contain."""
+    last_name, first_name, title, organisation, *_ = entry
+    line = last_name + " " + first_name
+    if title:
+        line += ", " + title
+    if organisation:
+        line += ", " + organisation
+    return CONTROL_CHARACTERS.sub(" ", line) if CONTROL_CHARACTERS.search(line) else line
+
+
+def neutralise_cell(value: str) -> str:
+    """A cell no spreadsheet evaluates: a leading formula character gets a ' before it."""
+    return "'" + value if value[:1] in FORMULA_CHARACTERS else value
+
+
+def _chunks(pieces: Iterable[str]) -> Iterator[bytes]:
+    """Join strings into UTF-8 chunks of about CHUNK_SIZE bytes (or more for one long
+    piece): a response of many small writes would be slow to send."""
+    buffer: list[str] = []
+    size = 0
+    for piece in pieces:
+        buffer.append(piece)
+        size += len(piece)
+        if size >= CHUNK_SIZE:
+            yield "".join(buffer).encode()
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode()
+
+
+def _batched_lines(lines: Iterable[str], size: int = 500) -> Iterator[str]:
+    """Lines joined by the hundred, so that _chunks() handles few pieces."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield "".join(batch)
+            batch.clear()
+    if batch:
+        yield "".join(batch)
+
+
+# --- txt ------------------------------------------------------------------------------------
+
+
+def _txt_lines(entries: Iterable[PublicEntry]) -> Iterator[str]:
+    controls = CONTROL_CHARACTERS
+    for last_name, first_name, title, organisation, _category, _day, _salt in entries:
+        # signatory_line(), inlined: this loop runs once per signatory.
+        line = last_name + " " + first_name
+        if title:
+            line += ", " + title
+        if organisation:
+            line += ", " + organisation
+        if controls.search(line):
+            line = controls.sub(" ", line)
+        yield line + "\n"
+
+
+def render_txt(entries: Iterable[PublicEntry]) -> Iterator[bytes]:
+    """One line per signatory, in public order."""
+    return _chunks(_batched_lines(_txt_lines(entries)))
+
+
+def render_txt_by_category(
+    snapshot: Snapshot, entries_in: Callable[[str], Iterable[PublicEntry]]
+) -> Iterator[bytes]:
+    """One section per category that has signatories, in the petition's order: the label,
+    a blank line, the lines, and a blank line between sections."""
+
+    def pieces() -> Iterator[str]:
+        started = False
+        for category in snapshot.categories:
+            lines = _batched_lines(_txt_lines(entries_in(category["key"])))
+            first = next(lines, None)
+            if first is None:
+                continue
+            yield ("\n" if started else "") + snapshot.label(category["key"]) + "\n\n" + first
+            yield from lines
+            started = True
+
+    return _chunks(pieces())
+
+
+# --- csv ------------------------------------------------------------------------------------
+
+
+def _csv_field(value: str) -> str:
+    """One CSV field: neutralised, quoted, its quotes doubled (RFC 4180)."""
+    return '"' + neutralise_cell(value).replace('"', '""') + '"'
+
+
+def _csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[str]:
+    yield "\ufeff" + ",".join(_csv_field(column) for column in CSV_COLUMNS) + "\r\n"
+    tails = {
+        c["key"]: ",".join(_csv_field(v) for v in (c["key"], snapshot.label(c["key"]))) + ',"'
+        for c in snapshot.categories
+    }
+    formula = FORMULA_CHARACTERS
+    for last, first, title, organisation, category, confirmed_on, _salt in entries:
+        # _csv_field() inlined for the four fields signers typed: this runs per signatory.
+        title, organisation = title or "", organisation or ""
+        if last[:1] in formula:
+            last = "'" + last
+        if first[:1] in formula:
+            first = "'" + first
+        if title[:1] in formula:
+            title = "'" + title
+        if organisation[:1] in formula:
+            organisation = "'" + organisation
+        tail = tails.get(category)
+        if tail is None:
+            tail = _csv_field(category) + ',"","'
+        yield (
+            '"' + last.replace('"', '""') + '","' + first.replace('"', '""') + '","'
+            + title.replace('"', '""') + '","' + organisation.replace('"', '""') + '",'
+            + tail + confirmed_on + '"\r\n'
+        )  # fmt: skip
+
+
+def render_csv(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[bytes]:
+    """UTF-8 with a byte-order mark (so that Excel reads the accents), a header row, every
+    field quoted with its quotes doubled, CRLF line ends (RFC 4180; what Python's csv module
+    writes with QUOTE_ALL), formula characters neutralised in every cell."""
+    return _chunks(_batched_lines(_csv_lines(snapshot, entries)))
+
+
+# --- json -----------------------------------------------------------------------------------
+
+
+def petition_object(snapshot: Snapshot) -> dict[str, Any]:
+    """The petition part of the JSON file."""
+    return {
+        "categories": snapshot.categories,
+        "language": snapshot.language,
+        "slug": snapshot.slug,
+        "texts": snapshot.texts,
+    }
+
+
+def render_json(snapshot: Snapshot, chain: list[str], entries: Iterable[str]) -> Iterator[bytes]:
+    """The publication as one JSON object (docs/publication.md): the earlier headers, the
+    entries (their canonical JSON, as hashed) one per line, the hash, the petition and the
+    header. Keys in sorted order."""
+
+    def pieces() -> Iterator[str]:
+        yield '{"chain":[' + ",".join(chain) + '],\n"entries":['
+        count = 0
+        for batch in _batched_lines(",\n" + entry for entry in entries):
+            yield ("\n" + batch[2:]) if count == 0 else batch
+            count += 1
+        yield ("\n]" if count else "]") + ',\n"hash":"' + snapshot.hash + '",\n'
+        yield '"petition":' + canonical_json(petition_object(snapshot)).decode() + ",\n"
+        yield '"publication":' + snapshot.header_json + "}\n"
+
+    return _chunks(pieces())
+
+
+# --- xlsx -----------------------------------------------------------------------------------
+
+
+def sheet_title(label: str, taken: set[str]) -> str:
+    """A valid, unique worksheet name: no []:*?/\\, at most 31 characters."""
+    base = SHEET_NAME_FORBIDDEN.sub(" ", one_line(label)).strip("' ")[:31] or "-"
+    title, number = base, 2
+    while title.casefold() in taken:
+        suffix = f" ({number})"
+        title, number = base[: 31 - len(suffix)] + suffix, number + 1
+    taken.add(title.casefold())
+    return title
+
+
+def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: BinaryIO) -> None:
+    """A workbook (openpyxl, write-only) with a sheet "All" and one per category; every
+    cell is a text cell, so a value like =1+1 is shown, never computed."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    workbook.properties.creator = "Tribune"
+    workbook.properties.title = snapshot.text.get("title", "")
+    workbook.properties.created = workbook.properties.modified = snapshot.published_at
+    taken: set[str] = set()
+    everyone = workbook.create_sheet(sheet_title(XLSX_ALL_SHEET, taken))
+    everyone.append(list(CSV_COLUMNS))
+    sheets = {}
+    for category in snapshot.categories:
+        sheet = workbook.create_sheet(sheet_title(snapshot.label(category["key"]), taken))
+        sheet.append(list(CSV_COLUMNS))
+        sheets[category["key"]] = sheet
+
+    def cells(sheet, values: list[str]) -> list[object]:
+        row: list[object] = []
+        for value in values:
+            if value[:1] in FORMULA_CHARACTERS:
+                # openpyxl would store "=..." as a formula: force a text cell, and mark it
+                # quote-prefixed so that editing it in Excel keeps it text.
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                cell.quotePrefix = True
+                row.append(cell)
+            else:
+                row.append(value or None)
+        return row
+
+    labels = {category["key"]: snapshot.label(category["key"]) for category in snapshot.categories}
+    for last, first, title, organisation, category, confirmed_on, _salt in entries:
+        values = [
+            last,
+            first,
+            title or "",
+            organisation or "",
+            category,
+            labels.get(category, category),
+            confirmed_on,
+        ]
+        everyone.append(cells(everyone, values))
+        sheet = sheets.get(category)
+        if sheet is not None:
+            sheet.append(cells(sheet, values))
+    workbook.save(target)
+
+
+# --- pdf ------------------------------------------------------------------------------------
+
+
+def refusing_url_fetcher():
+    """A WeasyPrint URL fetcher that fetches nothing and records what was asked: a PDF of
+    the list never makes a request, whatever a name contains."""
+    from weasyprint.urls import URLFetcher
+
+    class RefusingURLFetcher(URLFetcher):
+        def __init__(self) -> None:
+            super().__init__(allowed_protocols=())
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            self.refused.append(url)
+            raise ValueError("Tribune fetches no resource while rendering a PDF")
+
+    return RefusingURLFetcher()
+
+
+def write_pdf(html: str, target: BinaryIO, url_fetcher=None) -> int:
+    """Render HTML as PDF with WeasyPrint, local fonts only; returns the number of pages."""
+    from weasyprint import HTML
+
+    fetcher = url_fetcher or refusing_url_fetcher()
+    document = HTML(string=html, base_url=None, url_fetcher=fetcher).render()
+    document.write_pdf(target)
+    return len(document.pages)
+
+
+def merge_pdfs(parts: list[BinaryIO], target: BinaryIO, title: str) -> None:
+    """Concatenate PDF files (pypdf): a long list is laid out in parts, so that WeasyPrint
+    never holds a thousand pages in memory at once."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for part in parts:
+        part.seek(0)
+        writer.append(part)
+    writer.add_metadata({"/Title": title, "/Creator": "Tribune"})
+    writer.write(target)
+
+
+def css_string(text: str) -> str:
+    """A CSS string literal of any text, safe inside a <style> element."""
+    escaped = "".join(
+        char if char.isalnum() or char in " .,;:!?'()-_&«»’" else f"\\{ord(char):x} "
+        for char in one_line(text)
+    )
+    return f'"{escaped}"'

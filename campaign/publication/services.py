@@ -1,0 +1,1083 @@
+"""Publishing the public list as hash-chained snapshots; the files of a publication, their
+digests and bytes; receipts and inclusion proofs. Format and design: docs/publication.md."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO
+
+from flask import current_app, render_template
+from flask_babel import force_locale, format_date, format_time, gettext
+from sqlalchemy import String, cast, delete, desc, func, select, text, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from campaign.extensions import db
+from campaign.jobs import enqueue
+from campaign.petitions.models import PUBLIC, Petition
+from campaign.petitions.services import render_markdown
+from campaign.publication import jobs
+from campaign.publication.formats import (
+    FORMAT_VERSION,
+    MEDIA_TYPES,
+    RENDERING_VERSION,
+    AnyEntry,
+    Entry,
+    ErasedEntry,
+    Snapshot,
+    css_string,
+    merge_pdfs,
+    refusing_url_fetcher,
+    render_csv,
+    render_json,
+    render_txt,
+    render_txt_by_category,
+    write_pdf,
+    write_xlsx,
+)
+from campaign.publication.merkle import (
+    MerkleRoot,
+    canonical_json,
+    inclusion_path,
+    leaf_hash,
+    sha256_hex,
+)
+from campaign.publication.models import (
+    STORED_FORMATS,
+    ExportFormat,
+    Publication,
+    PublicationEntry,
+    PublicationFile,
+)
+from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.services import counts_by_category, signature_count
+
+log = logging.getLogger(__name__)
+
+# "Daily", with room for a cron job that runs a little earlier than the day before.
+PUBLICATION_INTERVAL = timedelta(hours=23)
+BATCH_SIZE = 5000
+STORED_CHUNK_SIZE = 1024 * 1024
+# A PDF of a longer list would take many minutes to lay out; CSV and TXT remain.
+PDF_MAX_ENTRIES = 100_000
+# WeasyPrint holds every page of a document in memory: long lists are laid out in parts.
+PDF_PART_ENTRIES = 5_000
+# Above these sizes, a missing xlsx or pdf is rendered by a job, not inside the request.
+INLINE_RENDER_ENTRIES = {ExportFormat.XLSX: 50_000, ExportFormat.PDF: 2_000}
+# Statuses that take a signature out of the public list. show_name never changes while a
+# signature stays confirmed (withdrawal clears it and moves the status), so the status says it.
+DEPARTED = frozenset(set(SignatureStatus) - COUNTED - {SignatureStatus.PENDING})
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One downloadable file of a publication."""
+
+    format: ExportFormat
+    by_category: bool = False
+
+    @property
+    def name(self) -> str:
+        """The file's name, in URLs and in the downloaded file's name."""
+        return f"signatories{'-by-category' if self.by_category else ''}.{self.format}"
+
+    @property
+    def media_type(self) -> str:
+        """Its Content-Type."""
+        return MEDIA_TYPES[self.format]
+
+    @property
+    def record_name(self) -> str:
+        """Its key in publication_files. For a file rendered again at each download, the
+        key names the rendering version: a release that changes those bytes bumps
+        RENDERING_VERSION, and the digests are taken anew instead of being wrong."""
+        if self.format in STORED_FORMATS:
+            return self.name
+        return f"{self.name};{RENDERING_VERSION}"
+
+
+EXPORT_FILES = (
+    ExportFile(ExportFormat.TXT),
+    ExportFile(ExportFormat.TXT, by_category=True),
+    ExportFile(ExportFormat.CSV),
+    ExportFile(ExportFormat.JSON),
+    ExportFile(ExportFormat.XLSX),
+    ExportFile(ExportFormat.PDF),
+)
+
+
+# --- Entries ---------------------------------------------------------------------------------
+
+
+def _clean(text: str | None) -> str:
+    return unicodedata.normalize("NFC", (text or "").strip())
+
+
+def _stream(query) -> Iterator[Any]:
+    """Rows of a long query, fetched BATCH_SIZE at a time (a server-side cursor on
+    PostgreSQL), through Core rather than the ORM, which would cost a few µs a row."""
+    connection = db.session.connection()
+    return iter(connection.execute(query, execution_options={"yield_per": BATCH_SIZE}))
+
+
+def _salt_key() -> bytes:
+    key = current_app.extensions.get("tribune_publication_salt_key")
+    if key is None:
+        secret = current_app.config["SECRET_KEY"].encode()
+        key = hmac.new(secret, b"publication-entry-salt", hashlib.sha256).digest()
+        current_app.extensions["tribune_publication_salt_key"] = key
+    return key
+
+
+def entry_salt(signature_id: int, key: bytes | None = None) -> str:
+    """A per-signature secret that makes a leaf unguessable from a name: once an entry is
+    erased, its leaf cannot be matched against a guessed name, category and date. A keyed
+    BLAKE2b (a MAC by design) under a key derived from SECRET_KEY."""
+    message = str(signature_id).encode()
+    return hashlib.blake2b(message, key=key or _salt_key(), digest_size=16).hexdigest()
+
+
+def _content(
+    last_name: str,
+    first_name: str,
+    title: str | None,
+    organisation: str | None,
+    show_title: bool,
+    show_organisation: bool,
+    category: str,
+    confirmed_at: datetime | None,
+    created_at: datetime,
+) -> tuple:
+    """What a published signature shows, as stored in an entry row: last name, first name,
+    title and organisation (None unless the signer chose to publish them), category, day
+    of confirmation."""
+    title = _clean(title) if show_title else ""
+    organisation = _clean(organisation) if show_organisation else ""
+    return (
+        _clean(last_name),
+        _clean(first_name),
+        title or None,
+        organisation or None,
+        category,
+        (confirmed_at or created_at).date(),
+    )
+
+
+def _entry(signature_id: int, content: tuple, salt_key: bytes | None = None) -> Entry:
+    last_name, first_name, title, organisation, category, confirmed_on = content
+    return Entry(
+        last_name=last_name,
+        first_name=first_name,
+        category=category,
+        confirmed_on=confirmed_on.isoformat(),
+        salt=entry_salt(signature_id, salt_key),
+        title=title,
+        organisation=organisation,
+    )
+
+
+def public_entry(signature: Signature) -> Entry:
+    """The entry of a published signature: name, and title and organisation only if the
+    signer chose to publish them."""
+    content = _content(
+        signature.last_name,
+        signature.first_name,
+        signature.title,
+        signature.organisation,
+        signature.show_title,
+        signature.show_organisation,
+        signature.category_key,
+        signature.confirmed_at,
+        signature.created_at,
+    )
+    return _entry(signature.id, content)
+
+
+def _stored_entry(row: Any) -> AnyEntry:
+    if row.erased_at is not None:
+        return ErasedEntry(row.leaf)
+    return Entry(
+        last_name=row.last_name,
+        first_name=row.first_name,
+        category=row.category_key,
+        confirmed_on=row.confirmed_on.isoformat(),
+        salt=row.salt,
+        title=row.title,
+        organisation=row.organisation,
+    )
+
+
+def _published_signatures(petition_id: int):
+    """Published signatures by id: id, sort keys, then _content()'s arguments in order."""
+    return (
+        select(
+            Signature.id,
+            Signature.sort_last,
+            Signature.sort_first,
+            Signature.last_name,
+            Signature.first_name,
+            Signature.title,
+            Signature.organisation,
+            Signature.show_title,
+            Signature.show_organisation,
+            Signature.category_key,
+            Signature.confirmed_at,
+            Signature.created_at,
+        )
+        .where(
+            Signature.petition_id == petition_id,
+            Signature.status.in_(COUNTED),
+            Signature.show_name.is_(True),
+        )
+        .order_by(Signature.id)
+    )
+
+
+def published_count(petition_id: int) -> int:
+    """Confirmed signatures whose name is published."""
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.petition_id == petition_id,
+            Signature.status.in_(COUNTED),
+            Signature.show_name.is_(True),
+        )
+    )
+
+
+# --- Reading publications --------------------------------------------------------------------
+
+
+def latest_publication(petition_id: int) -> Publication | None:
+    """The petition's most recent publication."""
+    return db.session.scalar(
+        select(Publication)
+        .where(Publication.petition_id == petition_id)
+        .order_by(Publication.sequence.desc())
+        .limit(1)
+    )
+
+
+def find_publication(petition_id: int, sequence: int) -> Publication | None:
+    """A publication by its number in the petition's chain."""
+    return db.session.scalar(
+        select(Publication).where(
+            Publication.petition_id == petition_id, Publication.sequence == sequence
+        )
+    )
+
+
+def publication_chain(petition_id: int) -> list[Publication]:
+    """Every publication of the petition, newest first."""
+    query = select(Publication).where(Publication.petition_id == petition_id)
+    return list(db.session.scalars(query.order_by(Publication.sequence.desc())))
+
+
+def earlier_headers(publication: Publication) -> list[str]:
+    """The canonical headers of the publications before this one, oldest first."""
+    query = select(Publication.header).where(
+        Publication.petition_id == publication.petition_id,
+        Publication.sequence < publication.sequence,
+    )
+    return list(db.session.scalars(query.order_by(Publication.sequence)))
+
+
+def snapshot_of(publication: Publication) -> Snapshot:
+    """What the publication fixed, for the renderers."""
+    header = publication.header_fields
+    return Snapshot(
+        slug=header["petition"],
+        language=header["language"],
+        sequence=publication.sequence,
+        published_at=publication.published_at,
+        header_json=publication.header,
+        hash=publication.hash,
+        texts_json=publication.texts,
+        categories=publication.category_list,
+    )
+
+
+def entries_of(publication: Publication, category: str | None = None) -> Iterator[AnyEntry]:
+    """The publication's entries in public order, streamed (erased ones as their leaf)."""
+    query = select(
+        PublicationEntry.leaf,
+        PublicationEntry.last_name,
+        PublicationEntry.first_name,
+        PublicationEntry.title,
+        PublicationEntry.organisation,
+        PublicationEntry.category_key,
+        PublicationEntry.confirmed_on,
+        PublicationEntry.salt,
+        PublicationEntry.erased_at,
+    ).where(PublicationEntry.member_of(publication.petition_id, publication.sequence))
+    if category is not None:
+        query = query.where(PublicationEntry.category_key == category)
+    for row in _stream(query.order_by(*PublicationEntry.public_order())):
+        yield _stored_entry(row)
+
+
+def json_entries(publication: Publication) -> Iterator[str]:
+    """The canonical JSON of the publication's entries in public order, streamed; an
+    erased entry as {"erased": its leaf}."""
+    query = select(PublicationEntry.canonical, PublicationEntry.leaf).where(
+        PublicationEntry.member_of(publication.petition_id, publication.sequence)
+    )
+    for canonical, leaf in _stream(query.order_by(*PublicationEntry.public_order())):
+        yield canonical if canonical is not None else ErasedEntry(leaf).canonical().decode()
+
+
+def public_rows(publication: Publication, category: str | None = None) -> Iterator[Any]:
+    """The publication's named entries in public order, streamed as rows of the columns of
+    an Entry in its order (formats.PublicEntry), for the txt, csv, xlsx and pdf files."""
+    query = select(
+        PublicationEntry.last_name,
+        PublicationEntry.first_name,
+        PublicationEntry.title,
+        PublicationEntry.organisation,
+        PublicationEntry.category_key.label("category"),
+        cast(PublicationEntry.confirmed_on, String).label("confirmed_on"),
+        PublicationEntry.salt,
+    ).where(
+        PublicationEntry.member_of(publication.petition_id, publication.sequence),
+        PublicationEntry.erased_at.is_(None),
+    )
+    if category is not None:
+        query = query.where(PublicationEntry.category_key == category)
+    return _stream(query.order_by(*PublicationEntry.public_order()))
+
+
+def _leaves_of(petition_id: int, sequence: int) -> Iterator[bytes]:
+    query = (
+        select(PublicationEntry.leaf)
+        .where(PublicationEntry.member_of(petition_id, sequence))
+        .order_by(*PublicationEntry.public_order())
+    )
+    for (leaf,) in _stream(query):
+        yield bytes.fromhex(leaf)
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    """One page of the entries a publication added."""
+
+    entries: list[Entry]
+    page: int
+    pages: int
+    total: int
+
+
+def added_entries(publication: Publication, page: int = 1, per_page: int = 100) -> EntryPage:
+    """The entries this publication added that are still named, in public order."""
+    query = select(PublicationEntry).where(
+        PublicationEntry.petition_id == publication.petition_id,
+        PublicationEntry.since_sequence == publication.sequence,
+        PublicationEntry.erased_at.is_(None),
+    )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    rows = db.session.scalars(
+        query.order_by(*PublicationEntry.public_order())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return EntryPage([_stored_entry(row) for row in rows], page, pages, total)
+
+
+def erased_count(publication: Publication) -> int:
+    """PublicationEntry of this publication erased since, because their signer left the list."""
+    return db.session.scalar(
+        select(func.count(PublicationEntry.id)).where(
+            PublicationEntry.member_of(publication.petition_id, publication.sequence),
+            PublicationEntry.erased_at.is_not(None),
+        )
+    )
+
+
+# --- Publishing -------------------------------------------------------------------------------
+
+
+def _lock(petition: Petition) -> None:
+    """Serialise publications of one petition (PostgreSQL; SQLite writers are serial)."""
+    db.session.execute(select(Petition.id).where(Petition.id == petition.id).with_for_update())
+
+
+def has_departures(petition_id: int) -> bool:
+    """Whether someone named in the latest publication has since left the public list
+    (withdrawn, hidden, invalidated, or their signature deleted)."""
+    named = select(PublicationEntry.id).where(
+        PublicationEntry.petition_id == petition_id,
+        PublicationEntry.until_sequence.is_(None),
+        PublicationEntry.signature_id == Signature.id,
+    )
+    departed = select(Signature.id).where(
+        Signature.petition_id == petition_id,
+        Signature.status.in_(DEPARTED),
+        named.exists(),
+    )
+    deleted = select(PublicationEntry.id).where(
+        PublicationEntry.petition_id == petition_id,
+        PublicationEntry.until_sequence.is_(None),
+        PublicationEntry.signature_id.is_(None),
+        PublicationEntry.erased_at.is_(None),
+    )
+    return (
+        db.session.scalar(departed.limit(1)) is not None
+        or db.session.scalar(deleted.limit(1)) is not None
+    )
+
+
+@dataclass
+class _CarryOver:
+    added: int = 0
+    closed: list[int] | None = None
+    departed: set[int] | None = None
+
+
+def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
+    """Compare the current public list with the entries of the latest publication, by
+    signature: keep unchanged entries, close the others, insert new ones."""
+    result = _CarryOver(closed=[], departed=set())
+    open_rows = _stream(
+        select(
+            PublicationEntry.id,
+            PublicationEntry.signature_id,
+            PublicationEntry.last_name,
+            PublicationEntry.first_name,
+            PublicationEntry.title,
+            PublicationEntry.organisation,
+            PublicationEntry.category_key,
+            PublicationEntry.confirmed_on,
+        )
+        .where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.until_sequence.is_(None),
+            # Rows inserted below have since_sequence == sequence: never read back here.
+            PublicationEntry.since_sequence < sequence,
+            PublicationEntry.signature_id.is_not(None),
+        )
+        .order_by(PublicationEntry.signature_id, PublicationEntry.id)
+    )
+    # (entry id, signature id, content) of each open entry; rows are unpacked as tuples
+    # throughout, since reading a row's attribute costs a microsecond, a million times.
+    open_entries = ((row[0], row[1], tuple(row[2:])) for row in open_rows)
+    end = (None, None, None)
+    salt_key = _salt_key()
+    new_rows: list[dict[str, Any]] = []
+
+    def insert_new() -> None:
+        _insert_entries(new_rows)
+        result.added += len(new_rows)
+        new_rows.clear()
+
+    pending_id, pending_signature, pending_content = next(open_entries, end)
+    for signature_id, sort_last, sort_first, *fields in _stream(_published_signatures(petition_id)):
+        while pending_id is not None and pending_signature < signature_id:
+            result.closed.append(pending_id)
+            result.departed.add(pending_signature)
+            pending_id, pending_signature, pending_content = next(open_entries, end)
+        content = _content(*fields)
+        kept = False
+        while pending_id is not None and pending_signature == signature_id:
+            if not kept and pending_content == content:
+                kept = True
+            else:
+                result.closed.append(pending_id)
+            pending_id, pending_signature, pending_content = next(open_entries, end)
+        if not kept:
+            entry = _entry(signature_id, content, salt_key)
+            canonical = entry.canonical()
+            leaf = leaf_hash(canonical).hex()
+            new_rows.append(
+                {
+                    "petition_id": petition_id,
+                    "since_sequence": sequence,
+                    "signature_id": signature_id,
+                    "leaf": leaf,
+                    "last_name": entry.last_name,
+                    "first_name": entry.first_name,
+                    "title": entry.title,
+                    "organisation": entry.organisation,
+                    "category_key": entry.category,
+                    "confirmed_on": content[5],
+                    "salt": entry.salt,
+                    "canonical": canonical.decode(),
+                    "sort_last": sort_last,
+                    "sort_first": sort_first,
+                    "sort_tiebreak": leaf,
+                }
+            )
+            if len(new_rows) >= BATCH_SIZE:
+                insert_new()
+    while pending_id is not None:
+        result.closed.append(pending_id)
+        result.departed.add(pending_signature)
+        pending_id, pending_signature, pending_content = next(open_entries, end)
+    insert_new()
+    if result.added > 10_000 and db.session.connection().dialect.name == "postgresql":
+        # Fresh statistics, or the first download sorts a million rows on disk.
+        db.session.execute(text("ANALYZE publication_entries"))
+    # PublicationEntry whose signature row no longer exists (a purge) leave the list too.
+    orphans = db.session.scalars(
+        select(PublicationEntry.id).where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.until_sequence.is_(None),
+            PublicationEntry.since_sequence < sequence,
+            PublicationEntry.signature_id.is_(None),
+            PublicationEntry.erased_at.is_(None),
+        )
+    ).all()
+    result.closed.extend(orphans)
+    for start in range(0, len(result.closed), 1000):
+        db.session.execute(
+            update(PublicationEntry)
+            .where(PublicationEntry.id.in_(result.closed[start : start + 1000]))
+            .values(until_sequence=sequence - 1)
+            .execution_options(synchronize_session=False)
+        )
+    return result
+
+
+ENTRY_COLUMNS = (
+    "petition_id",
+    "since_sequence",
+    "signature_id",
+    "leaf",
+    "last_name",
+    "first_name",
+    "title",
+    "organisation",
+    "category_key",
+    "confirmed_on",
+    "salt",
+    "canonical",
+    "sort_last",
+    "sort_first",
+    "sort_tiebreak",
+)
+
+
+def _insert_entries(rows: list[dict[str, Any]]) -> None:
+    """Insert entry rows: COPY on PostgreSQL (a first publication may hold a million)."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        db.session.execute(PublicationEntry.__table__.insert(), rows)
+        return
+    columns = ", ".join(ENTRY_COLUMNS)
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY publication_entries ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in ENTRY_COLUMNS])
+
+
+def _entries_to_erase(petition_id: int, departed: set[int]) -> list[int]:
+    ids: list[int] = []
+    signature_ids = sorted(departed)
+    for start in range(0, len(signature_ids), 1000):
+        ids += db.session.scalars(
+            select(PublicationEntry.id).where(
+                PublicationEntry.petition_id == petition_id,
+                PublicationEntry.signature_id.in_(signature_ids[start : start + 1000]),
+                PublicationEntry.erased_at.is_(None),
+            )
+        ).all()
+    ids += db.session.scalars(
+        select(PublicationEntry.id).where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.signature_id.is_(None),
+            PublicationEntry.until_sequence.is_not(None),
+            PublicationEntry.erased_at.is_(None),
+        )
+    ).all()
+    return ids
+
+
+def erase_entries(petition_id: int, entry_ids: list[int], now: datetime) -> int:
+    """Erase closed entries: their names and link to the signature go, their leaf stays so
+    that every earlier root still verifies, and so does their place in the public order:
+    each takes the sort keys of the entry just before it, plus a suffix. The files of the
+    publications that named them are dropped, to be rendered again without them."""
+    if not entry_ids:
+        return 0
+    order = PublicationEntry.public_order()
+    targets = []
+    for start in range(0, len(entry_ids), 1000):
+        targets += db.session.execute(
+            select(
+                PublicationEntry.id,
+                *order,
+                PublicationEntry.since_sequence,
+                PublicationEntry.until_sequence,
+            ).where(PublicationEntry.id.in_(entry_ids[start : start + 1000]))
+        ).all()
+    targets.sort(key=lambda row: (row.sort_last, row.sort_first, row.sort_tiebreak))
+    anchors: dict[int, tuple[tuple[str, str, str], int]] = {}
+    for target in targets:
+        key = (target.sort_last, target.sort_first, target.sort_tiebreak)
+        predecessor = db.session.execute(
+            select(PublicationEntry.id, *order)
+            .where(PublicationEntry.petition_id == petition_id, tuple_(*order) < tuple_(*key))
+            .order_by(*(desc(column) for column in order))
+            .limit(1)
+        ).first()
+        if predecessor is not None and predecessor.id in anchors:
+            anchor, number = anchors[predecessor.id]
+            number += 1
+        elif predecessor is not None:
+            anchor, number = tuple(predecessor)[1:], 1
+        else:
+            anchor, number = ("", "", ""), 1
+        anchors[target.id] = (anchor, number)
+        db.session.execute(
+            update(PublicationEntry)
+            .where(PublicationEntry.id == target.id)
+            .values(
+                sort_last=anchor[0],
+                sort_first=anchor[1],
+                sort_tiebreak=f"{anchor[2]}+{number:08d}",
+                signature_id=None,
+                last_name=None,
+                first_name=None,
+                title=None,
+                organisation=None,
+                category_key=None,
+                confirmed_on=None,
+                salt=None,
+                canonical=None,
+                erased_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        until = target.until_sequence if target.until_sequence is not None else 10**9
+        db.session.execute(
+            delete(PublicationFile).where(
+                PublicationFile.publication_id.in_(
+                    select(Publication.id).where(
+                        Publication.petition_id == petition_id,
+                        Publication.sequence.between(target.since_sequence, until),
+                    )
+                )
+            )
+        )
+    return len(targets)
+
+
+def _root_of(petition_id: int, sequence: int) -> MerkleRoot:
+    tree = MerkleRoot()
+    for leaf in _leaves_of(petition_id, sequence):
+        tree.add(leaf)
+    return tree
+
+
+def _texts_json(petition: Petition) -> str:
+    texts = {
+        text.language: {"body": text.body, "summary": text.summary, "title": text.title}
+        for text in petition.current_texts()
+    }
+    return canonical_json(texts).decode()
+
+
+def _categories_json(petition: Petition) -> str:
+    categories = [
+        {"key": category.key, "label_en": category.label_en, "label_fr": category.label_fr}
+        for category in petition.categories
+    ]
+    return canonical_json(categories).decode()
+
+
+def timestamp(moment: datetime) -> str:
+    """A naive UTC datetime as 2026-11-26T09:30:00Z."""
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def publish_snapshot(petition: Petition, now: datetime) -> Publication:
+    """Publish the current public list as the next link of the petition's chain, erase
+    from every publication the entries of signers who left, then have the files rendered."""
+    _lock(petition)
+    latest = latest_publication(petition.id)
+    sequence = latest.sequence + 1 if latest else 1
+    carried = _carry_over(petition.id, sequence)
+    erase_entries(petition.id, _entries_to_erase(petition.id, carried.departed), now)
+    tree = _root_of(petition.id, sequence)
+    texts = _texts_json(petition)
+    header = {
+        "counts": {category.key: count for category, count in counts_by_category(petition)},
+        "entries": tree.size,
+        "format": FORMAT_VERSION,
+        "language": petition.language,
+        "petition": petition.slug,
+        "previous": latest.hash if latest else None,
+        "published_at": timestamp(now),
+        "root": tree.root().hex(),
+        "sequence": sequence,
+        "signatures": signature_count(petition.id),
+        "text_sha256": sha256_hex(texts.encode()),
+        "text_version": petition.current_version,
+    }
+    header_bytes = canonical_json(header)
+    publication = Publication(
+        petition_id=petition.id,
+        sequence=sequence,
+        published_at=now.replace(microsecond=0),
+        header=header_bytes.decode(),
+        hash=sha256_hex(header_bytes),
+        previous_hash=header["previous"],
+        root=header["root"],
+        entry_count=tree.size,
+        signature_count=header["signatures"],
+        added_count=carried.added,
+        removed_count=len(carried.closed),
+        texts=texts,
+        categories=_categories_json(petition),
+    )
+    db.session.add(publication)
+    db.session.commit()
+    log.info("published %s #%d: %d entries", petition.slug, sequence, tree.size)
+    enqueue(jobs.render_publication_files, publication.id)
+    return publication
+
+
+def current_publication(petition: Petition, now: datetime) -> Publication:
+    """The publication the live downloads serve: the latest one, after publishing first if
+    there is none yet or if someone it names has left the list since (a withdrawn name must
+    not stay in the press files until the next daily publication)."""
+    latest = latest_publication(petition.id)
+    if latest is not None and not has_departures(petition.id):
+        return latest
+    _lock(petition)
+    latest = latest_publication(petition.id)
+    if latest is not None and not has_departures(petition.id):
+        db.session.rollback()
+        return latest
+    try:
+        return publish_snapshot(petition, now)
+    except IntegrityError:
+        # Another process published the same sequence first (SQLite has no row lock).
+        db.session.rollback()
+        return latest_publication(petition.id)
+
+
+def publication_due(petition: Petition, now: datetime) -> bool:
+    """Publish now? When there is none yet, when someone named has left the list, or when
+    the counts changed and the latest publication is a day old."""
+    latest = latest_publication(petition.id)
+    if latest is None:
+        return True
+    if has_departures(petition.id):
+        return True
+    if latest.published_at > now - PUBLICATION_INTERVAL:
+        return False
+    return (
+        signature_count(petition.id) != latest.signature_count
+        or published_count(petition.id) != latest.entry_count
+    )
+
+
+def publish_changed_petitions(now: datetime) -> list[Publication]:
+    """The scheduled publication: every public petition that is due (see publication_due)."""
+    petitions = db.session.scalars(select(Petition).where(Petition.status.in_(PUBLIC))).all()
+    return [
+        publish_snapshot(petition, now) for petition in petitions if publication_due(petition, now)
+    ]
+
+
+# --- Files --------------------------------------------------------------------------------
+
+
+def pdf_offered(publication: Publication) -> bool:
+    """Whether the list is short enough to be laid out as a PDF."""
+    limit = current_app.config.get("PUBLICATION_PDF_MAX_ENTRIES", PDF_MAX_ENTRIES)
+    return publication.entry_count <= limit
+
+
+def offered_files(publication: Publication) -> list[ExportFile]:
+    """The files a publication can be downloaded as."""
+    return [
+        export
+        for export in EXPORT_FILES
+        if export.format != ExportFormat.PDF or pdf_offered(publication)
+    ]
+
+
+def pdf_html(
+    publication: Publication,
+    sections: list[tuple[str, list[Any], bool]],
+    *,
+    intro: bool = True,
+    first_page: int = 1,
+    page_total: bool = True,
+) -> str:
+    """The HTML of (part of) the PDF document: title, text and counts when `intro`, then
+    `sections` of the list, (label, rows, continued from the previous part)."""
+    snapshot = snapshot_of(publication)
+    published_at = snapshot.published_at
+    with force_locale(snapshot.language):
+        as_of = gettext(
+            "List of signatories as of %(date)s at %(time)s, publication no. %(number)s",
+            date=format_date(published_at, "long"),
+            time=format_time(published_at, "HH:mm zzzz"),
+            number=snapshot.sequence,
+        )
+        return render_template(
+            "publication/signatories_pdf.html",
+            snapshot=snapshot,
+            text=snapshot.text,
+            body=render_markdown(snapshot.text.get("body", "")) if intro else "",
+            header=snapshot.header,
+            sections=sections,
+            erased=erased_count(publication) if intro else 0,
+            intro=intro,
+            as_of=as_of,
+            css_title=css_string(snapshot.text.get("title", "")),
+            css_as_of=css_string(as_of),
+            first_page=first_page,
+            page_total=page_total,
+        )
+
+
+def _pdf_parts(publication: Publication) -> Iterator[list[tuple[str, list[Any], bool]]]:
+    """The list cut into parts of about PDF_PART_ENTRIES entries, by category."""
+    snapshot = snapshot_of(publication)
+    part: list[tuple[str, list[Any], bool]] = []
+    size = 0
+    for category in snapshot.categories:
+        label, rows, continued = snapshot.label(category["key"]), [], False
+        for row in public_rows(publication, category["key"]):
+            rows.append(row)
+            size += 1
+            if size == PDF_PART_ENTRIES:
+                yield [*part, (label, rows, continued)]
+                part, rows, size, continued = [], [], 0, True
+        if rows:
+            part.append((label, rows, continued))
+    yield part
+
+
+def write_publication_pdf(publication: Publication, target: BinaryIO, url_fetcher=None) -> None:
+    """The print-ready PDF. A long list is laid out PDF_PART_ENTRIES entries at a time and
+    the parts joined, with the page numbers running on, so that memory stays bounded."""
+    fetcher = url_fetcher or refusing_url_fetcher()
+    if publication.entry_count <= PDF_PART_ENTRIES:
+        write_pdf(pdf_html(publication, next(_pdf_parts(publication))), target, fetcher)
+        return
+    with ExitStack() as stack:
+        parts, first_page = [], 1
+        for number, sections in enumerate(_pdf_parts(publication)):
+            html = pdf_html(publication, sections, intro=number == 0, first_page=first_page,
+                            page_total=False)  # fmt: skip
+            part = stack.enter_context(tempfile.TemporaryFile())
+            first_page += write_pdf(html, part, fetcher)
+            parts.append(part)
+        merge_pdfs(parts, target, snapshot_of(publication).text.get("title", ""))
+
+
+def render_streamed(publication: Publication, export: ExportFile) -> Iterator[bytes]:
+    """The bytes of a txt, csv or json file, rendered from the stored entries."""
+    snapshot = snapshot_of(publication)
+    if export.format == ExportFormat.TXT and export.by_category:
+        return render_txt_by_category(snapshot, lambda key: public_rows(publication, key))
+    if export.format == ExportFormat.TXT:
+        return render_txt(public_rows(publication))
+    if export.format == ExportFormat.CSV:
+        return render_csv(snapshot, public_rows(publication))
+    if export.format == ExportFormat.JSON:
+        return render_json(snapshot, earlier_headers(publication), json_entries(publication))
+    raise ValueError(f"{export.name} is rendered once and stored")
+
+
+def render_stored(publication: Publication, export: ExportFile, url_fetcher=None) -> bytes:
+    """The bytes of an xlsx or pdf file, rendered now."""
+    with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as target:
+        if export.format == ExportFormat.XLSX:
+            write_xlsx(snapshot_of(publication), public_rows(publication), target)
+        elif export.format == ExportFormat.PDF:
+            write_publication_pdf(publication, target, url_fetcher)
+        else:
+            raise ValueError(f"{export.name} is streamed")
+        target.seek(0)
+        return target.read()
+
+
+def _record(publication: Publication, export: ExportFile) -> PublicationFile | None:
+    return db.session.get(PublicationFile, (publication.id, export.record_name))
+
+
+def file_records(publication: Publication) -> dict[str, PublicationFile]:
+    """The files of a publication rendered so far, by file name (without their bytes)."""
+    query = select(PublicationFile).where(PublicationFile.publication_id == publication.id)
+    records = {record.name: record for record in db.session.scalars(query)}
+    return {
+        export.name: records[export.record_name]
+        for export in EXPORT_FILES
+        if export.record_name in records
+    }
+
+
+def _save_record(record: PublicationFile) -> PublicationFile:
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Rendered at the same time by another request or job: keep theirs, same bytes.
+        db.session.rollback()
+        return db.session.get(PublicationFile, (record.publication_id, record.name))
+    return record
+
+
+def prepare_file(publication: Publication, export: ExportFile, now: datetime) -> PublicationFile:
+    """The file's digest and size (and bytes for xlsx and pdf), rendering it if needed."""
+    record = _record(publication, export)
+    if record is not None:
+        return record
+    if export.format in STORED_FORMATS:
+        content = render_stored(publication, export)
+        digest, size = sha256_hex(content), len(content)
+    else:
+        content = None
+        hasher, size = hashlib.sha256(), 0
+        for chunk in render_streamed(publication, export):
+            hasher.update(chunk)
+            size += len(chunk)
+        digest = hasher.hexdigest()
+    record = PublicationFile(
+        publication_id=publication.id,
+        name=export.record_name,
+        sha256=digest,
+        size=size,
+        content=content,
+        created_at=now,
+    )
+    return _save_record(record)
+
+
+def file_for_download(
+    publication: Publication, export: ExportFile, now: datetime
+) -> PublicationFile | None:
+    """The file's record, or None while a job renders a large xlsx or pdf."""
+    record = _record(publication, export)
+    if record is not None:
+        return record
+    limit = INLINE_RENDER_ENTRIES.get(export.format)
+    if limit is not None and publication.entry_count > limit:
+        enqueue(jobs.render_publication_files, publication.id)
+        # Without Redis the job ran just now, in this process.
+        return _record(publication, export)
+    return prepare_file(publication, export, now)
+
+
+def file_chunks(publication: Publication, export: ExportFile, record: PublicationFile):
+    """The bytes of a file, streamed: rendered again for txt, csv and json, read from the
+    database a megabyte at a time for xlsx and pdf."""
+    if export.format not in STORED_FORMATS:
+        yield from render_streamed(publication, export)
+        return
+    for offset in range(0, record.size, STORED_CHUNK_SIZE):
+        chunk = db.session.scalar(
+            select(func.substr(PublicationFile.content, offset + 1, STORED_CHUNK_SIZE)).where(
+                PublicationFile.publication_id == publication.id,
+                PublicationFile.name == export.record_name,
+            )
+        )
+        if chunk is None:
+            raise RuntimeError(f"{export.name} of publication {publication.id} vanished")
+        yield bytes(chunk)
+
+
+def prepare_publication_files(publication_id: int, now: datetime) -> int:
+    """Render every file of a publication that is not rendered yet; returns how many."""
+    publication = db.session.get(Publication, publication_id)
+    if publication is None:
+        return 0
+    prepared = 0
+    for export in offered_files(publication):
+        if _record(publication, export) is None:
+            prepare_file(publication, export, now)
+            prepared += 1
+    return prepared
+
+
+# --- Receipts and proofs ---------------------------------------------------------------------
+
+
+def receipt_for(signature: Signature) -> str | None:
+    """The signer's receipt: the leaf hash of their entry in the latest publication that
+    includes it, else of their current public entry; None when their name is not public."""
+    if not signature.published:
+        return None
+    leaf = db.session.scalar(
+        select(PublicationEntry.leaf)
+        .where(
+            PublicationEntry.signature_id == signature.id, PublicationEntry.until_sequence.is_(None)
+        )
+        .order_by(PublicationEntry.since_sequence.desc())
+        .limit(1)
+    )
+    return leaf or public_entry(signature).leaf().hex()
+
+
+def normalise_receipt(text: str | None) -> str | None:
+    """A pasted receipt as 64 lowercase hex digits, or None if it is not one."""
+    cleaned = "".join((text or "").split()).lower()
+    if len(cleaned) == 64 and all(char in "0123456789abcdef" for char in cleaned):
+        return cleaned
+    return None
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """An RFC 6962 audit path of one leaf in a publication's tree."""
+
+    publication: Publication
+    leaf: str
+    index: int
+    size: int
+    path: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """The proof as published at /p/<slug>/proof.json (docs/publication.md)."""
+        return {
+            "format": "tribune-inclusion-proof/1",
+            "hash": self.publication.hash,
+            "index": self.index,
+            "leaf": self.leaf,
+            "path": self.path,
+            "publication": self.publication.header_fields,
+            "root": self.publication.root,
+            "size": self.size,
+        }
+
+
+def inclusion_proof(petition_id: int, receipt: str) -> InclusionProof | None:
+    """The proof that a receipt is a leaf of the latest publication, or None if it is not."""
+    publication = latest_publication(petition_id)
+    if publication is None:
+        return None
+    membership = PublicationEntry.member_of(petition_id, publication.sequence)
+    order = PublicationEntry.public_order()
+    found = db.session.execute(
+        select(*order).where(membership, PublicationEntry.leaf == receipt).limit(1)
+    ).first()
+    if found is None:
+        return None
+    index = db.session.scalar(
+        select(func.count(PublicationEntry.id)).where(membership, tuple_(*order) < tuple_(*found))
+    )
+    path = inclusion_path(
+        index, publication.entry_count, _leaves_of(petition_id, publication.sequence)
+    )
+    return InclusionProof(
+        publication=publication,
+        leaf=receipt,
+        index=index,
+        size=publication.entry_count,
+        path=[node.hex() for node in path],
+    )

@@ -1,0 +1,153 @@
+"""Workspace pages of a petition for its managers (its owner, admins): create, edit (with
+preview and version confirmation), its overview with counts, and the lifecycle buttons."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from campaign.accounts.services import can_manage, can_moderate
+from campaign.clock import utcnow
+from campaign.errors import InvalidTransition
+from campaign.petitions.forms import PetitionActionForm, PetitionForm
+from campaign.petitions.models import LifecycleStep, Petition
+from campaign.petitions.services import (
+    EditOutcome,
+    NewVersionUnconfirmed,
+    PetitionInputError,
+    can_create_petitions,
+    create_petition,
+    endorsement_count,
+    render_markdown,
+    shared_categories,
+    signature_tally,
+    take_lifecycle_step,
+    update_petition,
+)
+from campaign.workspace.blueprint import bp, managed_petition
+
+# Pages of other areas about one petition, linked from its overview once they exist:
+# (endpoint, label, who may follow the link).
+PETITION_TOOLS = [
+    ("workspace.moderation_table", _l("Signatures"), can_moderate),
+    ("workspace.import_signatures", _l("Import"), can_manage),
+]
+
+STEP_DONE = {
+    LifecycleStep.OPEN: _l("The petition is open for signatures."),
+    LifecycleStep.CLOSE: _l("The petition is closed."),
+    LifecycleStep.REOPEN: _l("The petition is open for signatures again."),
+    LifecycleStep.ARCHIVE: _l("The petition is archived."),
+}
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _render_form(form: PetitionForm, petition: Petition | None = None, status: int = 200, **page):
+    signed = endorsement_count(petition.id) if petition else 0
+    previews = [
+        (text, render_markdown(text.body)) for text in form.previews() if page.get("preview")
+    ]
+    page = render_template(
+        "workspace/petitions/form.html",
+        form=form,
+        petition=petition,
+        signed=signed,
+        previews=previews,
+        **page,
+    )
+    return page, status
+
+
+def _tools(petition: Petition) -> list[tuple[str, str]]:
+    return [
+        (url_for(endpoint, slug=petition.slug), label)
+        for endpoint, label, allowed in PETITION_TOOLS
+        if endpoint in current_app.view_functions and allowed(current_user, petition)
+    ]
+
+
+@bp.route("/petitions/new", methods=["GET", "POST"])
+def new_petition():
+    if not can_create_petitions(current_user):
+        abort(404)
+    form = PetitionForm.for_new_petition(shared_categories(), _locale())
+    if form.is_submitted() and form.preview.data:
+        form.validate()
+        return _render_form(form, preview=True)
+    if form.validate_on_submit():
+        try:
+            petition = create_petition(form.submission(), current_user, utcnow())
+        except PetitionInputError as error:
+            form.reject(error)
+            return _render_form(form, status=422)
+        flash(_("Draft created. Open it when it is ready."), "success")
+        return redirect(url_for("workspace.petition", slug=petition.slug), code=303)
+    return _render_form(form, status=422 if form.is_submitted() else 200)
+
+
+@bp.get("/p/<slug>")
+def petition(slug: str):
+    petition = managed_petition(slug)
+    return render_template(
+        "workspace/petitions/show.html",
+        petition=petition,
+        text=petition.text(_locale()),
+        tally=signature_tally(petition.id),
+        action_form=PetitionActionForm(),
+        tools=_tools(petition),
+    )
+
+
+@bp.route("/p/<slug>/edit", methods=["GET", "POST"])
+def edit_petition(slug: str):
+    petition = managed_petition(slug)
+    if not petition.is_editable():
+        flash(_("An archived petition cannot be changed."), "error")
+        return redirect(url_for("workspace.petition", slug=slug), code=303)
+    form = PetitionForm.for_petition(petition, shared_categories(), _locale())
+    if form.is_submitted() and form.preview.data:
+        form.validate()
+        return _render_form(form, petition, preview=True)
+    if form.validate_on_submit():
+        try:
+            outcome = update_petition(
+                petition,
+                form.submission(),
+                current_user,
+                utcnow(),
+                confirmed_version=form.confirmed_version(),
+            )
+        except NewVersionUnconfirmed as pending:
+            form.ask_confirmation(pending)
+            return _render_form(form, petition, pending=pending)
+        except PetitionInputError as error:
+            form.reject(error)
+            return _render_form(form, petition, status=422)
+        if outcome == EditOutcome.NEW_VERSION:
+            flash(_("Version %(number)s published.", number=petition.current_version), "success")
+        elif outcome == EditOutcome.SAVED:
+            flash(_("Changes saved."), "success")
+        else:
+            flash(_("Nothing changed."), "info")
+        return redirect(url_for("workspace.petition", slug=petition.slug), code=303)
+    return _render_form(form, petition, status=422 if form.is_submitted() else 200)
+
+
+@bp.post("/p/<slug>/lifecycle/<any(open, close, reopen, archive):step>")
+def move_petition(slug: str, step: str):
+    petition = managed_petition(slug)
+    if not PetitionActionForm().validate_on_submit():
+        abort(400)
+    try:
+        take_lifecycle_step(petition, LifecycleStep(step), current_user, utcnow())
+    except InvalidTransition:
+        flash(_("This petition cannot make that change in its current state."), "error")
+    else:
+        flash(STEP_DONE[LifecycleStep(step)], "success")
+    return redirect(url_for("workspace.petition", slug=slug), code=303)
