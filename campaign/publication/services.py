@@ -20,6 +20,7 @@ from flask_babel import force_locale, format_date, format_time, gettext
 from sqlalchemy import String, cast, delete, desc, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from campaign.audit import record
 from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.petitions.models import PUBLIC, Petition
@@ -1081,3 +1082,18 @@ def inclusion_proof(petition_id: int, receipt: str) -> InclusionProof | None:
         size=publication.entry_count,
         path=[node.hex() for node in path],
     )
+
+
+def publish_by(petition: Petition, actor, now: datetime) -> Publication:
+    """Publish from the workspace, and record who did it in the audit log."""
+    publication = publish_snapshot(petition, now)
+    record(
+        "list published",
+        now,
+        actor=actor,
+        petition_id=petition.id,
+        detail=f"publication {publication.sequence}, root {publication.root[:16]}",
+        count=publication.entry_count,
+    )
+    db.session.commit()
+    return publication

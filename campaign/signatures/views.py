@@ -13,6 +13,7 @@ from campaign.personal_data import request_ip_digest
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
 from campaign.petitions.views import render_petition_page
+from campaign.publication.services import receipt_for
 from campaign.signatures.forms import ActionForm, SignatureForm
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import (
@@ -126,6 +127,7 @@ def confirmation(token: str):
         status=SignatureStatus(signature.status),
         form=ActionForm(),
         withdraw_token=make_token("withdraw", signature.id, utcnow()),
+        receipt=receipt_for(signature),
         locale=str(get_locale()),
     )
 

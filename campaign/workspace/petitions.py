@@ -27,6 +27,7 @@ from campaign.petitions.services import (
     take_lifecycle_step,
     update_petition,
 )
+from campaign.publication.services import publish_by
 from campaign.workspace.blueprint import bp, managed_petition
 
 # Pages of other areas about one petition, linked from its overview once they exist:
@@ -137,6 +138,16 @@ def edit_petition(slug: str):
             flash(_("Nothing changed."), "info")
         return redirect(url_for("workspace.petition", slug=petition.slug), code=303)
     return _render_form(form, petition, status=422 if form.is_submitted() else 200)
+
+
+@bp.post("/p/<slug>/publish")
+def publish_petition(slug: str):
+    petition = managed_petition(slug)
+    if not PetitionActionForm().validate_on_submit():
+        abort(400)
+    publication = publish_by(petition, current_user, utcnow())
+    flash(_("Publication %(number)s of the list is out.", number=publication.sequence), "success")
+    return redirect(url_for("publication.press", slug=slug), code=303)
 
 
 @bp.post("/p/<slug>/lifecycle/<any(open, close, reopen, archive):step>")

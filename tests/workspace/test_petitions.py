@@ -630,3 +630,24 @@ def test_overview_links_to_the_other_areas_pages_that_exist(organiser, app, sign
         if endpoint in app.view_functions:
             with app.test_request_context():
                 assert f'href="{url_for(endpoint, slug=signed.slug)}"' in html
+
+
+def test_organiser_publishes_the_list_from_the_workspace_and_it_is_audited(app):
+    from sqlalchemy import select
+
+    from campaign.audit import AuditEntry
+    from campaign.publication.services import latest_publication
+    from tests.factories import make_signature
+
+    owner = make_user("organiser")
+    petition = make_petition(owner_id=owner.id)
+    make_signature(petition, last_name="Martin")
+    client = app.test_client()
+    login(client, owner)
+    token = csrf_token(client, f"/admin/p/{petition.slug}")
+    response = client.post(f"/admin/p/{petition.slug}/publish", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/p/{petition.slug}/press"
+    assert latest_publication(petition.id).entry_count == 1
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "list published"))
+    assert entry.count == 1 and entry.actor == owner.email
