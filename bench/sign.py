@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import hashlib
+import html
 import itertools
+import json
 import os
 import re
 import secrets
@@ -55,6 +58,9 @@ DB_NAME = "tribune_bench"
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 SLUG = "donnees-de-sante-souveraines"
 CSRF_RE = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
+# The proof-of-work widget (ALTCHA), when the tree has it and it is enabled.
+ALTCHA_RE = re.compile(rb'<altcha-widget challengeurl="([^"]+)"')
+HASHES = {"SHA-1": hashlib.sha1, "SHA-256": hashlib.sha256, "SHA-512": hashlib.sha512}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BIN = Path(sys.executable).parent
 
@@ -324,6 +330,28 @@ class HttpConnection:
         return Response(status, headers, payload)
 
 
+def solve_altcha(challenge: dict) -> str:
+    """What the browser widget computes: the number whose hash with the salt is the
+    challenge, sent back as base64 JSON. The bench runs the server with a small
+    ALTCHA_MAX_NUMBER so that this costs the client well under a millisecond."""
+    salt = challenge["salt"]
+    prefix = (salt if salt.endswith("&") else salt + "&").encode()
+    algorithm = HASHES[challenge["algorithm"]]
+    for number in range(int(challenge["maxnumber"]) + 1):
+        if algorithm(prefix + str(number).encode()).hexdigest() == challenge["challenge"]:
+            break
+    else:
+        raise ValueError("unsolvable challenge")
+    solution = {
+        "algorithm": challenge["algorithm"],
+        "challenge": challenge["challenge"],
+        "number": number,
+        "salt": salt,
+        "signature": challenge["signature"],
+    }
+    return base64.b64encode(json.dumps(solution).encode()).decode()
+
+
 @dataclass
 class LoadState:
     port: int
@@ -344,6 +372,7 @@ async def client_loop(state: LoadState, reuse_token: bool, timeout: float) -> No
     conn = HttpConnection(state.port)
     cookies: dict[str, str] = {}
     token: str | None = None
+    challenge_url: str | None = None
     page, action = f"/p/{SLUG}", f"/p/{SLUG}/sign"
     try:
         while time.monotonic() < state.deadline:
@@ -365,6 +394,20 @@ async def client_loop(state: LoadState, reuse_token: bool, timeout: float) -> No
                     await asyncio.sleep(0.1)
                     continue
                 token = match.group(1).decode()
+                widget = ALTCHA_RE.search(response.body)
+                challenge_url = html.unescape(widget.group(1).decode()) if widget else None
+            proof = None
+            if challenge_url:
+                try:
+                    response = await asyncio.wait_for(
+                        conn.request("GET", challenge_url, cookies), timeout
+                    )
+                    proof = solve_altcha(json.loads(response.body))
+                except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
+                    state.errors[f"challenge {type(error).__name__}"] += 1
+                    await conn.close()
+                    token = None
+                    continue
             number = next(state.counter)
             email = f"bench-{number}@example.org"
             form = {
@@ -379,6 +422,8 @@ async def client_loop(state: LoadState, reuse_token: bool, timeout: float) -> No
                 "show_name": "y",
                 "consent": "y",
             }
+            if proof is not None:
+                form["altcha"] = proof
             body = urllib.parse.urlencode(form).encode()
             started = time.monotonic()
             try:
@@ -524,7 +569,9 @@ class Stack:
         self.controller = Controller(self.sink, hostname=HOST, port=free_port())
         self.controller.start()
 
-        inherited = ("DATABASE_", "REDIS_", "MAIL_", "TRIBUNE_", "RATELIMIT_", "RQ_", "FLASK_")
+        inherited = (
+            "DATABASE_", "REDIS_", "MAIL_", "TRIBUNE_", "RATELIMIT_", "RQ_", "FLASK_", "ALTCHA_",
+        )  # fmt: skip
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -542,6 +589,10 @@ class Stack:
                 "MAIL_TIMEOUT": "10",
                 "PUBLIC_URL": f"http://{HOST}:{self.web_port}",
                 "RATELIMIT_ENABLED": "0",
+                # The proof of work stays on (its server side is part of the sign path) but
+                # cheap to solve: in production the browser pays for it, not the server.
+                "ALTCHA_ENABLED": "0" if args.no_altcha else "1",
+                "ALTCHA_MAX_NUMBER": str(args.altcha_max_number),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -762,17 +813,27 @@ def baseline(seconds: float, threads: int, batch: int) -> dict[str, float]:
 PROFILE_BUCKETS = [
     ("Fernet encryption (encrypt_email)", ["encrypt_email (campaign/"]),
     ("HMAC digests (email_digest, ip_digest)", ["email_digest (campaign/", "ip_digest (campaign/"]),
-    ("pool pre-ping (SELECT 1 per checkout)", ["_do_ping_w_event", "do_ping ("]),
+    ("CSRF token (make for the page, check on POST)", ["csrf_protect (flask_wtf/",
+                                                        "validate_csrf (flask_wtf/",
+                                                        "generate_csrf (flask_wtf/"]),
+    ("proof of work: verify + spent-challenge lookup", ["proof_is_valid (campaign/"]),
+    ("proof of work: new challenge (GET /altcha/challenge)", ["new_challenge (campaign/"]),
+    ("anti-abuse: blocked domain, IP/domain rate COUNTs", ["domain_is_blocked (campaign/",
+                                                            "over_signing_threshold (campaign/"]),
+    ("pool pre-ping (empty statement per checkout)", ["_do_ping_w_event", "do_ping ("]),
     ("RQ enqueue (Redis)", ["enqueue (campaign/jobs.py"]),
     ("daily-cap COUNT query", ["_daily_cap_reached (campaign/"]),
     ("commit (INSERT outbox + COMMIT)", ["commit (sqlalchemy/orm/session.py"]),
     ("flush (INSERT signature)", ["flush (sqlalchemy/orm/session.py"]),
+    ("reload of outbox.id expired by the commit", ["_load_scalar_attributes ("]),
     ("sign_petition: rest (ORM objects, sort keys)", ["sign_petition (campaign/"]),
     ("petition lookup (SELECT + 2 selectin)", ["find_public_petition (campaign/"]),
     ("form validation (WTForms, email-validator)", ["validate_on_submit ("]),
-    ("CSRF check (before_request)", ["protect (flask_wtf/csrf.py"]),
-    ("form construction and choices", ["offer_choices (campaign/", "__call__ (wtforms/form.py"]),
-    ("page render (GET: counts, markdown, Jinja)", ["render_petition_page (campaign/"]),
+    ("form construction and choices", ["offer_choices (campaign/", "FormMeta.__call__ (wtforms/"]),
+    ("page: 3 count queries", ["signature_count (campaign/", "counts_by_category (campaign/",
+                               "latest_signatories (campaign/"]),
+    ("page: Markdown rendering", ["render_markdown (campaign/"]),
+    ("page: Jinja + WTForms widgets", ["render_template (flask/"]),
     ("session cookie (itsdangerous)", ["open_session (flask/sessions.py",
                                        "save_session (flask/sessions.py"]),
     ("session teardown / connection return", ["do_teardown_appcontext ("]),
@@ -791,54 +852,76 @@ def _short_frame(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def summarise_profile(path: Path, top: int = 12) -> None:
-    """Where the web workers' CPU went: per request kind, per cost bucket, per function."""
-    stacks: list[tuple[list[str], int]] = []
+def _read_stacks(path: Path) -> list[tuple[list[str], int]]:
+    stacks = []
     for line in path.read_text().splitlines():
         frames, _, count = line.rpartition(" ")
         if frames and count.isdigit():
             parts = [_short_frame(f) for f in frames.split(";") if not f.startswith("process ")]
             if parts:
                 stacks.append((parts, int(count)))
+    return stacks
+
+
+def _bucket(joined: str) -> str:
+    for label, needles in PROFILE_BUCKETS:
+        if any(needle in joined for needle in needles):
+            return label
+    return "other (Flask/Werkzeug dispatch, Babel, ...)"
+
+
+# Frames every request goes through: left out of the "top functions" list.
+PLUMBING = ("threading.py", "concurrent/", "gunicorn/workers/", "flask/app.py", "flask_limiter/")
+
+
+def summarise_profile(path: Path, top: int = 12) -> None:
+    """Where the web workers' CPU went: per request kind, per cost bucket (all requests, and
+    the sign view alone), per function."""
+    stacks = _read_stacks(path)
     total = sum(count for _, count in stacks)
     if not total:
         print("profile: no samples")
         return
     kinds: Counter[str] = Counter()
     buckets: Counter[str] = Counter()
+    sign_buckets: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     for frames, count in stacks:
         joined = "\n".join(frames)
+        bucket = _bucket(joined)
+        buckets[bucket] += count
         if "sign (campaign/signatures/views.py)" in joined:
             kinds["POST /p/<slug>/sign (view)"] += count
+            sign_buckets[bucket] += count
         elif "show (campaign/petitions/views.py)" in joined:
             kinds["GET /p/<slug> (view)"] += count
+        elif "proof_of_work_challenge (campaign/" in joined:
+            kinds["GET /altcha/challenge (view)"] += count
         else:
             kinds["outside the views (gunicorn, Flask dispatch, hooks)"] += count
-        bucket = next(
-            (label for label, needles in PROFILE_BUCKETS if any(n in joined for n in needles)),
-            "other (Flask/Werkzeug dispatch, Babel, ...)",
-        )
-        buckets[bucket] += count
         for frame in set(frames):
             inclusive[frame] += count
         own[frames[-1]] += count
-    print(f"\nprofile of the gunicorn workers ({total} on-CPU samples, {path}):")
+    print(f"\nprofile of the gunicorn workers ({total} samples, {path}):")
     for label, count in kinds.most_common():
         print(f"  {100 * count / total:5.1f}%  {label}")
-    print("  by cost (first match, most specific first):")
+    print("  all requests, by cost (first match, most specific first):")
     for label, count in buckets.most_common():
         print(f"  {100 * count / total:5.1f}%  {label}")
-    print(f"  top {top} functions, inclusive:")
-    skip = ("<module>", "run (", "run_for_one", "handle (gunicorn", "wsgi_app", "__call__ (flask")
-    shown = 0
-    for frame, count in inclusive.most_common():
-        if shown >= top:
-            break
-        if not frame.startswith(skip):
-            print(f"  {100 * count / total:5.1f}%  {frame}")
-            shown += 1
+    in_sign = sum(sign_buckets.values())
+    if in_sign:
+        print("  the sign view alone (POST /p/<slug>/sign, = 100%):")
+        for label, count in sign_buckets.most_common():
+            print(f"  {100 * count / in_sign:5.1f}%  {label}")
+    print(f"  top {top} functions, inclusive (request plumbing left out):")
+    shown = [
+        (frame, count)
+        for frame, count in inclusive.most_common()
+        if not frame.partition(" (")[2].startswith(PLUMBING)
+    ]
+    for frame, count in shown[:top]:
+        print(f"  {100 * count / total:5.1f}%  {frame}")
     print(f"  top {top} functions, self:")
     for frame, count in own.most_common(top):
         print(f"  {100 * count / total:5.1f}%  {frame}")
@@ -870,13 +953,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "per signature, like a visitor)",
     )
     parser.add_argument("--request-timeout", type=float, default=30)
+    parser.add_argument(
+        "--altcha-max-number",
+        type=int,
+        default=1000,
+        help="difficulty of the proof of work, where the tree has one (1000: trivial)",
+    )
+    parser.add_argument(
+        "--no-altcha", action="store_true", help="turn the proof of work off (ALTCHA_ENABLED=0)"
+    )
     parser.add_argument("--mail-timeout", type=float, default=60, help="wait for mail (60 s)")
     parser.add_argument("--demo-signatories", type=int, default=0)
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--baseline-threads", type=int, default=8)
     parser.add_argument("--baseline-batch", type=int, default=1000)
-    parser.add_argument("--profile", type=Path, help="py-spy the gunicorn workers into FILE")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the gunicorn workers (GIL holder) into FILE"
+    )
+    parser.add_argument(
+        "--profile-threads",
+        action="store_true",
+        help="with --profile: sample every running thread, not only the GIL holder",
+    )
     parser.add_argument(
         "--wait-idle",
         type=float,
@@ -962,8 +1061,12 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
         if not spy.exists():
             print("  --profile: py-spy is not installed in the venv; no profile")
             return
+        # --gil: only the thread holding the GIL, i.e. Python actually running. Without it
+        # py-spy also counts threads that are runnable but waiting for a core, which on a
+        # saturated machine piles up on the socket calls (see docs/performance.md).
+        gil = [] if args.profile_threads else ["--gil"]
         argv = [
-            str(spy), "record", "--subprocesses", "--nonblocking", "--rate", "100",
+            str(spy), "record", "--subprocesses", "--nonblocking", *gil, "--rate", "100",
             "--format", "raw", "--duration", str(int(args.duration)),
             "--output", str(args.profile.resolve()),
             "--pid", str(next(p.pid for n, p in stack.processes if n == "web-gunicorn")),
