@@ -823,7 +823,7 @@ PROFILE_BUCKETS = [
     ("pool pre-ping (empty statement per checkout)", ["_do_ping_w_event", "do_ping ("]),
     ("RQ enqueue (Redis)", ["enqueue (campaign/jobs.py"]),
     ("daily-cap COUNT query", ["_daily_cap_reached (campaign/"]),
-    ("commit (INSERT outbox + COMMIT)", ["commit (sqlalchemy/orm/session.py"]),
+    ("commit (the pending INSERTs + COMMIT)", ["commit (sqlalchemy/orm/session.py"]),
     ("flush (INSERT signature)", ["flush (sqlalchemy/orm/session.py"]),
     ("reload of outbox.id expired by the commit", ["_load_scalar_attributes ("]),
     ("sign_petition: rest (ORM objects, sort keys)", ["sign_petition (campaign/"]),
