@@ -147,6 +147,25 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def site(make_app, smtp_config):
+    """The app with mail going to the test SMTP server, its context pushed."""
+    from campaign.petitions.services import ensure_default_categories
+
+    app = make_app(**smtp_config)
+    with app.app_context():
+        ensure_default_categories()
+        db.session.commit()
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def browser(site):
+    """A client of `site`."""
+    return site.test_client()
+
+
 # --- SMTP ---------------------------------------------------------------------------------
 
 

@@ -61,6 +61,17 @@ def visible_text(html: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
+def english_client(app, user=None):
+    """A client reading English (the language cookie), logged in as `user` if given."""
+    from campaign.pages.views import LANGUAGE_COOKIE
+
+    client = app.test_client()
+    client.set_cookie(LANGUAGE_COOKIE, "en")
+    if user is not None:
+        login(client, user)
+    return client
+
+
 def login(client, user, password: str = "correct horse battery staple"):
     """Log `client` in as `user` through the login form (no second factor)."""
     token = csrf_token(client, "/admin/login")

@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from campaign.extensions import db
-from campaign.petitions.services import ensure_default_categories
 from tests.support import csrf_token, links_in, path_of, text_part
-
-
-@pytest.fixture
-def site(make_app, smtp_config):
-    """The app with mail going to the test SMTP server, its context pushed."""
-    app = make_app(**smtp_config)
-    with app.app_context():
-        ensure_default_categories()
-        db.session.commit()
-        yield app
-        db.session.remove()
-
-
-@pytest.fixture
-def browser(site):
-    return site.test_client()
 
 
 def ask_for_link(browser, petition, email: str):

@@ -18,22 +18,6 @@ from tests.factories import make_petition, make_signature
 from tests.support import csrf_token, links_in, path_of, sign, sign_data, text_part, visible_text
 
 
-@pytest.fixture
-def site(make_app, smtp_config):
-    """The app sending mail to the test SMTP server, with its context pushed."""
-    app = make_app(**smtp_config)
-    with app.app_context():
-        ensure_default_categories()
-        db.session.commit()
-        yield app
-        db.session.remove()
-
-
-@pytest.fixture
-def browser(site):
-    return site.test_client()
-
-
 def rows() -> int:
     return db.session.scalar(select(func.count(Signature.id)))
 

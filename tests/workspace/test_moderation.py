@@ -9,11 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from campaign.accounts.services import assign_moderator
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.pages.views import LANGUAGE_COOKIE
 from campaign.personal_data import email_domain_digest, ip_digest
 from campaign.signatures import moderation
 from campaign.signatures.models import Signature, SignatureStatus
@@ -29,7 +27,7 @@ from campaign.signatures.moderation import (
     restore_signature,
 )
 from tests.factories import make_petition, make_signature, make_user
-from tests.support import login, visible_text
+from tests.support import english_client, visible_text
 
 _numbers = iter(range(1, 1_000_000))
 
@@ -47,34 +45,8 @@ def signature(petition, email=None, ip=None, **overrides):
 
 
 @pytest.fixture
-def owner(app):
-    return make_user("organiser")
-
-
-@pytest.fixture
-def petition(owner):
-    return make_petition(owner_id=owner.id)
-
-
-@pytest.fixture
-def moderator(petition):
-    user = make_user("moderator")
-    assign_moderator(petition, user)
-    return user
-
-
-def client_for(app, user):
-    """A client logged in as `user`, reading English (the French catalogue lags behind)."""
-    client = app.test_client()
-    client.set_cookie(LANGUAGE_COOKIE, "en")
-    if user is not None:
-        login(client, user)
-    return client
-
-
-@pytest.fixture
 def browser(app, moderator):
-    return client_for(app, moderator)
+    return english_client(app, moderator)
 
 
 def session_token(client) -> str:
@@ -507,7 +479,7 @@ def attempts(petition, target) -> list[tuple[str, str, dict]]:
 )  # fmt: skip
 def test_moderation_routes_are_for_the_petitions_moderators_only(app, petition, cast, who):
     target = signature(petition)
-    client = client_for(app, cast[who])
+    client = english_client(app, cast[who])
     token = session_token(client)
     for method, path, data in attempts(petition, target):
         if method == "GET":

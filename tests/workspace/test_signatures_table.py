@@ -10,9 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from campaign.accounts.services import assign_moderator
 from campaign.extensions import db
-from campaign.pages.views import LANGUAGE_COOKIE
 from campaign.personal_data import email_domain_digest, ip_digest
 from campaign.signatures.models import SignatureStatus
 from campaign.signatures.moderation import (
@@ -25,7 +23,7 @@ from campaign.signatures.moderation import (
     signature_table_query,
 )
 from tests.factories import make_petition, make_signature, make_user
-from tests.support import CSRF_PATTERN, login, visible_text
+from tests.support import CSRF_PATTERN, english_client, visible_text
 
 NOW = datetime(2026, 11, 20, 12, 0)
 
@@ -45,31 +43,6 @@ def signature(petition, email=None, ip=None, **overrides):
 
 
 _emails = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def owner(app):
-    return make_user("organiser")
-
-
-@pytest.fixture
-def petition(owner):
-    return make_petition(owner_id=owner.id)
-
-
-@pytest.fixture
-def moderator(petition):
-    user = make_user("moderator")
-    assign_moderator(petition, user)
-    return user
-
-
-def english_client(app, user):
-    """A client logged in as `user`, reading English (the French catalogue lags behind)."""
-    client = app.test_client()
-    client.set_cookie(LANGUAGE_COOKIE, "en")
-    login(client, user)
-    return client
 
 
 @pytest.fixture
