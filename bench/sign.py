@@ -6,8 +6,10 @@
 Sets up PostgreSQL (database tribune_bench, dropped and created), Redis (db 13, flushed),
 an SMTP sink (aiosmtpd, in this process), gunicorn serving app:app and K `flask worker`
 processes; drives C concurrent clients (each with its own cookie session: GET the petition
-page for the CSRF token, then POST the sign form) for D seconds; prints accepted signatures
-per second, POST latency percentiles and errors; measures, in the same run, raw inserts of
+page for the CSRF token, solve the proof-of-work challenge where the tree has one, then POST
+the sign form) for D seconds; prints accepted signatures per second, POST latency
+percentiles, errors and the CPU each component used per signature; measures, in the same
+run, raw inserts of
 equivalent rows into `signatures` through SQLAlchemy Core (one transaction per row, and
 batched) and prints the ratio app/baseline. Then checks that the database holds one row per
 accepted signature and that the sink received one confirmation email per accepted
@@ -365,6 +367,17 @@ class LoadState:
     get_latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     last_done: float = 0.0
+    loop_lags: list[float] = field(default_factory=list)
+
+
+async def watch_loop(state: LoadState, period: float = 0.01) -> None:
+    """How late the client's event loop wakes up: when the load generator is short of CPU,
+    its latencies include its own waiting, not only the server's."""
+    while time.monotonic() < state.deadline:
+        asked = time.monotonic()
+        await asyncio.sleep(period)
+        if asked >= state.measure_from:
+            state.loop_lags.append(time.monotonic() - asked - period)
 
 
 async def client_loop(state: LoadState, reuse_token: bool, timeout: float) -> None:
@@ -464,6 +477,7 @@ async def drive(
         asyncio.create_task(client_loop(state, args.reuse_token, args.request_timeout))
         for _ in range(args.clients)
     ]
+    tasks.append(asyncio.create_task(watch_loop(state)))
     await asyncio.sleep(max(0.0, state.measure_from - time.monotonic()))
     on_measure()
 
@@ -614,8 +628,15 @@ class Stack:
             self.start_workers()
 
     def start_workers(self) -> None:
+        nice = ["nice", "-n", str(self.args.rq_nice)] if self.args.rq_nice else []
         for number in range(self.args.rq_workers):
-            self.spawn(f"rq-worker-{number}", [str(BIN / "flask"), "worker"])
+            worker = self.spawn(f"rq-worker-{number}", [*nice, str(BIN / "flask"), "worker"])
+            if self.args.rq_nice:
+                # Each process runs in a session of its own, hence (with the kernel's
+                # autogroups, like systemd units with their cgroups) in a scheduling group
+                # of its own, where `nice` alone changes nothing: lower the group's weight.
+                with contextlib.suppress(OSError):
+                    Path(f"/proc/{worker.pid}/autogroup").write_text(str(self.args.rq_nice))
         from rq import Worker
 
         deadline = time.monotonic() + 30
@@ -942,6 +963,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rq-workers", type=int, default=2, help="`flask worker`s (2)")
     parser.add_argument(
+        "--rq-nice",
+        type=int,
+        default=0,
+        help="run the rq workers under `nice -n N` (and their autogroup): web gets the CPU first",
+    )
+    parser.add_argument(
         "--defer-workers",
         action="store_true",
         help="start the rq workers only after the load (the web tier gets the CPU alone)",
@@ -1049,6 +1076,7 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
         web += f" x {args.threads} threads"
     print(
         f"gunicorn {web} on :{stack.web_port}; {args.rq_workers} rq worker(s)"
+        f"{f' (nice {args.rq_nice})' if args.rq_nice else ''}"
         f"{' (started after the load)' if args.defer_workers else ''}; "
         f"SMTP sink on :{stack.controller.port}; Redis db {args.redis_db}"
     )
@@ -1108,10 +1136,12 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
     p99 = 1000 * percentile(posts, 99)
 
     print("\n=== Tribune sign benchmark ===")
-    print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else "python"
+    print(f"command: {shlex.join([python, *sys.argv])}")
     print(
         f"machine: {os.cpu_count()} cores, background load {busy:.2f} cores before start; "
         f"gunicorn {web}; {args.rq_workers} rq worker(s)"
+        f"{f' (nice {args.rq_nice})' if args.rq_nice else ''}"
         f"{' (started after the load)' if args.defer_workers else ''}"
     )
     print(f"load: {args.clients} clients, {wall:.1f} s measured, {mode}")
@@ -1128,6 +1158,12 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
             f"  ({len(gets)} GETs)"
         )
     print(f"  errors: {dict(state.errors) or 'none'}")
+    lags = sorted(state.loop_lags)
+    print(
+        f"  client event-loop lag ms: p50 {1000 * percentile(lags, 50):.1f}  "
+        f"p99 {1000 * percentile(lags, 99):.1f}  max {1000 * (lags[-1] if lags else 0):.1f}"
+        "  (time the load generator itself waited for a core)"
+    )
     capacity = print_cpu(cpu, os.cpu_count() or 1, drain)
     print("baseline, SQLAlchemy Core inserts into signatures (rows/s):")
     for label, value in base.items():
@@ -1162,6 +1198,8 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C must tear down even when the shell started us with SIGINT ignored (`cmd &`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     stack = Stack(args)
