@@ -94,6 +94,7 @@ def _init_extensions(app: Flask) -> None:
     import campaign.accounts.models
     import campaign.audit
     import campaign.emails
+    import campaign.mailings.models
     import campaign.petitions.models
     import campaign.privacy.models
     import campaign.publication.models

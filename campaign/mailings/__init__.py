@@ -1,0 +1,1 @@
+"""Mail campaigns to officials, supporters\x27 letters to their representatives, updates."""
