@@ -49,4 +49,7 @@ lint: install ## ruff check and format check
 bench: install ## Benchmark the sign path on the production stack
 	$(PY) bench/sign.py
 
-.PHONY: help install translations extract db demo run worker test lint bench
+bench-campaign: install ## Benchmark a 20,000-letter mailing against raw smtplib
+	$(PY) bench/campaign.py
+
+.PHONY: help install translations extract db demo run worker test lint bench bench-campaign

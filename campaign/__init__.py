@@ -98,7 +98,8 @@ def _init_extensions(app: Flask) -> None:
     import campaign.petitions.models
     import campaign.privacy.models
     import campaign.publication.models
-    import campaign.signatures.models  # noqa: F401
+    import campaign.signatures.models
+    import campaign.verification.models  # noqa: F401
 
 
 def _configure_templates(app: Flask) -> None:
@@ -127,6 +128,12 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.privacy.views import bp as privacy  # privacy
 
     app.register_blueprint(privacy)  # privacy
+    from campaign.verification.views import bp as verification  # verification
+
+    app.register_blueprint(verification)  # verification
+    from campaign.mailings.views import bp as mailings  # mailings
+
+    app.register_blueprint(mailings)  # mailings
     from campaign.extensions import csrf
 
     csrf.exempt(api)
@@ -146,6 +153,13 @@ def _register_commands(app: Flask) -> None:
     from campaign.privacy.commands import privacy  # privacy
 
     app.cli.add_command(privacy)  # privacy
+    from campaign.verification.commands import registry  # verification
+
+    app.cli.add_command(registry)  # verification
+    from campaign.mailings.commands import mailings, officials  # officials
+
+    app.cli.add_command(officials)  # officials
+    app.cli.add_command(mailings)
 
 
 def _register_response_headers(app: Flask) -> None:

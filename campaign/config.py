@@ -91,6 +91,28 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT", "15")),
         "OUTBOX_DIR": env.get("OUTBOX_DIR", str(instance / "outbox")),
         "OUTBOX_FLUSH_INTERVAL": int(env.get("OUTBOX_FLUSH_INTERVAL", "60")),
+        # Mailings: parallel sending jobs per mailing, how long one job sends before handing
+        # over, retries of temporary failures (exponential from the base, in seconds), how
+        # long a job may nap waiting for the pace, and when the sweeper calls a send dead
+        # (marked unknown, never repeated) or a mailing's jobs lost (woken again).
+        "MAILING_LANES": int(env.get("MAILING_LANES", "2")),
+        "MAILING_JOB_BUDGET": float(env.get("MAILING_JOB_BUDGET", "60")),
+        "MAILING_MAX_ATTEMPTS": int(env.get("MAILING_MAX_ATTEMPTS", "8")),
+        "MAILING_RETRY_BASE": float(env.get("MAILING_RETRY_BASE", "60")),
+        "MAILING_MAX_NAP": float(env.get("MAILING_MAX_NAP", "10")),
+        "MAILING_STALE_AFTER": float(
+            env.get(
+                "MAILING_STALE_AFTER", str(max(120.0, 6 * float(env.get("MAIL_TIMEOUT", "15"))))
+            )
+        ),
+        "MAILING_STALL_AFTER": float(env.get("MAILING_STALL_AFTER", "30")),
+        # Supporters' letters: this many supporters sending the same text flags it for the
+        # organiser; how long the "write to your representatives" link works, and its limit.
+        "MAILING_DUPLICATE_THRESHOLD": int(env.get("MAILING_DUPLICATE_THRESHOLD", "10")),
+        "WRITE_LINK_MAX_AGE": int(env.get("WRITE_LINK_MAX_AGE", str(30 * 86400))),
+        "RATELIMIT_WRITE": env.get("RATELIMIT_WRITE", "20 per minute;200 per day"),
+        # Unsubscribe links in updates to signatories (RFC 8058 one-click).
+        "UNSUBSCRIBE_LINK_MAX_AGE": int(env.get("UNSUBSCRIBE_LINK_MAX_AGE", str(365 * 86400))),
         # Confirmation links and their resends.
         "CONFIRMATION_TOKEN_MAX_AGE": int(env.get("CONFIRMATION_TOKEN_MAX_AGE", str(7 * 86400))),
         "CONFIRMATION_RESEND_INTERVAL": int(env.get("CONFIRMATION_RESEND_INTERVAL", "600")),

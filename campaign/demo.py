@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import random
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from faker import Faker
 from sqlalchemy import select
 
+from campaign import ROOT
 from campaign.accounts.models import Role, User
 from campaign.accounts.services import assign_moderator, create_user, find_user_by_email
 from campaign.extensions import db
+from campaign.mailings.models import Mailing, MailingKind
+from campaign.mailings.officials import import_officials
+from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
 from campaign.petitions.services import DEFAULT_CATEGORIES, ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
+from campaign.verification.models import VerificationClaim, VerificationLevel, VerificationMethod
 
 DEMO_SLUG = "donnees-de-sante-souveraines"
 # Demo accounts, shown in the README: for trying Tribune locally, never for production.
@@ -101,6 +108,21 @@ WEIGHTS = {"citizen": 45, "clinician": 20, "researcher": 12, "engineer": 12, "or
            "mp": 5}  # fmt: skip
 
 
+# Fictional officials (example.org addresses), imported as organisers import theirs.
+DEMO_OFFICIALS = ROOT / "docs" / "examples" / "officials.csv"
+
+
+def load_demo_officials(now: datetime) -> int:
+    """Import the fictional officials of docs/examples/officials.csv; returns how many were
+    created (none the second time)."""
+    outcome = import_officials(
+        DEMO_OFFICIALS.read_bytes(), source=DEMO_OFFICIALS.name, now=now, via="demo"
+    )
+    if outcome.plan.errors:
+        raise ValueError(f"{DEMO_OFFICIALS}: {outcome.plan.errors[0]}")
+    return len(outcome.plan.new)
+
+
 def _demo_petition(now: datetime) -> Petition:
     petition = db.session.scalar(select(Petition).where(Petition.slug == DEMO_SLUG))
     if petition is not None:
@@ -181,8 +203,186 @@ def load_demo(now: datetime, signatories: int = 200) -> int:
                 created_at=confirmed_at,
                 confirmed_at=confirmed_at,
                 status_changed_at=confirmed_at,
+                verification_level=VerificationLevel.EMAIL,
+                verification_method=VerificationMethod.CONFIRMATION_LINK,
+                address_confirmed_at=confirmed_at,
             )
         )
         added += 1
     db.session.commit()
+    load_demo_officials(now)
+    load_demo_verification(petition, now)
+    load_demo_mailings(petition, users[Role.ORGANISER], now)
     return added
+
+
+# --- Mailings: a letter to the députés, ready to preview and send; supporters' letters open --
+
+DEMO_LETTER_SUBJECT = "Données de santé : {{ petition.confirmed }} signataires vous écrivent"
+DEMO_LETTER_BODY = """Madame, Monsieur {{ official.name }},
+
+En votre qualité de {{ official.role }}, nous vous adressons la tribune « {{ petition.title }} »,
+signée à ce jour par {{ petition.confirmed }} personnes, dont {{ counts.clinician }} soignants
+et {{ counts.researcher }} chercheurs.
+
+Le texte et la liste publique des signataires : {{ petition.url }}
+
+Nous vous remercions de votre attention.
+"""
+DEMO_SUPPORTER_SUBJECT = "Protégeons nos données de santé"
+DEMO_SUPPORTER_BODY = """Madame, Monsieur {{ official.name }},
+
+J'ai signé la tribune « {{ petition.title }} » ({{ petition.url }}) et je vous demande,
+en tant que {{ official.role }} de mon département, de la soutenir.
+
+[Dites en quelques lignes, avec vos mots, pourquoi ce sujet vous tient à cœur.]
+"""
+
+
+def load_demo_mailings(petition: Petition, organiser: User, now: datetime) -> None:
+    """A draft letter to the députés, and the template of supporters' letters, open; only
+    when the petition has no mailing yet."""
+    if db.session.scalar(select(Mailing.id).where(Mailing.petition_id == petition.id)):
+        return
+    create_mailing(
+        petition,
+        MailingKind.LETTER,
+        MailingFields(name="Lettre aux députés", subject_template=DEMO_LETTER_SUBJECT,
+                      body_template=DEMO_LETTER_BODY, roles=["depute"], per_minute=60),
+        organiser,
+        now,
+    )  # fmt: skip
+    letters = create_mailing(
+        petition,
+        MailingKind.REPRESENTATIVES,
+        MailingFields(name="Écrire à mes élus", subject_template=DEMO_SUPPORTER_SUBJECT,
+                      body_template=DEMO_SUPPORTER_BODY, official_daily_cap=50),
+        organiser,
+        now,
+    )  # fmt: skip
+    start_mailing(letters.id, organiser, now)
+
+
+# --- Verified categories: a fictional RPPS register, domain rules, verified signatories ---------
+
+# The header of the public extract (docs: /work/shared/rpps-extract-header.txt); every line of
+# the demo register has these 52 fields and a trailing "|", like the real file.
+RPPS_HEADER = (
+    "Type d'identifiant PP|Identifiant PP|Identification nationale PP|Code civilité d'exercice|"
+    "Libellé civilité d'exercice|Code civilité|Libellé civilité|Nom d'exercice|"
+    "Prénom d'exercice|Code profession|Libellé profession|Code catégorie professionnelle|"
+    "Libellé catégorie professionnelle|Code type savoir-faire|Libellé type savoir-faire|"
+    "Code savoir-faire|Libellé savoir-faire|Code mode exercice|Libellé mode exercice|"
+    "Numéro SIRET site|Numéro SIREN site|Numéro FINESS site|"
+    "Numéro FINESS établissement juridique|Identifiant technique de la structure|"
+    "Raison sociale site|Enseigne commerciale site|"
+    "Complément destinataire (coord. structure)|"
+    "Complément point géographique (coord. structure)|Numéro Voie (coord. structure)|"
+    "Indice répétition voie (coord. structure)|Code type de voie (coord. structure)|"
+    "Libellé type de voie (coord. structure)|Libellé Voie (coord. structure)|"
+    "Mention distribution (coord. structure)|Bureau cedex (coord. structure)|"
+    "Code postal (coord. structure)|Code commune (coord. structure)|"
+    "Libellé commune (coord. structure)|Code pays (coord. structure)|"
+    "Libellé pays (coord. structure)|Téléphone (coord. structure)|"
+    "Téléphone 2 (coord. structure)|Télécopie (coord. structure)|"
+    "Adresse e-mail (coord. structure)|Code Département (structure)|"
+    "Libellé Département (structure)|Ancien identifiant de la structure|"
+    "Autorité d'enregistrement|Code secteur d'activité|Libellé secteur d'activité|"
+    "Code section tableau pharmaciens|Libellé section tableau pharmaciens|"
+)
+# Fictional professionals (numbers starting 999, Luhn-valid): type, number, last name, first
+# name, profession code and label, site. Camille Fontaine and Léa Rousseau are left for
+# testers (README); a professional with two activities has two lines; 0 is an ADELI line.
+DEMO_REGISTER = [
+    ("8", "99900000011", "FONTAINE", "Camille", "10", "Médecin", "Centre hospitalier Exemple"),
+    ("8", "99900000011", "FONTAINE", "Camille", "10", "Médecin", "Cabinet de la Gare"),
+    ("8", "99900000029", "LEFÈVRE", "Hélène", "60", "Infirmier", "CHU Exemple"),
+    ("8", "99900000037", "N'DIAYE", "Aïssatou", "21", "Pharmacien", "Pharmacie du Port"),
+    ("8", "99900000045", "MARTIN-DUBOIS", "Jean-Baptiste", "40", "Chirurgien-Dentiste", ""),
+    ("8", "99900000052", "ROUSSEAU", "Léa", "50", "Sage-Femme", "Maternité Exemple"),
+    ("0", "751234567", "DURAND", "Marc", "26", "Audioprothésiste", ""),
+]
+DEMO_DOMAIN_RULES = [
+    ("mp", "assemblee-nationale.fr"),
+    ("mp", "senat.fr"),
+    ("mp", "europarl.europa.eu"),
+    ("clinician", "aphp.fr"),
+    ("clinician", "chu-*.fr"),
+]
+# Demo signatories verified by each method: (first, last, category, title, address, RPPS).
+DEMO_VERIFIED = [
+    ("Hélène", "Lefèvre", "clinician", "Infirmière", "helene.lefevre@example.net", "99900000029"),
+    ("Aïssatou", "N'Diaye", "clinician", "Pharmacienne", "a.ndiaye@example.net", "99900000037"),
+    ("Paul", "Girard", "clinician", "Praticien hospitalier", "paul.girard@chu-exemple.fr", None),
+    ("Thomas", "Lacroix", "mp", "Député", "thomas.lacroix@example.org", None),
+]
+
+
+def demo_register_lines() -> list[str]:
+    """The demo register in the extract's format: header, then one line per activity."""
+    width = RPPS_HEADER.count("|")
+    lines = [RPPS_HEADER]
+    for kind, number, last, first, code, label, site in DEMO_REGISTER:
+        fields = [""] * width
+        fields[0:3] = [kind, number, kind + number]
+        fields[7:11] = [last, first, code, label]
+        fields[24] = site
+        lines.append("|".join(fields) + "|")
+    return [line + "\n" for line in lines]
+
+
+def load_demo_verification(petition: Petition, now: datetime) -> None:
+    """Write and import the demo RPPS register (once), add the demo domain rules, and sign
+    a few verified demo signatories. Idempotent."""
+    from campaign.verification.registries import active_register, import_rpps_register
+    from campaign.verification.services import add_domain_rule, domain_rules, reassess_signature
+
+    if active_register() is None:
+        with tempfile.TemporaryDirectory() as folder:
+            # Through a file, as `flask registry import rpps FILE` reads the real extract.
+            path = Path(folder) / "demo-rpps.txt"
+            path.write_text("".join(demo_register_lines()), encoding="utf-8")
+            with path.open(encoding="utf-8", newline="") as lines:
+                report = import_rpps_register(lines, path.name, now)
+        if not report.imported:
+            raise ValueError(f"demo register: {report.errors[0]}")
+    existing_rules = {(rule.category_key, rule.pattern) for rule in domain_rules()}
+    for category_key, pattern in DEMO_DOMAIN_RULES:
+        if (category_key, pattern) not in existing_rules:
+            add_domain_rule(category_key, pattern, None, now)
+    for first, last, category, title, address, rpps in DEMO_VERIFIED:
+        digest = email_digest(address)
+        exists = db.session.scalar(
+            select(Signature.id).where(
+                Signature.petition_id == petition.id, Signature.email_digest == digest
+            )
+        )
+        if exists is not None:
+            continue
+        signature = Signature(
+            petition_id=petition.id,
+            status=SignatureStatus.CONFIRMED,
+            first_name=first,
+            last_name=last,
+            title=title,
+            category_key=category,
+            show_name=True,
+            show_title=True,
+            consent_version=petition.consent_version,
+            consented_at=now,
+            email_digest=digest,
+            email_ciphertext=encrypt_email(address),
+            sort_last=sort_key(last),
+            sort_first=sort_key(first),
+            created_at=now,
+            confirmed_at=now,
+            status_changed_at=now,
+            address_confirmed_at=now,
+        )
+        db.session.add(signature)
+        db.session.flush()
+        if rpps:
+            db.session.add(VerificationClaim(signature_id=signature.id, rpps_number=rpps))
+            db.session.flush()
+        reassess_signature(signature.id, now)
+    db.session.commit()

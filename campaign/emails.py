@@ -7,6 +7,7 @@ stays queued and flush_outbox() picks it up later: an accepted signature never l
 
 from __future__ import annotations
 
+import email.charset
 import logging
 import re
 import smtplib
@@ -30,10 +31,17 @@ from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
+from campaign.publication.models import Publication, PublicationEntry
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import external_url, make_token
+from campaign.verification.models import ProfessionalAddress, ReviewDecision, VerificationClaim
 
 log = logging.getLogger(__name__)
+
+# Flask-Mail registers utf-8 with SHORTEST body encoding, which computes both
+# quoted-printable (a pure-Python encoder) and base64 for every part: half the CPU of a
+# letter in bench/campaign.py. Base64 bodies (C encoder) are as readable to every client.
+email.charset.add_charset("utf-8", email.charset.SHORTEST, email.charset.BASE64, "utf-8")
 
 # A message claimed longer ago than this belongs to a worker that died mid-send.
 STALE_CLAIM = timedelta(minutes=10)
@@ -50,6 +58,10 @@ class EmailKind(StrEnum):
     SIGNATURE_CONFIRMATION = "signature_confirmation"
     GOAL_MILESTONE = "goal_milestone"
     RIGHTS_LINK = "rights_link"
+    PUBLICATION_RECEIPT = "publication_receipt"
+    PROFESSIONAL_ADDRESS = "professional_address"
+    VERIFICATION_REJECTED = "verification_rejected"
+    MAILING_TEST = "mailing_test"
 
 
 class OutboxStatus(StrEnum):
@@ -103,13 +115,57 @@ class MailConnection(Protocol):
     def send(self, message: flask_mail.Message) -> None: ...
 
 
+class AmbiguousDelivery(Exception):
+    """The connection failed after the message was handed over and before the server's
+    verdict: it may or may not have been accepted."""
+
+
+class _VerdictTracking:
+    """Remembers whether a message's data was handed over with the verdict still awaited."""
+
+    verdict_pending = False
+    _in_data = False
+
+    def data(self, msg):
+        self.verdict_pending = False
+        self._in_data = True
+        try:
+            reply = super().data(msg)
+        finally:
+            self._in_data = False
+        self.verdict_pending = False
+        return reply
+
+    def send(self, s):
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.verdict_pending = True
+        return super().send(s)
+
+
+class VerdictTrackingSMTP(_VerdictTracking, smtplib.SMTP):
+    pass
+
+
+class VerdictTrackingSMTP_SSL(_VerdictTracking, smtplib.SMTP_SSL):
+    pass
+
+
 class SMTPConnection(flask_mail.Connection):
-    """Flask-Mail's connection with the two guards it lacks: a socket timeout, and a QUIT
-    failure after the server accepted the message not turning a sent message into an error."""
+    """Flask-Mail's connection with the guards it lacks: a socket timeout; a QUIT failure
+    after the server accepted the message not turning a sent message into an error; and a
+    failure while awaiting the server's verdict on a message reported as AmbiguousDelivery."""
+
+    def send(self, message: flask_mail.Message, envelope_from: str | None = None) -> None:
+        try:
+            super().send(message, envelope_from)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            if getattr(self.host, "verdict_pending", False):
+                raise AmbiguousDelivery(type(error).__name__) from error
+            raise
 
     def configure_host(self) -> smtplib.SMTP:
         timeout = current_app.config["MAIL_TIMEOUT"]
-        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        smtp_class = VerdictTrackingSMTP_SSL if self.mail.use_ssl else VerdictTrackingSMTP
         host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
         if self.mail.use_tls:
             host.starttls()
@@ -234,15 +290,23 @@ def send_goal_milestone_email(outbox: OutboxMessage, connection: MailConnection)
     return True
 
 
-def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
-    """Send a signer the link to see, download, change or erase their signature's data.
-    False when there is nothing left to show (withdrawn or erased in the meantime)."""
+def _reachable_signer(outbox: OutboxMessage) -> Signature | None:
+    """The outbox row's signer, unless they withdrew or their address was erased."""
     signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
     if (
         signature is None
         or signature.status == SignatureStatus.WITHDRAWN
         or not signature.email_ciphertext
     ):
+        return None
+    return signature
+
+
+def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send a signer the link to see, download, change or erase their signature's data.
+    False when there is nothing left to show (withdrawn or erased in the meantime)."""
+    signature = _reachable_signer(outbox)
+    if signature is None:
         return False
     petition = db.session.get(Petition, signature.petition_id)
     subject, text, html = render_email(
@@ -258,10 +322,131 @@ def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) ->
     return True
 
 
+def send_publication_receipt_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send a newly published signer their receipt (the leaf hash of their entry), the
+    publication that added it and the links to check it. False when their name is no longer
+    published or their address is gone."""
+    signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
+    if signature is None or not signature.published or not signature.email_ciphertext:
+        return False
+    # The same entry as publication.services.receipt_for(): the open one, latest first.
+    entry = db.session.execute(
+        select(PublicationEntry.leaf, PublicationEntry.since_sequence)
+        .where(
+            PublicationEntry.signature_id == signature.id, PublicationEntry.until_sequence.is_(None)
+        )
+        .order_by(PublicationEntry.since_sequence.desc())
+        .limit(1)
+    ).first()
+    if entry is None:
+        return False
+    publication = db.session.scalar(
+        select(Publication).where(
+            Publication.petition_id == signature.petition_id,
+            Publication.sequence == entry.since_sequence,
+        )
+    )
+    petition = db.session.get(Petition, signature.petition_id)
+    subject, text, html = render_email(
+        "publication_receipt",
+        signature.language,
+        first_name=signature.first_name,
+        petition_title=petition.text(signature.language).title,
+        receipt=entry.leaf,
+        publication=publication,
+        proof_url=external_url("publication.proof", slug=petition.slug, receipt=entry.leaf),
+        press_url=external_url("publication.press", slug=petition.slug),
+        rights_url=external_url("privacy.request_petition_link", slug=petition.slug),
+    )
+    deliver(outbox, connection, decrypt_email(signature.email_ciphertext), subject, text, html)
+    return True
+
+
+def send_mailing_test_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send an organiser the letter of their mailing (outbox.detail) as its first recipient
+    would receive it, "[TEST]" before the subject. False when the mailing or the account is
+    gone, or the templates no longer render."""
+    from campaign.mailings.models import Mailing
+    from campaign.mailings.services import sample_letter
+    from campaign.mailings.templates import TemplateProblem
+
+    user = db.session.get(User, outbox.user_id) if outbox.user_id else None
+    mailing_id = int(outbox.detail) if (outbox.detail or "").isdigit() else None
+    mailing = db.session.get(Mailing, mailing_id) if mailing_id else None
+    if user is None or not user.active or mailing is None:
+        return False
+    try:
+        recipient, letter = sample_letter(mailing)
+    except TemplateProblem:
+        return False
+    petition = db.session.get(Petition, mailing.petition_id)
+    subject, text, html = render_email(
+        "mailing_test", petition.language, letter=letter, recipient=recipient, mailing=mailing
+    )
+    deliver(outbox, connection, user.email, subject, text, html)
+    return True
+
+
+def send_professional_address_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send the link that confirms a signer's professional address, to that address. False
+    when there is nothing to confirm any more (confirmed, replaced or erased, withdrawn)."""
+    signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
+    if signature is None or signature.status == SignatureStatus.WITHDRAWN:
+        return False
+    address = db.session.scalar(
+        select(ProfessionalAddress).where(
+            ProfessionalAddress.signature_id == signature.id,
+            ProfessionalAddress.confirmed_at.is_(None),
+        )
+    )
+    if address is None:
+        return False
+    petition = db.session.get(Petition, signature.petition_id)
+    subject, text, html = render_email(
+        "professional_address",
+        signature.language,
+        petition_title=petition.text(signature.language).title,
+        confirm_url=external_url(
+            "verification.professional_address",
+            token=make_token("verify_address", address.id, utcnow()),
+        ),
+        max_age_days=current_app.config["CONFIRMATION_TOKEN_MAX_AGE"] // 86400,
+    )
+    deliver(outbox, connection, decrypt_email(address.email_ciphertext), subject, text, html)
+    return True
+
+
+def send_verification_rejected_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Tell a signer that a moderator could not verify their category, and why; their
+    signature stays. False when the decision changed or the signer left meanwhile."""
+    signature = _reachable_signer(outbox)
+    if signature is None:
+        return False
+    claim = db.session.get(VerificationClaim, signature.id)
+    if claim is None or claim.decision != ReviewDecision.REJECTED:
+        return False
+    petition = db.session.get(Petition, signature.petition_id)
+    category = next((c for c in petition.categories if c.key == signature.category_key), None)
+    subject, text, html = render_email(
+        "verification_rejected",
+        signature.language,
+        petition_title=petition.text(signature.language).title,
+        category_label=category.label(signature.language) if category else signature.category_key,
+        reason=claim.reason or "",
+        rights_url=external_url("privacy.request_petition_link", slug=petition.slug),
+    )
+    deliver(outbox, connection, decrypt_email(signature.email_ciphertext), subject, text, html)
+    return True
+
+
 SENDERS = {
     EmailKind.SIGNATURE_CONFIRMATION: send_signature_confirmation_email,
     EmailKind.GOAL_MILESTONE: send_goal_milestone_email,
     EmailKind.RIGHTS_LINK: send_rights_link_email,
+    EmailKind.PUBLICATION_RECEIPT: send_publication_receipt_email,
+    EmailKind.PROFESSIONAL_ADDRESS: send_professional_address_email,
+    EmailKind.VERIFICATION_REJECTED: send_verification_rejected_email,
+    EmailKind.MAILING_TEST: send_mailing_test_email,
 }
 
 
@@ -272,7 +457,7 @@ def queue_email(kind: EmailKind, now: datetime, *, signature_id: int | None) -> 
     return outbox
 
 
-def _classify(error: Exception) -> Exception:
+def classify_mail_error(error: Exception) -> Exception:
     """Map an SMTP failure onto temporary (retry) or permanent (record, stop), with any
     address in the server's reply blanked out."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
@@ -342,8 +527,9 @@ def deliver_outbox_message(message_id: int) -> None:
     try:
         with open_mail_connection() as connection:
             sent = SENDERS[outbox.kind](outbox, connection)
-    except (TimeoutError, smtplib.SMTPException, OSError) as error:
-        failure = _classify(error)
+    except (TimeoutError, smtplib.SMTPException, OSError, AmbiguousDelivery) as error:
+        # A confirmation sent twice is harmless: ambiguous sends are simply retried here.
+        failure = classify_mail_error(error)
         db.session.rollback()
         if isinstance(failure, PermanentMailError) or attempts > len(RETRY_DELAYS):
             log.warning("outbox message %s failed for good: %s", message_id, failure)
@@ -376,6 +562,12 @@ def undelivered_message_ids(now: datetime) -> list[int]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def enqueue_deliveries(message_ids: list[int]) -> None:
+    """Enqueue the delivery of outbox rows the caller has committed, in bulk."""
+    for message_id in message_ids:
+        enqueue(deliver_outbox_message, message_id)
 
 
 def flush_outbox(now: datetime) -> int:

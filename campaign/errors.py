@@ -18,6 +18,10 @@ class PetitionNotSignable(DomainError):
     """The petition is not open for signatures (draft, closed, archived, not yet open)."""
 
 
+class InvalidRegistryNumber(DomainError):
+    """A registration number (RPPS) that is malformed or fails its check digit."""
+
+
 class TokenInvalid(DomainError):
     """A link token that was not issued by this server for this purpose."""
 

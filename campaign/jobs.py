@@ -8,12 +8,16 @@ of failed jobs in Redis.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import redis
 from flask import current_app
 from rq import Queue
+from rq.exceptions import DuplicateJobError
 
+from campaign.clock import utcnow
 from campaign.extensions import db
 
 log = logging.getLogger(__name__)
@@ -35,21 +39,77 @@ def job_queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
-def enqueue(job: Callable[..., object], *ids: int) -> None:
-    """Run `job(*ids)` in the background. Never raises: the outbox row (or other database
-    state) the caller committed first is what guarantees the work gets done."""
+def _check_ids(ids: tuple[int, ...]) -> None:
     for value in ids:
         if not isinstance(value, int):
             raise TypeError("jobs take ids, never objects or personal data")
-    if not current_app.config["REDIS_URL"]:
-        try:
-            job(*ids)
-        except Exception:
-            db.session.rollback()
-            log.exception("in-process job %s%s failed; it will be retried", job.__name__, ids)
-        return
+
+
+def _run_in_process(job: Callable[..., object], ids: tuple[int, ...]) -> None:
     try:
+        job(*ids)
+    except Exception:
+        db.session.rollback()
+        log.exception("in-process job %s%s failed; it will be retried", job.__name__, ids)
+
+
+def _put_on_redis(
+    job: Callable[..., object], ids: tuple[int, ...], job_id: str | None, at: datetime | None
+) -> None:
+    """Enqueue on Redis now, or in RQ's scheduler for `at`. Never raises."""
+    options = {
+        "job_id": job_id,
+        # With an id, the job is unique while it waits or runs; it is deleted once done,
+        # so that the same id can be enqueued again later.
+        "unique": job_id is not None,
+        "result_ttl": 0 if job_id else None,
         # No RQ retries: jobs record their own retry schedule in the database.
-        job_queue().enqueue(job, *ids, failure_ttl=7 * 86400)
+        "failure_ttl": 7 * 86400,
+    }
+    try:
+        if at is None:
+            job_queue().enqueue(job, *ids, **options)
+        else:
+            job_queue().enqueue_at(at.replace(tzinfo=UTC), job, *ids, **options)
+    except DuplicateJobError:
+        log.debug("job %s is already queued, scheduled or running", job_id)
     except redis.RedisError as error:
         log.warning("Redis unavailable (%s); %s%s waits for the flush", error, job.__name__, ids)
+
+
+def enqueue(job: Callable[..., object], *ids: int, job_id: str | None = None) -> None:
+    """Run `job(*ids)` in the background. Never raises: the outbox row (or other database
+    state) the caller committed first is what guarantees the work gets done.
+
+    With a `job_id`, the job is unique: enqueueing it again while it waits or runs does
+    nothing (a double-clicked button enqueues once)."""
+    _check_ids(ids)
+    if not current_app.config["REDIS_URL"]:
+        _run_in_process(job, ids)
+        return
+    _put_on_redis(job, ids, job_id, None)
+
+
+def enqueue_at(
+    when: datetime, job: Callable[..., object], *ids: int, job_id: str | None = None
+) -> None:
+    """Run `job(*ids)` at `when` (naive UTC), through RQ's scheduler; in-process, on a timer
+    thread. Losing it is harmless: the periodic sweep finds work that is due."""
+    _check_ids(ids)
+    delay = (when - utcnow()).total_seconds()
+    if delay <= 0:
+        enqueue(job, *ids, job_id=job_id)
+        return
+    if not current_app.config["REDIS_URL"]:
+        app = current_app._get_current_object()
+
+        def run_later() -> None:
+            with app.app_context():
+                _run_in_process(job, ids)
+                db.session.remove()
+
+        timer = threading.Timer(delay, run_later)
+        timer.daemon = True
+        timer.start()
+        return
+    _put_on_redis(job, ids, job_id, when)

@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from campaign.errors import TokenExpired, TokenInvalid
 
-PURPOSES = ("confirm", "withdraw", "rights")
+PURPOSES = ("confirm", "withdraw", "rights", "unsubscribe", "verify_address", "write")
 
 
 def _epoch(moment: datetime) -> int:

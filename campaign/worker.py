@@ -15,6 +15,7 @@ from campaign.clock import utcnow
 from campaign.emails import flush_outbox
 from campaign.extensions import db
 from campaign.jobs import job_queue, redis_connection
+from campaign.mailings.jobs import sweep_mailings
 from campaign.maintenance import claim_daily_run, run_daily_tasks
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ class AppWorker(SimpleWorker):
 
 
 def flush_periodically(app: Flask, interval: int, stop: threading.Event) -> None:
-    """Re-enqueue what the outbox still owes every `interval` seconds, and run the daily
-    maintenance once a day, until `stop`."""
+    """Re-enqueue what the outbox still owes and sweep the mailings every `interval`
+    seconds, and run the daily maintenance once a day, until `stop`."""
     last_day = None
     while not stop.wait(interval):
         with app.app_context():
@@ -44,6 +45,9 @@ def flush_periodically(app: Flask, interval: int, stop: threading.Event) -> None
                 count = flush_outbox(now)
                 if count:
                     log.info("outbox flush: %d message(s) enqueued", count)
+                swept = sweep_mailings(now)
+                if any(swept.values()):
+                    log.info("mailings sweep: %s", swept)
                 if now.date() != last_day and claim_daily_run(now):
                     run_daily_tasks(now)
                 last_day = now.date()
@@ -61,8 +65,9 @@ def worker(burst: bool) -> None:
     if not app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: jobs already run in-process.")
     flushed = flush_outbox(utcnow())
+    swept = sweep_mailings(utcnow())
     db.session.remove()
-    click.echo(f"outbox flush at start: {flushed} message(s) enqueued")
+    click.echo(f"outbox flush at start: {flushed} message(s) enqueued; mailings: {swept}")
     stop = threading.Event()
     if not burst:
         interval = app.config["OUTBOX_FLUSH_INTERVAL"]

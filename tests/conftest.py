@@ -4,8 +4,10 @@ loopback); real Redis; a real `flask worker` process."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -233,6 +235,22 @@ def mailbox(smtp_server) -> Iterator[Mailbox]:
 
 
 @pytest.fixture
+def smtp_with():
+    """Start SMTP servers with the given handler (and controller class) on free ports."""
+    controllers = []
+
+    def start(handler, controller_class=Controller):
+        controller = controller_class(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        controllers.append(controller)
+        return controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
 def smtp_config(smtp_server) -> dict:
     controller, _box = smtp_server
     # Flask-Mail suppresses sending under TESTING unless told otherwise.
@@ -283,6 +301,9 @@ class WorkerProcess:
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            # Its own process group: RQ's scheduler runs in a child process, which must end
+            # with the worker.
+            start_new_session=True,
         )
         return self
 
@@ -290,6 +311,12 @@ class WorkerProcess:
         """Run until the queue is empty, then return."""
         self.start("--burst")
         assert self.process.wait(timeout) == 0, self.output()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children at once, as a crashed machine would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -299,6 +326,10 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process:
+            # Whatever is left of the group (the scheduler child).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")

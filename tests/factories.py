@@ -61,6 +61,15 @@ def make_signature(petition: Petition, **overrides) -> Signature:
         "confirmed_at": now,
         "status_changed_at": now,
     }
+    # Confirmed online: the signer followed the emailed link, so the address is confirmed.
+    confirmed_at = overrides.get("confirmed_at", now)
+    confirmed_online = (
+        confirmed_at is not None
+        and overrides.get("status", SignatureStatus.CONFIRMED) != SignatureStatus.PENDING
+        and overrides.get("source", "online") == "online"
+    )
+    values["verification_level"] = "email" if confirmed_online else "none"
+    values["address_confirmed_at"] = confirmed_at if confirmed_online else None
     values.update(overrides)
     signature = Signature(
         **values,
@@ -87,3 +96,24 @@ def make_user(role: str = "organiser", **overrides):
         setattr(user, name, value)
     db.session.commit()
     return user
+
+
+def make_official(**overrides):
+    """An active député of Paris, with an example.org address."""
+    from campaign.mailings.models import Official, OfficialRole
+
+    number = next(_numbers)
+    values = {
+        "email": f"official{number}@example.org",
+        "first_name": f"Prénom{number}",
+        "last_name": f"Nom{number}",
+        "role": OfficialRole.DEPUTE,
+        "chamber": "Assemblée nationale",
+        "departement": "75",
+        "source": "factory",
+    }
+    values.update(overrides)
+    official = Official(**values)
+    db.session.add(official)
+    db.session.commit()
+    return official

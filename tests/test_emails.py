@@ -60,21 +60,6 @@ class DropAtQuitController(Controller):
 
 
 @pytest.fixture
-def smtp_with():
-    controllers = []
-
-    def start(handler, controller_class=Controller):
-        controller = controller_class(handler, hostname="127.0.0.1", port=free_port())
-        controller.start()
-        controllers.append(controller)
-        return controller.port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
-
-
-@pytest.fixture
 def mail_app(make_app):
     def build(port, **overrides):
         app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=2,

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, jsonify, send_file
 
 from campaign.petitions.services import find_public_petition
 from campaign.signatures.services import counts_by_category, last_change_at, signature_count
+from campaign.verification.services import level_counts
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -17,6 +18,12 @@ OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 def openapi():
     """The API's description (docs/openapi.yaml)."""
     return send_file(OPENAPI, mimetype="application/yaml", max_age=3600)
+
+
+def _levels_by_category(petition) -> dict[str, dict[str, int]]:
+    """Confirmed signatures per category and verification level, every category offered."""
+    levels = level_counts(petition.id)
+    return {category.key: levels.get(category.key, {}) for category in petition.categories}
 
 
 @bp.get("/petitions/<slug>")
@@ -31,6 +38,7 @@ def petition(slug: str):
         "counts_by_category": {
             category.key: count for category, count in counts_by_category(petition)
         },
+        "verification_by_category": _levels_by_category(petition),
         "updated_at": last_change_at(petition).isoformat(timespec="seconds") + "Z",
     }
     response = jsonify(body)

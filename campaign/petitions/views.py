@@ -5,15 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from flask_babel import get_locale
 
+from campaign.clock import utcnow
+from campaign.mailings.letters import letters_ledger
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_public_petition, render_markdown, version_history
 from campaign.signatures.forms import SignatureForm
 from campaign.signatures.services import (
-    counts_by_category,
     latest_signatories,
     signatory_line,
     signature_count,
 )
+from campaign.verification.services import category_tallies
 
 bp = Blueprint("petitions", __name__)
 
@@ -29,9 +31,10 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
         body=render_markdown(petition.text(locale).body),
         count=count,
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
-        category_counts=counts_by_category(petition),
-        latest=[signatory_line(signature) for signature in latest_signatories(petition.id)],
+        tallies=category_tallies(petition),
+        latest=[(signatory_line(s), s) for s in latest_signatories(petition.id)],
         form=form,
+        ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,
     )
     return page, status

@@ -23,6 +23,10 @@ from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.signatures.services import withdraw_signature
 from campaign.tokens import read_token
+from campaign.verification.services import (
+    erase_petition_verification_data,
+    verification_fields,
+)
 
 # The audit log names no signer: their own actions are recorded under this label.
 SIGNER = "signer (rights link)"
@@ -170,7 +174,7 @@ def signer_data(signature: Signature) -> SignerData:
     return SignerData(
         signature=signature,
         petition=db.session.get(Petition, signature.petition_id),
-        fields=stored_fields(signature),
+        fields={**stored_fields(signature), **verification_fields(signature.id)},
         consents=list(consents),
         emails=list(emails),
     )
@@ -439,7 +443,10 @@ def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
             moderation_reason=None,
         )
     ).rowcount
-    counts.private_details_erased = unpublished + published
+    # Professional addresses are contact data; RPPS numbers and evidence, private details.
+    addresses, claims = erase_petition_verification_data(petition_id)
+    counts.contact_data_erased += addresses
+    counts.private_details_erased = unpublished + published + claims
 
 
 def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCounts]:

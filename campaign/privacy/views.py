@@ -79,6 +79,16 @@ FIELD_LABELS = {
     "confirmed_at": _l("Confirmed at"),
     "withdrawn_at": _l("Withdrawn at"),
     "status_changed_at": _l("Status last changed at"),
+    "verification_level": _l("Verification level of your category"),
+    "verification_method": _l("How it was verified"),
+    "verified_profession": _l("Profession found in the RPPS register"),
+    "address_confirmed_at": _l("Email address confirmed at"),
+    "rpps_number": _l("RPPS number you gave"),
+    "verification_evidence": _l("What you gave to verify your category"),
+    "verification_decision": _l("Moderator's decision on your category"),
+    "verification_reason": _l("Reason for the moderator's decision"),
+    "professional_email": _l("Professional email address (stored encrypted)"),
+    "professional_email_confirmed_at": _l("Professional address confirmed at"),
 }
 
 

@@ -21,7 +21,7 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 FORMAT_VERSION = "tribune-publication/1"
 # The txt, csv and json files are rendered again at each download and must come out byte for
 # byte as when their digest was taken: bump this whenever a change here alters those bytes.
-RENDERING_VERSION = "r1"
+RENDERING_VERSION = "r2"
 CHUNK_SIZE = 64 * 1024
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"),
 # with their full-width forms, which some spreadsheets fold to ASCII.
@@ -36,6 +36,8 @@ CSV_COLUMNS = (
     "category",
     "category_label",
     "confirmed_on",
+    "verification",
+    "verified_profession",
 )
 XLSX_ALL_SHEET = "All"
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -59,9 +61,14 @@ class Entry(NamedTuple):
     category: str
     confirmed_on: str
     salt: str
+    # The verification level (campaign/verification), and the profession a register names;
+    # None in entries published before levels existed.
+    verification: str | None = None
+    verified_profession: str | None = None
 
     def fields(self) -> dict[str, str]:
-        """The entry's JSON object; title and organisation only when published."""
+        """The entry's JSON object; title and organisation only when published, the level
+        when known, the verified profession when a register gave one."""
         fields = {
             "category": self.category,
             "confirmed_on": self.confirmed_on,
@@ -73,6 +80,10 @@ class Entry(NamedTuple):
             fields["title"] = self.title
         if self.organisation:
             fields["organisation"] = self.organisation
+        if self.verification:
+            fields["verification"] = self.verification
+        if self.verified_profession:
+            fields["verified_profession"] = self.verified_profession
         return fields
 
     def canonical(self) -> bytes:
@@ -142,7 +153,7 @@ class Snapshot:
 
 
 # What the txt, csv, xlsx and pdf files print: an Entry, or a database row of the same
-# seven columns in the same order. The renderers unpack them as tuples: reading a
+# nine columns in the same order. The renderers unpack them as tuples: reading a
 # SQLAlchemy row by attribute costs about a microsecond a field, a million times over.
 PublicEntry = Sequence[Any]
 
@@ -205,7 +216,7 @@ def _batched_lines(lines: Iterable[str], size: int = 500) -> Iterator[str]:
 
 def _txt_lines(entries: Iterable[PublicEntry]) -> Iterator[str]:
     controls = CONTROL_CHARACTERS
-    for last_name, first_name, title, organisation, _category, _day, _salt in entries:
+    for last_name, first_name, title, organisation, _category, _day, _salt, _v, _p in entries:
         # signatory_line(), inlined: this loop runs once per signatory.
         line = last_name + " " + first_name
         if title:
@@ -257,9 +268,9 @@ def _csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[s
         for c in snapshot.categories
     }
     formula = FORMULA_CHARACTERS
-    for last, first, title, organisation, category, confirmed_on, _salt in entries:
-        # _csv_field() inlined for the four fields signers typed: this runs per signatory.
-        title, organisation = title or "", organisation or ""
+    for last, first, title, organisation, category, day, _salt, level, profession in entries:
+        # _csv_field() inlined for the fields signers typed: this runs per signatory.
+        title, organisation, profession = title or "", organisation or "", profession or ""
         if last[:1] in formula:
             last = "'" + last
         if first[:1] in formula:
@@ -268,13 +279,16 @@ def _csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[s
             title = "'" + title
         if organisation[:1] in formula:
             organisation = "'" + organisation
+        if profession[:1] in formula:
+            profession = "'" + profession
         tail = tails.get(category)
         if tail is None:
             tail = _csv_field(category) + ',"","'
         yield (
             '"' + last.replace('"', '""') + '","' + first.replace('"', '""') + '","'
             + title.replace('"', '""') + '","' + organisation.replace('"', '""') + '",'
-            + tail + confirmed_on + '"\r\n'
+            + tail + day + '","' + (level or "") + '","'
+            + profession.replace('"', '""') + '"\r\n'
         )  # fmt: skip
 
 
@@ -364,7 +378,7 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
         return row
 
     labels = {category["key"]: snapshot.label(category["key"]) for category in snapshot.categories}
-    for last, first, title, organisation, category, confirmed_on, _salt in entries:
+    for last, first, title, organisation, category, day, _salt, level, profession in entries:
         values = [
             last,
             first,
@@ -372,7 +386,9 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
             organisation or "",
             category,
             labels.get(category, category),
-            confirmed_on,
+            day,
+            level or "",
+            profession or "",
         ]
         everyone.append(cells(everyone, values))
         sheet = sheets.get(category)

@@ -118,6 +118,10 @@ class PublicationEntry(db.Model):
     category_key: Mapped[str | None] = mapped_column(String(40))
     confirmed_on: Mapped[date | None]
     salt: Mapped[str | None] = mapped_column(String(32))
+    # The verification level and verified profession (NULL in entries published before
+    # levels existed, and once erased).
+    verification: Mapped[str | None] = mapped_column(String(20))
+    verified_profession: Mapped[str | None] = mapped_column(String(200))
     # The entry's canonical JSON, exactly the bytes its leaf hashes.
     canonical: Mapped[str | None] = mapped_column(Text)
     sort_last: Mapped[str] = mapped_column(SortKey, default="")

@@ -17,10 +17,23 @@ from typing import Any, BinaryIO
 
 from flask import current_app, render_template
 from flask_babel import force_locale, format_date, format_time, gettext
-from sqlalchemy import String, cast, delete, desc, func, select, text, tuple_, update
+from sqlalchemy import (
+    String,
+    cast,
+    delete,
+    desc,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from campaign.audit import record
+from campaign.emails import EmailKind, OutboxMessage, OutboxStatus, enqueue_deliveries
 from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.petitions.models import PUBLIC, Petition
@@ -60,6 +73,7 @@ from campaign.publication.models import (
 )
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.signatures.services import counts_by_category, signature_count
+from campaign.verification.services import level_counts
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +170,12 @@ def _content(
     category: str,
     confirmed_at: datetime | None,
     created_at: datetime,
+    verification: str,
+    verified_profession: str | None,
 ) -> tuple:
     """What a published signature shows, as stored in an entry row: last name, first name,
     title and organisation (None unless the signer chose to publish them), category, day
-    of confirmation."""
+    of confirmation, verification level and verified profession (None if none)."""
     title = _clean(title) if show_title else ""
     organisation = _clean(organisation) if show_organisation else ""
     return (
@@ -169,11 +185,13 @@ def _content(
         organisation or None,
         category,
         (confirmed_at or created_at).date(),
+        str(verification),
+        _clean(verified_profession) or None,
     )
 
 
 def _entry(signature_id: int, content: tuple, salt_key: bytes | None = None) -> Entry:
-    last_name, first_name, title, organisation, category, confirmed_on = content
+    last_name, first_name, title, organisation, category, confirmed_on, level, profession = content
     return Entry(
         last_name=last_name,
         first_name=first_name,
@@ -182,6 +200,8 @@ def _entry(signature_id: int, content: tuple, salt_key: bytes | None = None) -> 
         salt=entry_salt(signature_id, salt_key),
         title=title,
         organisation=organisation,
+        verification=level,
+        verified_profession=profession,
     )
 
 
@@ -198,6 +218,8 @@ def public_entry(signature: Signature) -> Entry:
         signature.category_key,
         signature.confirmed_at,
         signature.created_at,
+        signature.verification_level,
+        signature.verified_profession,
     )
     return _entry(signature.id, content)
 
@@ -213,6 +235,8 @@ def _stored_entry(row: Any) -> AnyEntry:
         salt=row.salt,
         title=row.title,
         organisation=row.organisation,
+        verification=row.verification,
+        verified_profession=row.verified_profession,
     )
 
 
@@ -232,6 +256,8 @@ def _published_signatures(petition_id: int):
             Signature.category_key,
             Signature.confirmed_at,
             Signature.created_at,
+            Signature.verification_level,
+            Signature.verified_profession,
         )
         .where(
             Signature.petition_id == petition_id,
@@ -316,6 +342,8 @@ def entries_of(publication: Publication, category: str | None = None) -> Iterato
         PublicationEntry.category_key,
         PublicationEntry.confirmed_on,
         PublicationEntry.salt,
+        PublicationEntry.verification,
+        PublicationEntry.verified_profession,
         PublicationEntry.erased_at,
     ).where(PublicationEntry.member_of(publication.petition_id, publication.sequence))
     if category is not None:
@@ -345,6 +373,8 @@ def public_rows(publication: Publication, category: str | None = None) -> Iterat
         PublicationEntry.category_key.label("category"),
         cast(PublicationEntry.confirmed_on, String).label("confirmed_on"),
         PublicationEntry.salt,
+        PublicationEntry.verification,
+        PublicationEntry.verified_profession,
     ).where(
         PublicationEntry.member_of(publication.petition_id, publication.sequence),
         PublicationEntry.erased_at.is_(None),
@@ -456,6 +486,8 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
             PublicationEntry.organisation,
             PublicationEntry.category_key,
             PublicationEntry.confirmed_on,
+            PublicationEntry.verification,
+            PublicationEntry.verified_profession,
         )
         .where(
             PublicationEntry.petition_id == petition_id,
@@ -509,6 +541,8 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
                     "category_key": entry.category,
                     "confirmed_on": content[5],
                     "salt": entry.salt,
+                    "verification": entry.verification,
+                    "verified_profession": entry.verified_profession,
                     "canonical": canonical.decode(),
                     "sort_last": sort_last,
                     "sort_first": sort_first,
@@ -558,6 +592,8 @@ ENTRY_COLUMNS = (
     "category_key",
     "confirmed_on",
     "salt",
+    "verification",
+    "verified_profession",
     "canonical",
     "sort_last",
     "sort_first",
@@ -653,6 +689,8 @@ def erase_entries(petition_id: int, entry_ids: list[int], now: datetime) -> int:
                 category_key=None,
                 confirmed_on=None,
                 salt=None,
+                verification=None,
+                verified_profession=None,
                 canonical=None,
                 erased_at=now,
             )
@@ -700,9 +738,43 @@ def timestamp(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
+def _queue_receipts(petition_id: int, sequence: int, now: datetime) -> list[int]:
+    """Add, in one statement, the receipt email of every signer whose entry publication
+    `sequence` adds, who still has an address and was never sent one; their outbox ids.
+    Publications of a petition are serialised (_lock, and the unique sequence on SQLite),
+    so two of them cannot both find a signer without a receipt."""
+    already_sent = select(OutboxMessage.id).where(
+        OutboxMessage.signature_id == PublicationEntry.signature_id,
+        OutboxMessage.kind == EmailKind.PUBLICATION_RECEIPT,
+    )
+    newcomers = (
+        select(
+            literal(EmailKind.PUBLICATION_RECEIPT.value),
+            literal(OutboxStatus.QUEUED.value),
+            PublicationEntry.signature_id,
+            literal(petition_id),
+            literal(f"publication {sequence}"),
+            literal(0),
+            literal(now),
+        )
+        .join(Signature, Signature.id == PublicationEntry.signature_id)
+        .where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.since_sequence == sequence,
+            Signature.email_ciphertext.is_not(None),
+            ~already_sent.exists(),
+        )
+        .order_by(PublicationEntry.signature_id)
+    )
+    columns = ["kind", "status", "signature_id", "petition_id", "detail", "attempts", "created_at"]
+    statement = insert(OutboxMessage).from_select(columns, newcomers)
+    return list(db.session.scalars(statement.returning(OutboxMessage.id)))
+
+
 def publish_snapshot(petition: Petition, now: datetime) -> Publication:
     """Publish the current public list as the next link of the petition's chain, erase
-    from every publication the entries of signers who left, then have the files rendered."""
+    from every publication the entries of signers who left, then have the files rendered
+    and each newly published signer sent their receipt."""
     _lock(petition)
     latest = latest_publication(petition.id)
     sequence = latest.sequence + 1 if latest else 1
@@ -723,6 +795,7 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
         "signatures": signature_count(petition.id),
         "text_sha256": sha256_hex(texts.encode()),
         "text_version": petition.current_version,
+        "verification": level_counts(petition.id),
     }
     header_bytes = canonical_json(header)
     publication = Publication(
@@ -741,9 +814,17 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
         categories=_categories_json(petition),
     )
     db.session.add(publication)
+    receipts = _queue_receipts(petition.id, sequence, now)
     db.session.commit()
-    log.info("published %s #%d: %d entries", petition.slug, sequence, tree.size)
+    log.info(
+        "published %s #%d: %d entries, %d receipt(s)",
+        petition.slug,
+        sequence,
+        tree.size,
+        len(receipts),
+    )
     enqueue(jobs.render_publication_files, publication.id)
+    enqueue_deliveries(receipts)
     return publication
 
 
@@ -769,7 +850,8 @@ def current_publication(petition: Petition, now: datetime) -> Publication:
 
 def publication_due(petition: Petition, now: datetime) -> bool:
     """Publish now? When there is none yet, when someone named has left the list, or when
-    the counts changed and the latest publication is a day old."""
+    the counts (or the counts per verification level) changed and the latest publication
+    is a day old."""
     latest = latest_publication(petition.id)
     if latest is None:
         return True
@@ -780,6 +862,7 @@ def publication_due(petition: Petition, now: datetime) -> bool:
     return (
         signature_count(petition.id) != latest.signature_count
         or published_count(petition.id) != latest.entry_count
+        or latest.header_fields.get("verification") != level_counts(petition.id)
     )
 
 

@@ -15,7 +15,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from campaign.abuse import domain_is_allowed, domain_is_blocked, proof_is_valid
 from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS
+from campaign.errors import InvalidRegistryNumber
 from campaign.petitions.models import Petition
+from campaign.verification.registries import checked_rpps
 
 URL_PATTERN = re.compile(r"(://|www\.|\b[\w-]+\.(com|net|org|fr|io|info|ru|xyz|biz)\b)", re.I)
 
@@ -106,6 +108,17 @@ class SignatureForm(FlaskForm):
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
     departement = SelectField(_l("Département (optional)"), default="", validate_choice=True)
+    # Verification of the category (campaign/verification): optional, never blocks signing.
+    rpps_number = StringField(
+        _l("RPPS number (health professionals, optional)"),
+        filters=[_strip],
+        validators=[Length(max=20, message=_l("At most %(max)d characters."))],
+    )
+    evidence = StringField(
+        _l("How can we check your category? (optional)"),
+        filters=[_strip],
+        validators=[Length(max=300, message=_l("At most %(max)d characters.")), plain_text],
+    )
     show_name = BooleanField(_l("Publish my name in the list of signatories"))
     show_title = BooleanField(_l("Publish my title or profession"))
     show_organisation = BooleanField(_l("Publish my organisation"))
@@ -131,6 +144,19 @@ class SignatureForm(FlaskForm):
             raise ValidationError(
                 _l("This petition is open to addresses at %(domains)s only.", domains=allowed)
             )
+
+    def validate_rpps_number(self, field: StringField) -> None:
+        if not field.data:
+            return
+        try:
+            checked_rpps(field.data)
+        except InvalidRegistryNumber as error:
+            raise ValidationError(
+                _l(
+                    "An RPPS number has 11 digits, the last one a check digit: check the "
+                    "number, or leave the field empty."
+                )
+            ) from error
 
     def validate_altcha(self, field: HiddenField) -> None:
         if not proof_is_valid(field.data, utcnow()):

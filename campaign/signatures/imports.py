@@ -11,8 +11,6 @@ data for withdrawal to erase, for a race that one organiser importing a list doe
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +22,13 @@ from sqlalchemy.exc import IntegrityError
 
 from campaign.accounts.models import User
 from campaign.audit import record
+from campaign.csv_import import (
+    LineError,
+    check_name,
+    check_text,
+    departement_code,
+    read_csv_table,
+)
 from campaign.departements import DEPARTEMENTS
 from campaign.emails import EmailKind, deliver_outbox_message, queue_email
 from campaign.errors import DomainError
@@ -31,7 +36,7 @@ from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
-from campaign.signatures.forms import contains_web_address, has_control_characters, is_email_address
+from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
 
@@ -45,7 +50,7 @@ COLUMNS = (
     "departement",
     "show_name",
 )
-NAME_MAX, TEXT_MAX, EMAIL_MAX, SOURCE_MAX = 100, 200, 254, 100
+EMAIL_MAX, SOURCE_MAX = 254, 100
 INSERT_CHUNK = 1000
 ACTION = "signatures imported"
 
@@ -59,19 +64,6 @@ class ImportMode(StrEnum):
 
 class ImportNotAllowed(DomainError):
     """The petition takes no more signatures from lists (it is archived)."""
-
-
-@dataclass(frozen=True)
-class LineError:
-    """Why a line of the file cannot be imported; `field` is a column, or "" for the line."""
-
-    line: int
-    field: str
-    reason: LazyString | str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, field {self.field}" if self.field else f"line {self.line}"
-        return f"{where}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -154,61 +146,6 @@ class ImportOutcome:
 # --- Reading and checking the file -----------------------------------------------------------
 
 
-def _decode(content: bytes) -> tuple[str, LineError | None]:
-    """The text of the file (UTF-8, with or without BOM), or the line where it is not UTF-8."""
-    try:
-        return content.decode("utf-8-sig"), None
-    except UnicodeDecodeError as error:
-        line = content[: error.start].count(b"\n") + 1
-        reason = _l("This line is not UTF-8 text: save the file as “CSV UTF-8”.")
-        return "", LineError(line, "", reason)
-
-
-def _delimiter(text: str) -> str:
-    """Semicolon (French spreadsheets) or comma, whichever the header line uses more."""
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
-
-
-def _header_errors(names: list[str]) -> list[LineError]:
-    errors = []
-    seen: set[str] = set()
-    for name in filter(None, names):
-        if name not in COLUMNS:
-            errors.append(LineError(1, name, _l("Unknown column.")))
-        elif name in seen:
-            errors.append(LineError(1, name, _l("This column appears twice.")))
-        seen.add(name)
-    errors += [LineError(1, name, _l("Missing column.")) for name in COLUMNS if name not in seen]
-    return errors
-
-
-def _check_name(value: str) -> LazyString | None:
-    if not value:
-        return _l("Required.")
-    if len(value) > NAME_MAX:
-        return _l("At most %(max)d characters.", max=NAME_MAX)
-    if has_control_characters(value):
-        return _l("This field contains characters that are not allowed.")
-    if contains_web_address(value):
-        return _l("A name cannot contain a web address.")
-    return None
-
-
-def _check_text(value: str) -> LazyString | None:
-    if len(value) > TEXT_MAX:
-        return _l("At most %(max)d characters.", max=TEXT_MAX)
-    if has_control_characters(value):
-        return _l("This field contains characters that are not allowed.")
-    return None
-
-
-def _departement(value: str) -> str:
-    """The code as DEPARTEMENTS spells it: spreadsheets drop the leading zero of "01"."""
-    value = value.upper()
-    return value.zfill(2) if value.isdigit() and len(value) == 1 else value
-
-
 def _check_line(
     number: int, values: dict[str, str], offered: set[str], mode: ImportMode
 ) -> tuple[ImportLine | None, list[LineError]]:
@@ -216,10 +153,10 @@ def _check_line(
     problems: dict[str, LazyString | str] = {}
     # Checked against None: a lazy string's truth would translate it, here, too early.
     for name, check in (
-        ("last_name", _check_name),
-        ("first_name", _check_name),
-        ("title", _check_text),
-        ("organisation", _check_text),
+        ("last_name", check_name),
+        ("first_name", check_name),
+        ("title", check_text),
+        ("organisation", check_text),
     ):
         reason = check(values[name])
         if reason is not None:
@@ -240,7 +177,7 @@ def _check_line(
         problems["email"] = _l("Not a valid email address.")
     elif not email and mode is ImportMode.SEND_CONFIRMATION:
         problems["email"] = _l("An email address is needed to send the confirmation email.")
-    departement = _departement(values["departement"])
+    departement = departement_code(values["departement"])
     if departement and departement not in DEPARTEMENTS:
         problems["departement"] = _l("Not a département code (such as 01, 2A, 75 or 971).")
     if values["show_name"] not in {"0", "1"}:
@@ -264,52 +201,19 @@ def _check_line(
 def read_signature_list(content: bytes, petition: Petition, mode: ImportMode) -> ImportReport:
     """Decode and parse a CSV list (header row; comma or semicolon) and check every line.
     Line numbers are the file's, the header being line 1."""
-    text, error = _decode(content)
-    if error is not None:
-        return ImportReport(errors=[error], unreadable=True)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    header = next(reader, None)
-    if header is None or not any(name.strip() for name in header):
-        return ImportReport(errors=[LineError(1, "", _l("The file is empty."))], unreadable=True)
-    names = [name.strip().lower() for name in header]
-    if header_errors := _header_errors(names):
-        return ImportReport(errors=header_errors, unreadable=True)
+    table = read_csv_table(content, COLUMNS, required=COLUMNS)
+    if table.unreadable:
+        return ImportReport(errors=table.errors, unreadable=True)
     offered = {category.key for category in petition.categories}
-    return _check_rows(reader, names, offered, mode)
-
-
-def _check_rows(reader, names: list[str], offered: set[str], mode: ImportMode) -> ImportReport:
-    """Check each row after the header; blank rows are skipped."""
-    report = ImportReport()
-    number = reader.line_num + 1
-    try:
-        for row in reader:
-            cells = [cell.strip() for cell in row]
-            line, errors = _check_cells(number, cells, names, offered, mode)
-            number = reader.line_num + 1
-            if line is not None:
-                report.lines.append(line)
-            report.errors.extend(errors)
-    except csv.Error:
-        # A quotation mark left open swallows the rest of the file into one field.
-        reason = _l("This line cannot be read: check its quotation marks.")
-        return ImportReport(errors=[LineError(number, "", reason)], unreadable=True)
+    report = ImportReport(errors=table.errors)
+    for number, values in table.rows:
+        line, errors = _check_line(number, values, offered, mode)
+        if line is not None:
+            report.lines.append(line)
+        report.errors.extend(errors)
+    # Reading errors (too many values) and checking errors, in the file's order.
+    report.errors.sort(key=lambda error: error.line)
     return report
-
-
-def _check_cells(
-    number: int, cells: list[str], names: list[str], offered: set[str], mode: ImportMode
-) -> tuple[ImportLine | None, list[LineError]]:
-    if not any(cells):
-        return None, []
-    if any(cells[len(names) :]):
-        reason = _l(
-            "%(found)d values for %(columns)d columns.", found=len(cells), columns=len(names)
-        )
-        return None, [LineError(number, "", reason)]
-    values = dict.fromkeys(COLUMNS, "")
-    values.update((name, cell) for name, cell in zip(names, cells, strict=False) if name)
-    return _check_line(number, values, offered, mode)
 
 
 # --- Duplicates, and the import itself -----------------------------------------------------

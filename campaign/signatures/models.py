@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from campaign.clock import utcnow
 from campaign.errors import InvalidTransition
 from campaign.extensions import db
+from campaign.verification.models import VerificationLevel, VerificationMethod
 
 # Sort keys compare byte by byte on both databases: PostgreSQL's locale collations skip
 # spaces, which would put "Leblond" before "Le Bouter".
@@ -109,6 +110,14 @@ class Signature(db.Model):
     moderation_reason: Mapped[str | None] = mapped_column(String(300))
     moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     moderated_at: Mapped[datetime | None]
+    # Verification of the category (campaign/verification): the public level, the check
+    # that gave it, the profession a register names, and when the signer proved their address.
+    verification_level: Mapped[VerificationLevel] = mapped_column(
+        String(20), default=VerificationLevel.NONE, server_default=VerificationLevel.NONE.value
+    )
+    verification_method: Mapped[VerificationMethod | None] = mapped_column(String(30))
+    verified_profession: Mapped[str | None] = mapped_column(String(200))
+    address_confirmed_at: Mapped[datetime | None]
     # Collation keys of the names, for the public order and accent-blind search.
     sort_last: Mapped[str] = mapped_column(SortKey, default="")
     sort_first: Mapped[str] = mapped_column(SortKey, default="")

@@ -173,10 +173,8 @@ def _filtered(query: Select, petition_id: int, filters: SignatureFilters) -> Sel
     if filters.imported_list.strip():
         name = filters.imported_list.strip().lower()
         conditions.append(func.lower(Signature.source) == name)
-    if filters.verification == "email":
-        # Verification levels (domain, registry, moderator) arrive in a later issue; until
-        # then the only level is "confirmed through the emailed link", i.e. signed online.
-        conditions.append((Signature.source == ONLINE) & Signature.confirmed_at.is_not(None))
+    if filters.verification:
+        conditions.append(Signature.verification_level == filters.verification)
     if filters.signed_from:
         conditions.append(Signature.created_at >= filters.signed_from)
     if filters.signed_before:

@@ -22,6 +22,11 @@ from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition
 from campaign.privacy.models import consent_events_at_signing
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.verification.services import (
+    assess_at_confirmation,
+    claim_at_signing,
+    erase_verification_data,
+)
 
 # Letters that Unicode does not decompose but French alphabetises as two.
 LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
@@ -54,6 +59,9 @@ class SignatureRequest:
     contact_ok: bool = False
     language: str = "fr"
     ip: str | None = None
+    # Offered to verify the category: an RPPS number, evidence for moderators.
+    rpps_number: str = ""
+    evidence: str = ""
 
 
 class ConfirmationOutcome(StrEnum):
@@ -136,6 +144,11 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
     try:
         db.session.flush()
         db.session.add_all(consent_events_at_signing(signature, now))
+        claim = claim_at_signing(
+            signature.id, signature.category_key, submitted.rpps_number, submitted.evidence, now
+        )
+        if claim is not None:
+            db.session.add(claim)
         outbox = None
         if not capped:
             outbox = queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature.id)
@@ -185,6 +198,8 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         now,
         confirmed_at=now,
     )
+    if moved:
+        assess_at_confirmation(signature_id, now)
     if moved and held:
         db.session.commit()
         return ConfirmationOutcome.CONFIRMED
@@ -228,7 +243,10 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         ip_digest=None,
         sort_last="",
         sort_first="",
+        verified_profession=None,
     )
+    if moved:
+        erase_verification_data(signature_id)
     db.session.commit()
     return moved
 

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from campaign.clock import utcnow
 from campaign.errors import PetitionNotSignable, TokenExpired, TokenInvalid
 from campaign.extensions import limiter
+from campaign.mailings.letters import write_link_token
 from campaign.personal_data import request_ip_digest
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
@@ -29,6 +30,8 @@ from campaign.signatures.services import (
     withdraw_signature,
 )
 from campaign.tokens import make_token, read_token
+from campaign.verification.forms import ProfessionalAddressForm
+from campaign.verification.services import signer_verification
 
 bp = Blueprint("signatures", __name__)
 
@@ -71,6 +74,8 @@ def sign(slug: str):
         contact_ok=form.contact_ok.data,
         language=locale,
         ip=request.remote_addr,
+        rpps_number=form.rpps_number.data or "",
+        evidence=form.evidence.data or "",
     )
     try:
         sign_petition(petition, submitted, utcnow())
@@ -128,6 +133,9 @@ def confirmation(token: str):
         form=ActionForm(),
         withdraw_token=make_token("withdraw", signature.id, utcnow()),
         receipt=receipt_for(signature),
+        verification=signer_verification(signature),
+        address_form=ProfessionalAddressForm(),
+        write_token=write_link_token(signature, utcnow()),
         locale=str(get_locale()),
     )
 
@@ -197,7 +205,7 @@ def signatories(slug: str):
         petition=petition,
         text=petition.text(str(get_locale())),
         page=page,
-        lines=[signatory_line(signature) for signature in page.items],
+        rows=[(signatory_line(signature), signature) for signature in page.items],
         category=category,
         search=search,
         count=signature_count(petition.id),

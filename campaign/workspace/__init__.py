@@ -5,8 +5,12 @@ from campaign.workspace import (  # noqa: F401
     abuse,
     exports,
     imports,
+    letters,
+    mailings,
+    officials,
     petitions,
     signatures,
+    verification,
     views,
 )
 from campaign.workspace.blueprint import bp

@@ -113,7 +113,7 @@ def _pending(petition_id: int) -> PendingImport | None:
     return pending
 
 
-def _list_name(filename: str | None) -> str:
+def list_name(filename: str | None) -> str:
     """The uploaded file's own name, as the default name of the list."""
     name = Path((filename or "").replace("\\", "/")).name
     name = "".join(char for char in name if not has_control_characters(char))
@@ -130,7 +130,7 @@ def _remember_upload(petition_id: int, form: SignatureImportForm) -> None:
         "user_id": current_user.id,
         "mode": form.mode.data,
         "skip_invalid": form.skip_invalid.data,
-        "source": form.source.data or _list_name(upload.filename),
+        "source": form.source.data or list_name(upload.filename),
     }
 
 

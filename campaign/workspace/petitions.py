@@ -35,6 +35,8 @@ from campaign.workspace.blueprint import bp, managed_petition
 PETITION_TOOLS = [
     ("workspace.moderation_table", _l("Signatures"), can_moderate),
     ("workspace.import_signatures", _l("Import"), can_manage),
+    ("workspace.mailings", _l("Mailings"), can_manage),
+    ("workspace.moderation_letters", _l("Letters to representatives"), can_moderate),
 ]
 
 STEP_DONE = {

@@ -64,6 +64,15 @@ STATUS_LABELS = {
     SignatureStatus.INVALIDATED: _l("Invalidated"),
     SignatureStatus.WITHDRAWN: _l("Withdrawn"),
 }
+# The values are campaign.verification.models.VerificationLevel's.
+VERIFICATION_LABELS = {
+    "none": _l("Address not confirmed (imported)"),
+    "email": _l("Email address confirmed"),
+    "domain": _l("Address at an official domain"),
+    "registry": _l("Found in the RPPS register"),
+    "roster": _l("Matched to the directory of members of parliament"),
+    "moderator": _l("Checked by a moderator"),
+}
 DOMAIN_PATTERN = re.compile(r"^[^\s@/]+\.[^\s@/.]{2,}$")
 # What <input type="datetime-local"> sends (seconds when the step allows them).
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -115,12 +124,10 @@ class SignatureFilterForm(FlaskForm):
     imported_list = StringField(
         _l("Imported list (its name)"), filters=[_strip], validators=[Length(max=100)]
     )
-    # Verification levels (email domain, registry, moderator) arrive with a later issue: for
-    # now the only one is the emailed confirmation link.
     verification = SelectField(
         _l("Verification"),
         default="",
-        choices=[("", _l("Any")), ("email", _l("Email address confirmed"))],
+        choices=[("", _l("Any")), *VERIFICATION_LABELS.items()],
     )
     signed_from = DateField(_l("Signed from"), validators=[Optional()])
     signed_until = DateField(_l("Signed until (inclusive)"), validators=[Optional()])

@@ -134,7 +134,14 @@ def test_no_email_digest_token_or_internal_id_is_published(app):
     publication = publish_snapshot(petition, utcnow())
     document = json_of(publication)
     [published] = document["entries"]
-    assert set(published) == {"category", "confirmed_on", "first_name", "last_name", "salt"}
+    assert set(published) == {
+        "category",
+        "confirmed_on",
+        "first_name",
+        "last_name",
+        "salt",
+        "verification",
+    }
     everything = b"".join(file_bytes(publication, fmt) for fmt in ("txt", "csv", "json"))
     everything += xlsx_texts(file_bytes(publication, "xlsx")).encode()
     everything += pdf_text(file_bytes(publication, "pdf")).encode()

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import Rule
 
+from campaign.clock import utcnow
+from campaign.mailings.models import MailingKind
+from campaign.mailings.services import MailingFields, create_mailing
 from tests.factories import make_petition, make_signature, make_user
 from tests.support import csrf_token, login
 
@@ -17,9 +20,45 @@ ANY_ACCOUNT = {
     "accounts.logout",
 }
 # Routes for any organiser (and admins), not tied to one petition.
-ANY_ORGANISER = {"workspace.blocked_domain_list", "workspace.new_petition"}
+ANY_ORGANISER = {
+    "workspace.blocked_domain_list",
+    "workspace.new_petition",
+    # The officials directory is shared by every petition's mailings.
+    "workspace.official_list",
+    "workspace.import_officials",
+    "workspace.officials_import_preview",
+    "workspace.officials_import_confirm",
+    # Verified categories: the official domains of each category, shared by every petition.
+    "workspace.verification_settings",
+    "workspace.remove_verification_rule",
+}
 # Routes a moderator assigned to the petition may use (the rest needs its manager).
-MODERATION = {"workspace.petition_signatures", "workspace.signature_list"}
+MODERATION = {
+    "workspace.petition_signatures",
+    "workspace.signature_list",
+    # Supporters' letters held for moderation or flagged.
+    "workspace.moderation_letters",
+    "workspace.moderation_release_letters",
+    "workspace.moderation_reject_letters",
+}
+# A petition's mailings: its managers only (the default), each route filled with a mailing
+# of the petition so that none goes unchecked.
+MAILINGS = {
+    "workspace.mailings",
+    "workspace.new_mailing",
+    "workspace.mailing",
+    "workspace.mailing_progress",
+    "workspace.edit_mailing",
+    "workspace.preview_mailing",
+    "workspace.test_mailing",
+    "workspace.start_mailing",
+    "workspace.pause_mailing",
+    "workspace.resume_mailing",
+    "workspace.cancel_mailing",
+    "workspace.retry_failed_deliveries",
+    "workspace.resend_unknown_deliveries",
+    "workspace.mark_unknown_deliveries_sent",
+}
 # Routes reachable without an account.
 PUBLIC = {"accounts.login", "accounts.second_factor"}
 ADMIN_ONLY = {"workspace.audit_log"}
@@ -36,9 +75,9 @@ def workspace_rules(app) -> list[Rule]:
     )
 
 
-def fill(rule: Rule, slug: str, signature_id: int = 1) -> str | None:
-    """A URL for the rule: the petition's slug, the id of one of its signatures; None for
-    other arguments (those routes have their own tests)."""
+def fill(rule: Rule, slug: str, signature_id: int = 1, mailing_id: int = 1) -> str | None:
+    """A URL for the rule: the petition's slug, the id of one of its signatures or of one of
+    its mailings; None for other arguments (those routes have their own tests)."""
     path = rule.rule
     for argument in rule.arguments:
         converter = type(rule._converters[argument]).__name__
@@ -46,6 +85,8 @@ def fill(rule: Rule, slug: str, signature_id: int = 1) -> str | None:
             path = path.replace("<slug>", slug).replace("<string:slug>", slug)
         elif argument == "signature_id" and converter == "IntegerConverter":
             path = path.replace(f"<int:{argument}>", str(signature_id))
+        elif argument == "mailing_id" and converter == "IntegerConverter":
+            path = path.replace(f"<int:{argument}>", str(mailing_id))
         else:
             return None
     return path
@@ -60,7 +101,15 @@ def cast(app):
     from campaign.accounts.services import assign_moderator
 
     assign_moderator(petition, moderator)
+    mailing = create_mailing(
+        petition,
+        MailingKind.LETTER,
+        MailingFields(name="Lettre", subject_template="Objet", body_template="Texte"),
+        owner,
+        utcnow(),
+    )
     return {
+        "mailing": mailing,
         "owner": owner,
         "admin": make_user("admin"),
         "other_organiser": make_user("organiser"),
@@ -96,7 +145,7 @@ def test_every_workspace_route_redirects_anonymous_visitors_to_login(app, cast):
     client = app.test_client()
     checked = 0
     for rule in workspace_rules(app):
-        url = fill(rule, cast["petition"].slug, cast["signature"].id)
+        url = fill(rule, cast["petition"].slug, cast["signature"].id, cast["mailing"].id)
         if url is None:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -118,7 +167,7 @@ def test_every_workspace_route_against_every_role(app, cast, who):
     slug = cast["petition"].slug
     seen = []
     for rule in workspace_rules(app):
-        url = fill(rule, slug, cast["signature"].id)
+        url = fill(rule, slug, cast["signature"].id, cast["mailing"].id)
         if url is None or rule.endpoint == "accounts.logout":
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -133,3 +182,4 @@ def test_every_workspace_route_against_every_role(app, cast, who):
                 assert response.status_code == 404, (who, method, url, response.status_code)
             seen.append((rule.endpoint, method))
     assert seen, "no workspace route was checked"
+    assert MAILINGS.issubset(endpoint for endpoint, _method in seen)

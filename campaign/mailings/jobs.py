@@ -1,0 +1,509 @@
+"""Sending a mailing: jobs that claim deliveries one at a time and send them over one SMTP
+connection, and the sweeper that takes over from dead workers or a flushed Redis.
+
+A delivery goes queued -> sending (claimed: committed before the first SMTP byte) -> sent
+(committed as soon as the server accepted the DATA), failed (permanent refusal, or too many
+attempts), or back to queued with a later not_before (temporary failure). A delivery left
+in sending by a dead worker is never sent again automatically: the sweeper marks it
+unknown, and the organiser decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import formataddr, parseaddr
+
+import flask_mail
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from campaign.clock import utcnow
+from campaign.emails import (
+    AmbiguousDelivery,
+    MailConnection,
+    PermanentMailError,
+    classify_mail_error,
+    open_mail_connection,
+)
+from campaign.extensions import db
+from campaign.jobs import enqueue, enqueue_at
+from campaign.mailings.models import (
+    ACTIVE,
+    Delivery,
+    DeliveryStatus,
+    Mailing,
+    MailingKind,
+    MailingStatus,
+    Official,
+)
+from campaign.mailings.services import (
+    finish_if_complete,
+    letter_context,
+    petition_context,
+    start_due_mailings,
+)
+from campaign.mailings.templates import TemplateProblem, one_line, render_letter, text_to_html
+from campaign.personal_data import decrypt_email
+from campaign.petitions.models import Petition
+from campaign.signatures.models import Signature, SignatureStatus
+from campaign.tokens import external_url, make_token
+
+log = logging.getLogger(__name__)
+
+# Seconds between two looks at the mailing's status (pause, cancel) while sending.
+STATUS_CHECK_INTERVAL = 1.0
+
+
+class NothingToSend(Exception):
+    """The recipient is gone (withdrawn, unsubscribed, erased): cancel the delivery."""
+
+
+def wake_senders(mailing_id: int, reason: str) -> None:
+    """Enqueue the mailing's sending jobs, one per lane. Their ids are unique per reason,
+    so a second click, or a second sweep while they wait, enqueues nothing more."""
+    for lane in range(current_app.config["MAILING_LANES"]):
+        enqueue(
+            send_mailing_deliveries,
+            mailing_id,
+            lane,
+            job_id=f"mailing-{mailing_id}-{reason}-{lane}",
+        )
+
+
+def start_scheduled_mailing(mailing_id: int) -> None:
+    """Job: start a scheduled mailing whose time has come (the sweeper does it too)."""
+    if mailing_id in start_due_mailings(utcnow()):
+        wake_senders(mailing_id, "scheduled")
+
+
+# ---------------------------------------------------------------------------------------
+# Claiming and settling
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this job claimed: what it needs to send and settle it."""
+
+    id: int
+    mailing_id: int
+    official_id: int | None
+    signature_id: int | None
+    subject: str | None
+    body: str | None
+    attempts: int
+    token: str
+
+
+def claim_next_delivery(mailing_id: int, now: datetime) -> Claim | None:
+    """queued and due -> sending, for one delivery and one worker only, in one statement.
+    Commits (with whatever the caller left pending, such as the previous delivery's
+    outcome) before anything is sent, so the claim survives the worker."""
+    token = uuid.uuid4().hex
+    candidate = (
+        select(Delivery.id)
+        .where(
+            Delivery.mailing_id == mailing_id,
+            Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.not_before <= now,
+        )
+        .order_by(Delivery.not_before, Delivery.id)
+        .limit(1)
+        # PostgreSQL: two workers take two different rows instead of racing for one.
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == candidate, Delivery.status == DeliveryStatus.QUEUED)
+        .values(
+            status=DeliveryStatus.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(
+            Delivery.id,
+            Delivery.mailing_id,
+            Delivery.official_id,
+            Delivery.signature_id,
+            Delivery.subject,
+            Delivery.body,
+            Delivery.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).first()
+    db.session.commit()
+    return None if row is None else Claim(*row, token=token)
+
+
+def _settle(delivery_id: int, token: str, commit: bool = True, **values: object) -> None:
+    # Only the claim's owner settles; a row the sweeper marked unknown meanwhile still
+    # gets its true outcome.
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.claim_token == token,
+            Delivery.status.in_({DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN}),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if commit:
+        db.session.commit()
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after the n-th failed attempt."""
+    base = current_app.config["MAILING_RETRY_BASE"]
+    return timedelta(seconds=min(base * 2 ** (attempts - 1), 6 * 3600))
+
+
+# ---------------------------------------------------------------------------------------
+# Composing one message
+
+
+def _message_id(delivery: Claim) -> str:
+    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
+    return f"<delivery-{delivery.id}.{delivery.mailing_id}@{domain or 'localhost'}>"
+
+
+def _platform_address() -> str:
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+
+
+@dataclass(frozen=True)
+class MailingSnapshot:
+    """What a sending job reads of its mailing and petition once, not at every message."""
+
+    id: int
+    kind: MailingKind
+    subject_template: str
+    body_template: str
+    reply_to: str
+    language: str
+    base: dict
+
+    @classmethod
+    def of(cls, mailing: Mailing) -> MailingSnapshot:
+        petition = db.session.get(Petition, mailing.petition_id)
+        return cls(
+            id=mailing.id,
+            kind=mailing.kind,
+            subject_template=mailing.subject_template,
+            body_template=mailing.body_template,
+            reply_to=mailing.reply_to,
+            language=petition.language,
+            base=petition_context(petition),
+        )
+
+
+def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) -> flask_mail.Message:
+    """The email of one delivery. Raises NothingToSend, or TemplateProblem."""
+    locale = mailing.language
+    base = mailing.base
+    headers: dict[str, str] = {}
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    reply_to = mailing.reply_to or None
+    if mailing.kind == MailingKind.UPDATE:
+        signature = (
+            db.session.get(Signature, delivery.signature_id) if delivery.signature_id else None
+        )
+        if (
+            signature is None
+            or signature.status != SignatureStatus.CONFIRMED
+            or not signature.contact_ok
+            or not signature.email_ciphertext
+        ):
+            raise NothingToSend
+        letter = render_letter(
+            mailing.subject_template,
+            mailing.body_template,
+            letter_context(base, locale, signature=signature),
+        )
+        recipient = decrypt_email(signature.email_ciphertext)
+        unsubscribe = external_url(
+            "mailings.unsubscribe", token=make_token("unsubscribe", signature.id, now)
+        )
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers["Precedence"] = "bulk"
+        subject, text, html = letter.subject, letter.text, letter.html
+    else:
+        official = db.session.get(Official, delivery.official_id) if delivery.official_id else None
+        if official is None:
+            raise NothingToSend
+        recipient = official.email
+        if mailing.kind == MailingKind.REPRESENTATIVES:
+            supporter = (
+                db.session.get(Signature, delivery.signature_id) if delivery.signature_id else None
+            )
+            if supporter is None or supporter.status != SignatureStatus.CONFIRMED:
+                raise NothingToSend
+            if not supporter.email_ciphertext:
+                raise NothingToSend
+            # The supporter's name in the display, the platform's address in From (never the
+            # supporter's: it would fail DMARC), and their address for replies.
+            name = one_line(f"{supporter.first_name} {supporter.last_name}")
+            sender = formataddr((f"{name} (via Tribune)", _platform_address()))
+            reply_to = decrypt_email(supporter.email_ciphertext)
+            subject = one_line(delivery.subject or "")
+            text = delivery.body or ""
+            html = text_to_html(text)
+        else:
+            letter = render_letter(
+                mailing.subject_template,
+                mailing.body_template,
+                letter_context(base, locale, official=official),
+            )
+            subject, text, html = letter.subject, letter.text, letter.html
+    message = flask_mail.Message(
+        subject=subject,
+        recipients=[recipient],
+        body=text,
+        html=str(html),
+        sender=sender,
+        reply_to=reply_to,
+        extra_headers=headers,
+    )
+    message.msgId = _message_id(delivery)
+    return message
+
+
+# ---------------------------------------------------------------------------------------
+# The sending job
+
+
+class _Lane:
+    """One job's SMTP connection, opened on first use and dropped after any error."""
+
+    def __init__(self) -> None:
+        self.context = None
+        self.connection: MailConnection | None = None
+
+    def send(self, message: flask_mail.Message) -> None:
+        if self.connection is None:
+            self.context = open_mail_connection()
+            self.connection = self.context.__enter__()
+        self.connection.send(message)
+
+    def close(self) -> None:
+        if self.context is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.context.__exit__(None, None, None)
+        self.context = None
+        self.connection = None
+
+
+def _mailing_status(mailing_id: int) -> MailingStatus | None:
+    status = db.session.scalar(select(Mailing.status).where(Mailing.id == mailing_id))
+    db.session.commit()
+    return status
+
+
+def _next_due(mailing_id: int) -> datetime | None:
+    """When the next queued delivery of the mailing may leave."""
+    next_due = db.session.scalar(
+        select(func.min(Delivery.not_before)).where(
+            Delivery.mailing_id == mailing_id, Delivery.status == DeliveryStatus.QUEUED
+        )
+    )
+    db.session.commit()
+    return next_due
+
+
+def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
+    """Job: send the mailing's due deliveries, one claim at a time, over one connection,
+    until none is due or the time budget is spent; then schedule the next run. Running
+    it twice, or in several workers, sends each delivery once."""
+    config = current_app.config
+    deadline = time.monotonic() + config["MAILING_JOB_BUDGET"]
+    max_attempts = config["MAILING_MAX_ATTEMPTS"]
+    # In-process (no Redis) the job runs inside a web request: never nap there, hand over to
+    # a timer instead.
+    max_nap = config["MAILING_MAX_NAP"] if config["REDIS_URL"] else 0
+    mailing = db.session.get(Mailing, mailing_id)
+    if mailing is None:
+        return
+    snapshot = MailingSnapshot.of(mailing)
+    db.session.commit()
+    connection = _Lane()
+    pause_until: datetime | None = None
+    try:
+        attempted = False
+        checked_at = float("-inf")
+        # At least one delivery per run, however small the budget.
+        while not attempted or time.monotonic() < deadline:
+            # Pause and cancel take effect within a second, without a query per message.
+            if time.monotonic() - checked_at >= STATUS_CHECK_INTERVAL:
+                if _mailing_status(mailing_id) not in ACTIVE:
+                    return
+                checked_at = time.monotonic()
+            now = utcnow()
+            claim = claim_next_delivery(mailing_id, now)
+            if claim is None:
+                next_due = _next_due(mailing_id)
+                if next_due is None:
+                    break
+                wait = (next_due - now).total_seconds()
+                if wait > max_nap or time.monotonic() + wait > deadline:
+                    break
+                if wait > 5:
+                    connection.close()
+                time.sleep(max(wait, 0.01))
+                continue
+            delivery_id, token = claim.id, claim.token
+            attempted = True
+            try:
+                message = compose_message(claim, snapshot, now)
+                connection.send(message)
+            except NothingToSend:
+                _settle(
+                    delivery_id, token, status=DeliveryStatus.CANCELLED, last_error="recipient gone"
+                )
+            except (TemplateProblem, flask_mail.BadHeaderError) as problem:
+                _settle(
+                    delivery_id, token, status=DeliveryStatus.FAILED, last_error=str(problem)[:300]
+                )
+            except AmbiguousDelivery as error:
+                # Sending again could make a second copy: the organiser decides.
+                db.session.rollback()
+                connection.close()
+                log.warning("delivery %s: outcome unknown (%s)", delivery_id, error)
+                _settle(
+                    delivery_id,
+                    token,
+                    status=DeliveryStatus.UNKNOWN,
+                    last_error=f"no answer after the message was handed over ({error})",
+                )
+            except (TimeoutError, smtplib.SMTPException, OSError) as error:
+                db.session.rollback()
+                connection.close()
+                failure = classify_mail_error(error)
+                attempts = claim.attempts
+                if isinstance(failure, PermanentMailError) or attempts >= max_attempts:
+                    log.warning("delivery %s failed for good: %s", delivery_id, failure)
+                    _settle(
+                        delivery_id, token, status=DeliveryStatus.FAILED, last_error=str(failure)
+                    )
+                else:
+                    retry_at = utcnow() + retry_delay(attempts)
+                    log.info("delivery %s deferred: %s", delivery_id, failure)
+                    _settle(
+                        delivery_id,
+                        token,
+                        status=DeliveryStatus.QUEUED,
+                        not_before=retry_at,
+                        last_error=str(failure),
+                        claim_token=None,
+                    )
+                    if isinstance(error, (smtplib.SMTPConnectError, ConnectionRefusedError)):
+                        # The server is not there: let the backoff run before the next try.
+                        pause_until = retry_at
+                        break
+            else:
+                # Committed with the next claim: one commit per message.
+                _settle(
+                    delivery_id,
+                    token,
+                    commit=False,
+                    status=DeliveryStatus.SENT,
+                    sent_at=utcnow(),
+                    last_error=None,
+                )
+    finally:
+        db.session.commit()
+        connection.close()
+    _hand_over(mailing_id, lane, pause_until)
+
+
+def _hand_over(mailing_id: int, lane: int, not_before: datetime | None) -> None:
+    """Schedule this lane's next run at the next due delivery, or close the mailing."""
+    if _mailing_status(mailing_id) not in ACTIVE:
+        return
+    next_due = _next_due(mailing_id)
+    if next_due is None:
+        finish_if_complete(mailing_id, utcnow())
+        return
+    when = max(filter(None, [next_due, not_before]))
+    stamp = int(when.timestamp())
+    enqueue_at(
+        when,
+        send_mailing_deliveries,
+        mailing_id,
+        lane,
+        job_id=f"mailing-{mailing_id}-at-{stamp}-{lane}",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The sweeper
+
+
+def mark_stale_deliveries_unknown(now: datetime) -> int:
+    """Deliveries whose sender died mid-send: their outcome is unknown, never retried."""
+    stale = now - timedelta(seconds=current_app.config["MAILING_STALE_AFTER"])
+    count = db.session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < stale)
+        .values(
+            status=DeliveryStatus.UNKNOWN,
+            last_error="the worker stopped during the send: it may or may not have left",
+        )
+    ).rowcount
+    db.session.commit()
+    return count
+
+
+def stalled_mailings(now: datetime) -> list[int]:
+    """Sending mailings with overdue deliveries and no claim for a while: their jobs were
+    lost (worker killed, Redis flushed)."""
+    stall = now - timedelta(seconds=current_app.config["MAILING_STALL_AFTER"])
+    overdue = (
+        select(Delivery.mailing_id)
+        .join(Mailing, Mailing.id == Delivery.mailing_id)
+        .where(
+            Mailing.status.in_(ACTIVE),
+            Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.not_before <= stall,
+        )
+        .distinct()
+    )
+    stalled = []
+    for mailing_id in db.session.scalars(overdue).all():
+        last_claim = db.session.scalar(
+            select(func.max(Delivery.claimed_at)).where(Delivery.mailing_id == mailing_id)
+        )
+        if last_claim is None or last_claim < stall:
+            stalled.append(mailing_id)
+    return stalled
+
+
+def sweep_mailings(now: datetime) -> dict[str, int]:
+    """Start due scheduled mailings, mark dead sends unknown, wake lost senders, and close
+    finished mailings. The database is the truth; this rebuilds Redis's part from it."""
+    started = start_due_mailings(now)
+    for mailing_id in started:
+        wake_senders(mailing_id, "scheduled")
+    unknown = mark_stale_deliveries_unknown(now)
+    stalled = stalled_mailings(now)
+    for mailing_id in stalled:
+        wake_senders(mailing_id, f"sweep-{int(now.timestamp()) // 60}")
+    sending = db.session.scalars(
+        select(Mailing.id).where(
+            Mailing.status == MailingStatus.SENDING, Mailing.kind != MailingKind.REPRESENTATIVES
+        )
+    ).all()
+    finished = sum(finish_if_complete(mailing_id, now) for mailing_id in sending)
+    return {
+        "started": len(started),
+        "unknown": unknown,
+        "woken": len(stalled),
+        "finished": finished,
+    }

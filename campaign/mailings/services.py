@@ -1,0 +1,813 @@
+"""Mailings: compose, choose recipients, start, pause, resume, cancel, retry, progress.
+
+Starting a mailing moves it out of draft with a conditional update (a double-clicked
+"send" starts one run) and, in the same transaction, writes one Delivery row per recipient
+with a unique idempotency key and the time before which it may not leave (pacing and the
+per-domain cap live in the data, so they survive restarts and hold across workers). Only
+then are the workers woken up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, insert, or_, select, update
+
+from campaign import audit
+from campaign.errors import DomainError
+from campaign.extensions import db
+from campaign.mailings.models import (
+    ACTIVE,
+    EDITABLE,
+    OPEN_DELIVERIES,
+    Delivery,
+    DeliveryStatus,
+    Mailing,
+    MailingKind,
+    MailingStatus,
+    Official,
+    OfficialRole,
+)
+from campaign.mailings.templates import RenderedLetter, render_letter
+from campaign.personal_data import decrypt_email
+from campaign.petitions.models import Petition
+from campaign.signatures.models import Signature, SignatureStatus
+from campaign.tokens import external_url
+
+ROLE_LABELS = {
+    OfficialRole.DEPUTE: _l("Member of the National Assembly"),
+    OfficialRole.SENATEUR: _l("Senator"),
+    OfficialRole.DEPUTE_EUROPEEN: _l("Member of the European Parliament"),
+    OfficialRole.MINISTRE: _l("Minister"),
+    OfficialRole.AUTORITE: _l("Regulator"),
+    OfficialRole.AUTRE: _l("Official"),
+}
+
+
+class NoRecipients(DomainError):
+    """The mailing's selection matches nobody."""
+
+
+class MailingNotEditable(DomainError):
+    """Only a draft mailing can be changed."""
+
+
+# ---------------------------------------------------------------------------------------
+# Merge fields
+
+
+def role_label(role: str, locale: str) -> str:
+    """The official's role in the given language."""
+    with force_locale(locale):
+        label = ROLE_LABELS.get(role)
+        return str(label) if label is not None else role
+
+
+def petition_context(petition: Petition) -> dict[str, Any]:
+    """Merge fields about the petition, its counts and its latest publication."""
+    from campaign.publication.services import latest_publication
+    from campaign.signatures.services import counts_by_category, signature_count
+
+    locale = petition.language
+    by_category = counts_by_category(petition)
+    publication = latest_publication(petition.id)
+    return {
+        "petition": {
+            "title": petition.text(locale).title,
+            "url": external_url("petitions.show", slug=petition.slug),
+            "confirmed": signature_count(petition.id),
+            "goal": petition.goal,
+        },
+        "categories": [
+            {"key": category.key, "label": category.label(locale), "count": count}
+            for category, count in by_category
+        ],
+        "counts": {category.key: count for category, count in by_category},
+        "publication": None
+        if publication is None
+        else {
+            "url": external_url(
+                "publication.publication", slug=petition.slug, sequence=publication.sequence
+            ),
+            "sha256": publication.hash,
+            "sequence": publication.sequence,
+            "count": publication.entry_count,
+        },
+    }
+
+
+def official_context(official: Official, locale: str) -> dict[str, Any]:
+    """Merge fields about one official."""
+    return {
+        "name": official.full_name,
+        "first_name": official.first_name,
+        "last_name": official.last_name,
+        "role": role_label(official.role, locale),
+        "chamber": official.chamber,
+        "departement": official.departement or "",
+        "constituency": official.constituency,
+    }
+
+
+def signatory_context(signature: Signature) -> dict[str, Any]:
+    """Merge fields about the signatory an update is written to."""
+    return {"first_name": signature.first_name, "last_name": signature.last_name}
+
+
+def letter_context(
+    base: dict[str, Any],
+    locale: str,
+    official: Official | None = None,
+    signature: Signature | None = None,
+) -> dict[str, Any]:
+    """The whole context of one letter: the petition's fields plus the recipient's."""
+    context = dict(base)
+    if official is not None:
+        context["official"] = official_context(official, locale)
+    if signature is not None:
+        context["signatory"] = signatory_context(signature)
+    return context
+
+
+# ---------------------------------------------------------------------------------------
+# Composing
+
+
+@dataclass
+class MailingFields:
+    """What an organiser sets on a mailing."""
+
+    name: str = ""
+    subject_template: str = ""
+    body_template: str = ""
+    roles: list[str] = field(default_factory=list)
+    chambers: list[str] = field(default_factory=list)
+    departements: list[str] = field(default_factory=list)
+    official_ids: list[int] = field(default_factory=list)
+    per_minute: int = 0
+    domain_cap_per_hour: int = 0
+    official_daily_cap: int = 50
+    hold_for_moderation: bool = False
+    send_at: datetime | None = None
+
+    def selection(self) -> dict[str, list]:
+        return {
+            "roles": sorted(set(self.roles)),
+            "chambers": sorted(set(self.chambers)),
+            "departements": sorted(set(self.departements)),
+            "official_ids": sorted(set(self.official_ids)),
+        }
+
+
+def fields_of(mailing: Mailing) -> MailingFields:
+    """A mailing's settings, to fill the compose form."""
+    selection = mailing.selection or {}
+    return MailingFields(
+        name=mailing.name,
+        subject_template=mailing.subject_template,
+        body_template=mailing.body_template,
+        roles=list(selection.get("roles", [])),
+        chambers=list(selection.get("chambers", [])),
+        departements=list(selection.get("departements", [])),
+        official_ids=list(selection.get("official_ids", [])),
+        per_minute=mailing.per_minute,
+        domain_cap_per_hour=mailing.domain_cap_per_hour,
+        official_daily_cap=mailing.official_daily_cap,
+        hold_for_moderation=mailing.hold_for_moderation,
+        send_at=mailing.send_at,
+    )
+
+
+def _apply(mailing: Mailing, fields: MailingFields) -> None:
+    mailing.name = fields.name.strip()
+    mailing.subject_template = fields.subject_template
+    mailing.body_template = fields.body_template
+    mailing.selection = fields.selection()
+    mailing.per_minute = max(0, fields.per_minute)
+    mailing.domain_cap_per_hour = max(0, fields.domain_cap_per_hour)
+    mailing.official_daily_cap = max(1, fields.official_daily_cap)
+    mailing.hold_for_moderation = fields.hold_for_moderation
+    mailing.send_at = fields.send_at
+
+
+def create_mailing(
+    petition: Petition, kind: MailingKind, fields: MailingFields, actor, now: datetime
+) -> Mailing:
+    """A new draft mailing of `petition`. Template errors are allowed in a draft."""
+    mailing = Mailing(
+        petition_id=petition.id,
+        kind=kind,
+        created_by_id=getattr(actor, "id", None),
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(mailing, fields)
+    db.session.add(mailing)
+    db.session.commit()
+    return mailing
+
+
+def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime) -> Mailing:
+    """Change a draft mailing. Raises MailingNotEditable once it has left draft."""
+    if mailing.status not in EDITABLE and mailing.kind != MailingKind.REPRESENTATIVES:
+        raise MailingNotEditable(mailing.id)
+    _apply(mailing, fields)
+    mailing.updated_at = now
+    db.session.commit()
+    return mailing
+
+
+# ---------------------------------------------------------------------------------------
+# Recipients
+
+
+def selected_officials(selection: dict[str, Any]) -> list[Official]:
+    """Active officials matching the selection: criteria combine with AND; officials
+    picked by hand are added. No criterion and nobody picked selects nobody."""
+    roles = selection.get("roles") or []
+    chambers = selection.get("chambers") or []
+    departements = selection.get("departements") or []
+    picked = selection.get("official_ids") or []
+    conditions = []
+    if roles:
+        conditions.append(Official.role.in_(roles))
+    if chambers:
+        conditions.append(Official.chamber.in_(chambers))
+    if departements:
+        conditions.append(Official.departement.in_(departements))
+    matches = []
+    if conditions:
+        matches.append(and_(*conditions))
+    if picked:
+        matches.append(Official.id.in_(picked))
+    if not matches:
+        return []
+    return list(
+        db.session.scalars(
+            select(Official)
+            .where(Official.active.is_(True), or_(*matches))
+            .order_by(Official.last_name, Official.first_name, Official.id)
+        )
+    )
+
+
+def subscribed_signatures(petition_id: int) -> list[Signature]:
+    """Confirmed signatories of the petition who asked to be kept informed."""
+    return list(
+        db.session.scalars(
+            select(Signature)
+            .where(
+                Signature.petition_id == petition_id,
+                Signature.status == SignatureStatus.CONFIRMED,
+                Signature.contact_ok.is_(True),
+                Signature.email_ciphertext.is_not(None),
+            )
+            .order_by(Signature.id)
+        )
+    )
+
+
+def recipient_count(mailing: Mailing) -> int:
+    """How many people the mailing would write to now."""
+    if mailing.kind == MailingKind.LETTER:
+        return len(selected_officials(mailing.selection or {}))
+    if mailing.kind == MailingKind.UPDATE:
+        return len(subscribed_signatures(mailing.petition_id))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+
+def render_for_official(mailing: Mailing, official: Official) -> RenderedLetter:
+    """The letter `official` would receive. Raises TemplateProblem."""
+    petition = db.session.get(Petition, mailing.petition_id)
+    context = letter_context(petition_context(petition), petition.language, official=official)
+    return render_letter(mailing.subject_template, mailing.body_template, context)
+
+
+def render_for_signature(mailing: Mailing, signature: Signature) -> RenderedLetter:
+    """The update `signature`'s signer would receive. Raises TemplateProblem."""
+    petition = db.session.get(Petition, mailing.petition_id)
+    context = letter_context(petition_context(petition), petition.language, signature=signature)
+    return render_letter(mailing.subject_template, mailing.body_template, context)
+
+
+def sample_signature(petition_id: int) -> Signature:
+    """A stand-in signatory to preview an update with."""
+    return Signature(petition_id=petition_id, first_name="Camille", last_name="Martin")
+
+
+def check_templates(mailing: Mailing) -> None:
+    """Render the templates for every recipient (or a stand-in); raises TemplateProblem
+    at the first failure, so that nothing leaves with a hole in it."""
+    petition = db.session.get(Petition, mailing.petition_id)
+    base = petition_context(petition)
+    locale = petition.language
+    if mailing.kind == MailingKind.UPDATE:
+        render_letter(
+            mailing.subject_template,
+            mailing.body_template,
+            letter_context(base, locale, signature=sample_signature(petition.id)),
+        )
+        return
+    officials = selected_officials(mailing.selection or {})
+    if mailing.kind == MailingKind.REPRESENTATIVES:
+        officials = officials[:1] or [
+            Official(first_name="Camille", last_name="Martin", role=OfficialRole.DEPUTE)
+        ]
+    for official in officials:
+        render_letter(
+            mailing.subject_template,
+            mailing.body_template,
+            letter_context(base, locale, official=official),
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Starting
+
+
+def spread(
+    domains: list[str], start: datetime, per_minute: int, domain_cap_per_hour: int
+) -> list[datetime]:
+    """The earliest departure time of each message, in order: evenly spaced at
+    `per_minute`, and no more than `domain_cap_per_hour` to one domain in any hour."""
+    gap = timedelta(seconds=60 / per_minute) if per_minute else timedelta(0)
+    domain_gap = timedelta(seconds=3600 / domain_cap_per_hour) if domain_cap_per_hour else None
+    next_slot = start
+    next_for_domain: dict[str, datetime] = defaultdict(lambda: start)
+    times = []
+    for domain in domains:
+        moment = max(next_slot, next_for_domain[domain]) if domain_gap else next_slot
+        times.append(moment)
+        next_slot = moment + gap
+        if domain_gap:
+            next_for_domain[domain] = moment + domain_gap
+    return times
+
+
+def _interleave_domains(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Round-robin over recipient domains, so a cap on one domain does not hold back the
+    others behind it."""
+    by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_domain[row["recipient_domain"]].append(row)
+    queues = sorted(by_domain.values(), key=len, reverse=True)
+    ordered = []
+    for index in range(max((len(queue) for queue in queues), default=0)):
+        ordered.extend(queue[index] for queue in queues if index < len(queue))
+    return ordered
+
+
+def _delivery_rows(mailing: Mailing, now: datetime) -> list[dict[str, Any]]:
+    if mailing.kind == MailingKind.LETTER:
+        return [
+            {
+                "mailing_id": mailing.id,
+                "idempotency_key": f"{mailing.id}:official:{official.id}",
+                "official_id": official.id,
+                "recipient_domain": official.email_domain,
+                "status": DeliveryStatus.QUEUED,
+                "created_at": now,
+            }
+            for official in selected_officials(mailing.selection or {})
+        ]
+    return [
+        {
+            "mailing_id": mailing.id,
+            "idempotency_key": f"{mailing.id}:signature:{signature.id}",
+            "signature_id": signature.id,
+            "recipient_domain": decrypt_email(signature.email_ciphertext).rpartition("@")[2],
+            "status": DeliveryStatus.QUEUED,
+            "created_at": now,
+        }
+        for signature in subscribed_signatures(mailing.petition_id)
+    ]
+
+
+def _materialise(mailing: Mailing, now: datetime) -> int:
+    rows = _delivery_rows(mailing, now)
+    if mailing.domain_cap_per_hour:
+        rows = _interleave_domains(rows)
+    times = spread(
+        [row["recipient_domain"] for row in rows],
+        now,
+        mailing.per_minute,
+        mailing.domain_cap_per_hour,
+    )
+    for row, moment in zip(rows, times, strict=True):
+        row["not_before"] = moment
+    if rows:
+        db.session.execute(insert(Delivery), rows)
+    return len(rows)
+
+
+def start_mailing(mailing_id: int, actor, now: datetime) -> bool:
+    """Send a draft mailing now, or schedule it for its send_at. False when it already
+    left draft (a second click). Raises TemplateProblem or NoRecipients, changing nothing."""
+    mailing = db.session.get(Mailing, mailing_id)
+    if mailing is None or mailing.status not in EDITABLE:
+        return False
+    check_templates(mailing)
+    if mailing.kind != MailingKind.REPRESENTATIVES and recipient_count(mailing) == 0:
+        raise NoRecipients(mailing_id)
+    later = mailing.send_at is not None and mailing.send_at > now
+    to = MailingStatus.SCHEDULED if later else MailingStatus.SENDING
+    values: dict[str, Any] = {"reply_to": getattr(actor, "email", "") or ""}
+    if not later:
+        values["started_at"] = now
+    if not Mailing.move(db.session, mailing_id, EDITABLE, to, **values):
+        db.session.rollback()
+        return False
+    count = (
+        0 if later or mailing.kind == MailingKind.REPRESENTATIVES else _materialise(mailing, now)
+    )
+    audit.record(
+        "mailing.schedule" if later else "mailing.send",
+        now,
+        actor=actor,
+        petition_id=mailing.petition_id,
+        detail=f"mailing {mailing_id}: {mailing.name}",
+        count=count,
+    )
+    db.session.commit()
+    from campaign.mailings.jobs import start_scheduled_mailing, wake_senders
+
+    if later:
+        from campaign.jobs import enqueue_at
+
+        enqueue_at(mailing.send_at, start_scheduled_mailing, mailing_id)
+    else:
+        wake_senders(mailing_id, "start")
+    return True
+
+
+def start_due_mailings(now: datetime) -> list[int]:
+    """Scheduled mailings whose time has come: recipients materialised, now sending."""
+    due = db.session.scalars(
+        select(Mailing.id).where(Mailing.status == MailingStatus.SCHEDULED, Mailing.send_at <= now)
+    ).all()
+    started = []
+    for mailing_id in due:
+        mailing = db.session.get(Mailing, mailing_id)
+        if not Mailing.move(
+            db.session,
+            mailing_id,
+            frozenset({MailingStatus.SCHEDULED}),
+            MailingStatus.SENDING,
+            started_at=now,
+        ):
+            db.session.rollback()
+            continue
+        if mailing.kind != MailingKind.REPRESENTATIVES:
+            _materialise(mailing, now)
+        db.session.commit()
+        started.append(mailing_id)
+    return started
+
+
+# ---------------------------------------------------------------------------------------
+# Pause, resume, cancel, retry
+
+
+def pause_mailing(mailing_id: int, actor, now: datetime) -> bool:
+    """Stop taking new deliveries; those in flight finish."""
+    moved = Mailing.move(
+        db.session, mailing_id, frozenset({MailingStatus.SENDING}), MailingStatus.PAUSED
+    )
+    if moved:
+        audit.record("mailing.pause", now, actor=actor, detail=f"mailing {mailing_id}")
+    db.session.commit()
+    return moved
+
+
+def _respace(mailing: Mailing, now: datetime) -> None:
+    """Spread the queued deliveries again from `now`, in their current order."""
+    rows = db.session.execute(
+        select(Delivery.id, Delivery.recipient_domain)
+        .where(Delivery.mailing_id == mailing.id, Delivery.status == DeliveryStatus.QUEUED)
+        .order_by(Delivery.not_before, Delivery.id)
+    ).all()
+    times = spread(
+        [domain for _, domain in rows], now, mailing.per_minute, mailing.domain_cap_per_hour
+    )
+    if rows:
+        db.session.execute(
+            update(Delivery),
+            [
+                {"id": delivery_id, "not_before": moment}
+                for (delivery_id, _), moment in zip(rows, times, strict=True)
+            ],
+        )
+
+
+def resume_mailing(mailing_id: int, actor, now: datetime) -> bool:
+    """Take up a paused mailing where it stopped, paced from now."""
+    moved = Mailing.move(
+        db.session, mailing_id, frozenset({MailingStatus.PAUSED}), MailingStatus.SENDING
+    )
+    if not moved:
+        db.session.rollback()
+        return False
+    _respace(db.session.get(Mailing, mailing_id), now)
+    audit.record("mailing.resume", now, actor=actor, detail=f"mailing {mailing_id}")
+    db.session.commit()
+    from campaign.mailings.jobs import wake_senders
+
+    wake_senders(mailing_id, f"resume-{int(now.timestamp())}")
+    return True
+
+
+def cancel_mailing(mailing_id: int, actor, now: datetime) -> bool:
+    """Stop a mailing for good: whatever has not left is cancelled."""
+    moved = Mailing.move(
+        db.session,
+        mailing_id,
+        frozenset(
+            {
+                MailingStatus.DRAFT,
+                MailingStatus.SCHEDULED,
+                MailingStatus.SENDING,
+                MailingStatus.PAUSED,
+            }
+        ),
+        MailingStatus.CANCELLED,
+        finished_at=now,
+    )
+    if not moved:
+        db.session.rollback()
+        return False
+    cancelled = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.mailing_id == mailing_id,
+            Delivery.status.in_({DeliveryStatus.QUEUED, DeliveryStatus.HELD}),
+        )
+        .values(status=DeliveryStatus.CANCELLED)
+    ).rowcount
+    audit.record(
+        "mailing.cancel", now, actor=actor, detail=f"mailing {mailing_id}", count=cancelled
+    )
+    db.session.commit()
+    return True
+
+
+def _requeue(
+    mailing_id: int, statuses: set[DeliveryStatus], actor, now: datetime, action: str
+) -> int:
+    mailing = db.session.get(Mailing, mailing_id)
+    if mailing is None or mailing.status == MailingStatus.CANCELLED:
+        return 0
+    count = db.session.execute(
+        update(Delivery)
+        .where(Delivery.mailing_id == mailing_id, Delivery.status.in_(statuses))
+        .values(status=DeliveryStatus.QUEUED, attempts=0, not_before=now, claim_token=None)
+    ).rowcount
+    if count and mailing.status == MailingStatus.DONE:
+        Mailing.move(
+            db.session,
+            mailing_id,
+            frozenset({MailingStatus.DONE}),
+            MailingStatus.SENDING,
+            finished_at=None,
+        )
+    audit.record(action, now, actor=actor, detail=f"mailing {mailing_id}", count=count)
+    db.session.commit()
+    if count and mailing.status in ACTIVE:
+        from campaign.mailings.jobs import wake_senders
+
+        wake_senders(mailing_id, f"{action}-{int(now.timestamp())}")
+    return count
+
+
+def retry_failed(mailing_id: int, actor, now: datetime) -> int:
+    """Queue the failed deliveries again; returns how many."""
+    return _requeue(mailing_id, {DeliveryStatus.FAILED}, actor, now, "mailing.retry_failed")
+
+
+def resend_unknown(mailing_id: int, actor, now: datetime) -> int:
+    """The organiser decided that the deliveries of unknown outcome should go again (the
+    recipient may then get two copies): queue them; returns how many."""
+    return _requeue(mailing_id, {DeliveryStatus.UNKNOWN}, actor, now, "mailing.resend_unknown")
+
+
+def mark_unknown_sent(mailing_id: int, actor, now: datetime) -> int:
+    """The organiser decided that the deliveries of unknown outcome did leave."""
+    count = db.session.execute(
+        update(Delivery)
+        .where(Delivery.mailing_id == mailing_id, Delivery.status == DeliveryStatus.UNKNOWN)
+        .values(status=DeliveryStatus.SENT, sent_at=Delivery.claimed_at)
+    ).rowcount
+    audit.record(
+        "mailing.unknown_marked_sent", now, actor=actor, detail=f"mailing {mailing_id}", count=count
+    )
+    db.session.commit()
+    return count
+
+
+def finish_if_complete(mailing_id: int, now: datetime) -> bool:
+    """A sending mailing with nothing left to send is done (supporters' mailings stay
+    open for new letters)."""
+    mailing = db.session.get(Mailing, mailing_id)
+    if mailing is None or mailing.kind == MailingKind.REPRESENTATIVES:
+        return False
+    remaining = db.session.scalar(
+        select(func.count(Delivery.id)).where(
+            Delivery.mailing_id == mailing_id, Delivery.status.in_(OPEN_DELIVERIES)
+        )
+    )
+    if remaining:
+        return False
+    done = Mailing.move(
+        db.session,
+        mailing_id,
+        frozenset({MailingStatus.SENDING}),
+        MailingStatus.DONE,
+        finished_at=now,
+    )
+    db.session.commit()
+    return done
+
+
+# ---------------------------------------------------------------------------------------
+# Progress
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a mailing stands, for the workspace's live progress bar."""
+
+    status: str
+    total: int
+    counts: dict[str, int]
+    per_minute: float
+    eta_minutes: int | None
+
+    @property
+    def remaining(self) -> int:
+        return sum(self.counts.get(status, 0) for status in OPEN_DELIVERIES)
+
+    @property
+    def done_percent(self) -> int:
+        if not self.total:
+            return 0
+        settled = self.total - self.remaining - self.counts.get(DeliveryStatus.CANCELLED, 0)
+        return math.floor(100 * settled / self.total)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "total": self.total,
+            "sent": self.counts.get(DeliveryStatus.SENT, 0),
+            "failed": self.counts.get(DeliveryStatus.FAILED, 0),
+            "unknown": self.counts.get(DeliveryStatus.UNKNOWN, 0),
+            "held": self.counts.get(DeliveryStatus.HELD, 0),
+            "cancelled": self.counts.get(DeliveryStatus.CANCELLED, 0),
+            "remaining": self.remaining,
+            "percent": self.done_percent,
+            "per_minute": round(self.per_minute, 1),
+            "eta_minutes": self.eta_minutes,
+        }
+
+
+RATE_WINDOW = timedelta(minutes=5)
+
+
+def mailing_progress(mailing: Mailing, now: datetime) -> Progress:
+    """Counts per delivery status, the recent sending rate and the time left at that rate."""
+    counts = {
+        status: count
+        for status, count in db.session.execute(
+            select(Delivery.status, func.count(Delivery.id))
+            .where(Delivery.mailing_id == mailing.id)
+            .group_by(Delivery.status)
+        )
+    }
+    since = max(now - RATE_WINDOW, mailing.started_at or now - RATE_WINDOW)
+    recent = db.session.scalar(
+        select(func.count(Delivery.id)).where(
+            Delivery.mailing_id == mailing.id,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.sent_at >= since,
+        )
+    )
+    minutes = max((now - since).total_seconds() / 60, 1 / 60)
+    rate = recent / minutes
+    progress = Progress(
+        status=mailing.status,
+        total=sum(counts.values()),
+        counts=counts,
+        per_minute=rate,
+        eta_minutes=None,
+    )
+    if rate and progress.remaining and mailing.status in ACTIVE:
+        progress = Progress(
+            status=mailing.status,
+            total=progress.total,
+            counts=counts,
+            per_minute=rate,
+            eta_minutes=math.ceil(progress.remaining / rate),
+        )
+    return progress
+
+
+def failed_deliveries(mailing_id: int, limit: int = 500) -> list[tuple[Delivery, Official | None]]:
+    """Failed and unknown deliveries with their recipient, for the failures list."""
+    return list(
+        db.session.execute(
+            select(Delivery, Official)
+            .outerjoin(Official, Official.id == Delivery.official_id)
+            .where(
+                Delivery.mailing_id == mailing_id,
+                Delivery.status.in_({DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN}),
+            )
+            .order_by(Delivery.status, Delivery.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def mailings_of(petition_id: int) -> list[Mailing]:
+    """A petition's mailings, newest first."""
+    return list(
+        db.session.scalars(
+            select(Mailing).where(Mailing.petition_id == petition_id).order_by(Mailing.id.desc())
+        )
+    )
+
+
+def text_digest(text: str) -> str:
+    """Digest of a letter's words, ignoring case, spacing and punctuation: letters copied
+    from one another share it."""
+    words = re.findall(r"\w+", text.casefold())
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Test letters
+
+
+def active_officials() -> list[Official]:
+    """Every active official, by name: those an organiser may pick by hand."""
+    return list(
+        db.session.scalars(
+            select(Official)
+            .where(Official.active.is_(True))
+            .order_by(Official.last_name, Official.first_name, Official.id)
+        )
+    )
+
+
+def sample_letter(mailing: Mailing, official_id: int | None = None) -> tuple[str, RenderedLetter]:
+    """The name of the recipient a preview or a test stands for, and their letter: the
+    selected official `official_id`, else the first one (or a stand-in); a stand-in
+    signatory for an update. Raises TemplateProblem."""
+    if mailing.kind == MailingKind.UPDATE:
+        signature = sample_signature(mailing.petition_id)
+        name = f"{signature.first_name} {signature.last_name}"
+        return name, render_for_signature(mailing, signature)
+    officials = selected_officials(mailing.selection or {})
+    chosen = [official for official in officials if official.id == official_id]
+    official = (chosen or officials or [stand_in_official()])[0]
+    return official.full_name, render_for_official(mailing, official)
+
+
+def stand_in_official() -> Official:
+    """An official to preview a letter with when the selection is empty (never saved)."""
+    return Official(
+        first_name="Camille",
+        last_name="Martin",
+        role=OfficialRole.DEPUTE,
+        chamber="Assemblée nationale",
+        departement="75",
+        constituency="",
+    )
+
+
+def send_test_letter(mailing: Mailing, actor, now: datetime) -> None:
+    """Email the organiser the letter as its first recipient would receive it, "[TEST]"
+    before its subject. Raises TemplateProblem, queueing nothing."""
+    from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message
+    from campaign.jobs import enqueue
+
+    sample_letter(mailing)
+    outbox = OutboxMessage(
+        kind=EmailKind.MAILING_TEST,
+        user_id=actor.id,
+        petition_id=mailing.petition_id,
+        detail=str(mailing.id),
+        created_at=now,
+    )
+    db.session.add(outbox)
+    db.session.commit()
+    enqueue(deliver_outbox_message, outbox.id)

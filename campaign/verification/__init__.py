@@ -1,0 +1,1 @@
+"""Verified categories: domain rules, the RPPS register, the officials roster, the queue."""

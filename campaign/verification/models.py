@@ -1,0 +1,160 @@
+"""Verification levels, domain rules per category, what a signer offered as proof, their
+professional address, and the imported generations of the RPPS register."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign.clock import utcnow
+from campaign.extensions import db
+
+
+class VerificationLevel(StrEnum):
+    """How sure Tribune is that a signatory belongs to the category they chose."""
+
+    # Collected elsewhere (imported as already confirmed) or not confirmed yet.
+    NONE = "none"
+    # The signer confirmed their address through the emailed link.
+    EMAIL = "email"
+    # A confirmed address at an official domain of the category.
+    DOMAIN = "domain"
+    # Found in an official register (RPPS) under the same names.
+    REGISTRY = "registry"
+    # Matched to the officials directory by name and official address.
+    ROSTER = "roster"
+    # Checked by a moderator, with a recorded reason.
+    MODERATOR = "moderator"
+
+
+# registry and roster are two proofs of the same strength.
+RANK = {
+    VerificationLevel.NONE: 0,
+    VerificationLevel.EMAIL: 1,
+    VerificationLevel.DOMAIN: 2,
+    VerificationLevel.REGISTRY: 3,
+    VerificationLevel.ROSTER: 3,
+    VerificationLevel.MODERATOR: 4,
+}
+# Above a confirmed address: what the public list marks as verified.
+VERIFIED = frozenset(level for level, rank in RANK.items() if rank >= 2)
+# Proofs that settle the claim without a moderator.
+CONCLUSIVE = frozenset({VerificationLevel.REGISTRY, VerificationLevel.ROSTER})
+
+
+class VerificationMethod(StrEnum):
+    """Which check gave a signature its level."""
+
+    CONFIRMATION_LINK = "confirmation_link"
+    SIGNING_ADDRESS_DOMAIN = "signing_address_domain"
+    PROFESSIONAL_ADDRESS_DOMAIN = "professional_address_domain"
+    RPPS = "rpps"
+    ROSTER = "roster"
+    MODERATOR = "moderator"
+
+
+class ReviewDecision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RegistryName(StrEnum):
+    RPPS = "rpps"
+
+
+class ImportStatus(StrEnum):
+    # Being written: invisible to look-ups until it becomes active.
+    LOADING = "loading"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+
+
+class DomainRule(db.Model):
+    """An official email domain of a category: `assemblee-nationale.fr` for mp, or a pattern
+    with `*` inside one label (`chu-*.fr`). Subdomains match too. Removing a rule keeps its
+    row (removed_at), so that the job re-assessing its category can still name it."""
+
+    __tablename__ = "domain_rules"
+    __table_args__ = (UniqueConstraint("category_key", "pattern"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_key: Mapped[str] = mapped_column(ForeignKey("categories.key", ondelete="CASCADE"))
+    pattern: Mapped[str] = mapped_column(String(253))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    removed_at: Mapped[datetime | None]
+
+
+class VerificationClaim(db.Model):
+    """What a signer offered to prove their category, and a moderator's decision on it.
+    Personal data: erased with the signature's other fields on withdrawal."""
+
+    __tablename__ = "verification_claims"
+
+    signature_id: Mapped[int] = mapped_column(
+        ForeignKey("signatures.id", ondelete="CASCADE"), primary_key=True
+    )
+    rpps_number: Mapped[str | None] = mapped_column(String(11), index=True)
+    # Free text for moderators only: a professional page, a registration number...
+    evidence: Mapped[str | None] = mapped_column(String(300))
+    decision: Mapped[ReviewDecision | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None]
+    # Professional-address emails sent for this signature, all addresses together.
+    address_emails_sent: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProfessionalAddress(db.Model):
+    """A second address a signer adds after signing to reach the domain level, without
+    changing the one they signed with; kept like the main one (digest + Fernet)."""
+
+    __tablename__ = "professional_addresses"
+    # Confirmation links name the row's id: SQLite must never give a replaced address's id
+    # to its successor (PostgreSQL's sequences never do).
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_id: Mapped[int] = mapped_column(
+        ForeignKey("signatures.id", ondelete="CASCADE"), unique=True
+    )
+    email_digest: Mapped[str] = mapped_column(String(64), index=True)
+    email_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+
+
+class RegistryImport(db.Model):
+    """One imported extract of a register. Look-ups read the active one only; an import
+    writes a new generation and switches to it in one transaction."""
+
+    __tablename__ = "registry_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    register: Mapped[RegistryName] = mapped_column(String(20), index=True)
+    status: Mapped[ImportStatus] = mapped_column(String(20), default=ImportStatus.LOADING)
+    source: Mapped[str] = mapped_column(String(255), default="")
+    line_count: Mapped[int] = mapped_column(default=0)
+    record_count: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None]
+
+
+class RppsRecord(db.Model):
+    """One line of the RPPS extract that Tribune needs: identifier, practising names,
+    profession. A professional with several activities has several lines."""
+
+    __tablename__ = "rpps_records"
+    __table_args__ = (Index("ix_rpps_records_import_rpps", "import_id", "rpps"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("registry_imports.id", ondelete="CASCADE"))
+    rpps: Mapped[str] = mapped_column(String(11))
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    profession_code: Mapped[str] = mapped_column(String(10), default="")
+    profession_label: Mapped[str] = mapped_column(String(200), default="")

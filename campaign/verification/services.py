@@ -1,0 +1,691 @@
+"""Verified categories: domain rules, the level of each signature (computed when it is
+confirmed, and again when new proof arrives), the professional address, the moderators'
+queue, and the counts per level. Signing is never blocked by verification."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from cryptography.fernet import InvalidToken
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import case, delete, func, or_, select, update
+
+from campaign.audit import record
+from campaign.emails import EmailKind, deliver_outbox_message, queue_email
+from campaign.errors import DomainError, TokenInvalid
+from campaign.extensions import db
+from campaign.jobs import enqueue
+from campaign.personal_data import decrypt_email, email_digest, encrypt_email
+from campaign.petitions.models import Category, Petition
+from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.tokens import read_token
+from campaign.verification.models import (
+    CONCLUSIVE,
+    VERIFIED,
+    DomainRule,
+    ProfessionalAddress,
+    RegistryName,
+    ReviewDecision,
+    VerificationClaim,
+    VerificationLevel,
+    VerificationMethod,
+)
+from campaign.verification.registries import (
+    RegisterAnswer,
+    checked_rpps,
+    look_up_rpps,
+    roster_official_id,
+)
+
+# Categories checked against a register, and those matched to the officials directory.
+REGISTRY_CATEGORIES = {"clinician": RegistryName.RPPS}
+ROSTER_CATEGORIES = frozenset({"mp"})
+# Confirmation emails to professional addresses, per signature, all addresses together.
+PROFESSIONAL_ADDRESS_MAX_EMAILS = 5
+# Where a signer may add a professional address: their signature counts, or will.
+ADDRESS_STATUSES = frozenset({SignatureStatus.CONFIRMED, SignatureStatus.SUSPECT})
+QUEUE_PER_PAGE = 50
+LABEL = re.compile(r"^[a-z0-9*](?:[a-z0-9*-]{0,61}[a-z0-9*])?$")
+
+
+class DomainRuleInvalid(DomainError):
+    """A domain rule that is not a domain name or a pattern narrow enough."""
+
+
+class ProfessionalAddressRefused(DomainError):
+    """A professional address that cannot be added; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SignatureNotInPetition(DomainError):
+    """No signature with this id in this petition."""
+
+
+# --- Domain rules ----------------------------------------------------------------------------
+
+
+def normalise_pattern(text: str) -> str:
+    """'@CHU-*.fr.' -> 'chu-*.fr'; raises DomainRuleInvalid for anything that is not a domain
+    name, with `*` standing for letters, digits or hyphens inside one label."""
+    pattern = text.strip().lower().lstrip("@").rstrip(".")
+    pattern = pattern.removeprefix("*.")
+    labels = pattern.split(".")
+    if len(pattern) > 253 or len(labels) < 2 or not all(LABEL.match(label) for label in labels):
+        raise DomainRuleInvalid(text)
+    if "*" in labels[-1] or not any(label.strip("*-") for label in labels[:-1]):
+        # "*.fr" or "*-*.org" would take in a whole top-level domain.
+        raise DomainRuleInvalid(text)
+    return pattern
+
+
+@lru_cache(maxsize=512)
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    body = "".join("[a-z0-9-]*" if char == "*" else re.escape(char) for char in pattern)
+    return re.compile(rf"(?:[a-z0-9-]+\.)*{body}")
+
+
+def domain_matches(domain: str, pattern: str) -> bool:
+    """Whether an address's domain is the rule's domain, matches its pattern, or is a
+    subdomain of either: 'chu-lyon.fr' and 'dsi.chu-lyon.fr' match 'chu-*.fr'."""
+    return _pattern_regex(pattern).fullmatch(domain.strip().lower().rstrip(".")) is not None
+
+
+def address_domain(address: str) -> str:
+    """The part of an address after its @, lower case."""
+    return address.rpartition("@")[2].strip().lower().rstrip(".")
+
+
+def domain_rules(category_key: str | None = None) -> list[DomainRule]:
+    """The rules in force, by category then pattern."""
+    query = select(DomainRule).where(DomainRule.removed_at.is_(None))
+    if category_key is not None:
+        query = query.where(DomainRule.category_key == category_key)
+    return list(db.session.scalars(query.order_by(DomainRule.category_key, DomainRule.pattern)))
+
+
+def matching_rule(address: str, rules: list[DomainRule]) -> DomainRule | None:
+    """The first rule whose domain the address is at."""
+    domain = address_domain(address)
+    return next((rule for rule in rules if domain_matches(domain, rule.pattern)), None)
+
+
+def add_domain_rule(category_key: str, pattern: str, actor, now: datetime) -> DomainRule:
+    """Add (or bring back) a rule, audit it, and re-assess the category's signatures.
+    `actor` is the workspace account, or None for the demo."""
+    if db.session.get(Category, category_key) is None:
+        raise DomainRuleInvalid(category_key)
+    pattern = normalise_pattern(pattern)
+    rule = db.session.scalar(
+        select(DomainRule).where(
+            DomainRule.category_key == category_key, DomainRule.pattern == pattern
+        )
+    )
+    if rule is None:
+        rule = DomainRule(
+            category_key=category_key,
+            pattern=pattern,
+            created_at=now,
+            created_by_id=getattr(actor, "id", None),
+        )
+        db.session.add(rule)
+    elif rule.removed_at is None:
+        return rule
+    rule.removed_at = None
+    db.session.flush()
+    record("domain rule added", now, actor=actor, detail=f"{category_key}: {pattern}")
+    db.session.commit()
+    from campaign.verification.jobs import reassess_domain_levels
+
+    enqueue(reassess_domain_levels, rule.id)
+    return rule
+
+
+def remove_domain_rule(rule_id: int, actor, now: datetime) -> bool:
+    """Remove a rule (its row stays, marked removed) and re-assess its category."""
+    rule = db.session.get(DomainRule, rule_id)
+    if rule is None or rule.removed_at is not None:
+        return False
+    rule.removed_at = now
+    record("domain rule removed", now, actor=actor, detail=f"{rule.category_key}: {rule.pattern}")
+    db.session.commit()
+    from campaign.verification.jobs import reassess_domain_levels
+
+    enqueue(reassess_domain_levels, rule.id)
+    return True
+
+
+def verified_categories() -> frozenset[str]:
+    """Categories a signer can be verified in: with a register, the roster, or a rule."""
+    with_rules = db.session.scalars(
+        select(DomainRule.category_key).where(DomainRule.removed_at.is_(None)).distinct()
+    )
+    return frozenset(REGISTRY_CATEGORIES) | ROSTER_CATEGORIES | frozenset(with_rules)
+
+
+# --- The level of a signature ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A signature's level, the check that gave it, and the profession a register names."""
+
+    level: VerificationLevel
+    method: VerificationMethod | None = None
+    profession: str | None = None
+
+
+def _readable(ciphertext: bytes | None) -> str | None:
+    """A stored address, decrypted in memory to match rules; None if unreadable."""
+    if not ciphertext:
+        return None
+    try:
+        return decrypt_email(ciphertext)
+    except InvalidToken:
+        return None
+
+
+def _automatic(
+    signature: Signature, claim: VerificationClaim | None, professional: str | None
+) -> Assessment:
+    """The best level the registers, the roster and the domain rules give a signature
+    whose address is confirmed."""
+    signing = _readable(signature.email_ciphertext)
+    category = signature.category_key
+    if category in REGISTRY_CATEGORIES and claim is not None and claim.rpps_number:
+        answer = look_up_rpps(claim.rpps_number, signature.first_name, signature.last_name)
+        if answer.matched:
+            return Assessment(
+                VerificationLevel.REGISTRY, VerificationMethod.RPPS, answer.profession
+            )
+    if category in ROSTER_CATEGORIES:
+        addresses = [address for address in (signing, professional) if address]
+        if roster_official_id(addresses, signature.first_name, signature.last_name) is not None:
+            return Assessment(VerificationLevel.ROSTER, VerificationMethod.ROSTER)
+    rules = domain_rules(category)
+    if rules and signing and matching_rule(signing, rules):
+        return Assessment(VerificationLevel.DOMAIN, VerificationMethod.SIGNING_ADDRESS_DOMAIN)
+    if rules and professional and matching_rule(professional, rules):
+        return Assessment(VerificationLevel.DOMAIN, VerificationMethod.PROFESSIONAL_ADDRESS_DOMAIN)
+    return Assessment(VerificationLevel.EMAIL, VerificationMethod.CONFIRMATION_LINK)
+
+
+def assess(
+    signature: Signature,
+    claim: VerificationClaim | None,
+    professional: ProfessionalAddress | None,
+) -> Assessment:
+    """The level a signature has now. A moderator's decision prevails: approved is the
+    moderator level, rejected is at most a confirmed address. Otherwise, with the signing
+    address confirmed, the strongest automatic proof; without, no level."""
+    confirmed = signature.address_confirmed_at is not None
+    decision = claim.decision if claim is not None else None
+    if decision == ReviewDecision.REJECTED:
+        if confirmed:
+            return Assessment(VerificationLevel.EMAIL, VerificationMethod.CONFIRMATION_LINK)
+        return Assessment(VerificationLevel.NONE)
+    automatic = Assessment(VerificationLevel.NONE)
+    if confirmed:
+        second = None
+        if professional is not None and professional.confirmed_at is not None:
+            second = _readable(professional.email_ciphertext)
+        automatic = _automatic(signature, claim, second)
+    if decision == ReviewDecision.APPROVED:
+        return Assessment(
+            VerificationLevel.MODERATOR, VerificationMethod.MODERATOR, automatic.profession
+        )
+    return automatic
+
+
+def _professional(signature_id: int) -> ProfessionalAddress | None:
+    return db.session.scalar(
+        select(ProfessionalAddress)
+        .where(ProfessionalAddress.signature_id == signature_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _apply(signature: Signature, assessment: Assessment, now: datetime) -> bool:
+    """Record the assessment on the signature; True when something changed."""
+    new = (assessment.level, assessment.method, assessment.profession)
+    old = (
+        signature.verification_level,
+        signature.verification_method,
+        signature.verified_profession,
+    )
+    if new == old:
+        return False
+    signature.verification_level = assessment.level
+    signature.verification_method = assessment.method
+    signature.verified_profession = assessment.profession
+    if signature.status in COUNTED:
+        # The public list changed: what last_change_at() (the API's updated_at) reads.
+        signature.status_changed_at = now
+    return True
+
+
+def reassess_signature(signature_id: int, now: datetime) -> Signature | None:
+    """Compute a signature's level again from what is known now (in the caller's
+    transaction); None for an unknown or withdrawn signature."""
+    signature = db.session.get(Signature, signature_id, populate_existing=True)
+    if signature is None or signature.status == SignatureStatus.WITHDRAWN:
+        return None
+    claim = db.session.get(VerificationClaim, signature_id)
+    _apply(signature, assess(signature, claim, _professional(signature_id)), now)
+    return signature
+
+
+def assess_at_confirmation(signature_id: int, now: datetime) -> None:
+    """The signer just followed the emailed link: their address is confirmed; compute the
+    level (domain rules, RPPS, roster). In the confirmation's transaction."""
+    signature = db.session.get(Signature, signature_id, populate_existing=True)
+    if signature is None:
+        return
+    if signature.address_confirmed_at is None:
+        signature.address_confirmed_at = now
+    reassess_signature(signature_id, now)
+    db.session.flush()
+
+
+def _reassess_all(signature_ids: list[int], now: datetime) -> int:
+    changed = 0
+    for start in range(0, len(signature_ids), 500):
+        for signature_id in signature_ids[start : start + 500]:
+            before = db.session.scalar(
+                select(Signature.verification_level).where(Signature.id == signature_id)
+            )
+            signature = reassess_signature(signature_id, now)
+            changed += signature is not None and signature.verification_level != before
+        db.session.commit()
+    return changed
+
+
+def reassess_category(category_key: str, now: datetime) -> int:
+    """After a rule changed: every confirmed address of the category at the email or
+    domain level, assessed again. Returns how many changed level."""
+    ids = db.session.scalars(
+        select(Signature.id)
+        .where(
+            Signature.category_key == category_key,
+            Signature.status != SignatureStatus.WITHDRAWN,
+            Signature.address_confirmed_at.is_not(None),
+            Signature.verification_level.in_([VerificationLevel.EMAIL, VerificationLevel.DOMAIN]),
+        )
+        .order_by(Signature.id)
+    ).all()
+    return _reassess_all(list(ids), now)
+
+
+def reassess_registry_claims(now: datetime) -> int:
+    """After a register import: every signature that gave an RPPS number, assessed again
+    (found now, or struck off). Returns how many changed level."""
+    ids = db.session.scalars(
+        select(Signature.id)
+        .join(VerificationClaim, VerificationClaim.signature_id == Signature.id)
+        .where(
+            VerificationClaim.rpps_number.is_not(None),
+            Signature.status != SignatureStatus.WITHDRAWN,
+        )
+        .order_by(Signature.id)
+    ).all()
+    return _reassess_all(list(ids), now)
+
+
+# --- At signing -------------------------------------------------------------------------------
+
+
+def claim_at_signing(
+    signature_id: int, category_key: str, rpps_number: str, evidence: str, now: datetime
+) -> VerificationClaim | None:
+    """What the signer offered with their signature: an RPPS number (health professionals;
+    raises InvalidRegistryNumber if malformed) and evidence for moderators. None if nothing."""
+    number = None
+    if rpps_number.strip() and category_key in REGISTRY_CATEGORIES:
+        number = checked_rpps(rpps_number)
+    evidence = " ".join(evidence.split())[:300] or None
+    if number is None and evidence is None:
+        return None
+    return VerificationClaim(
+        signature_id=signature_id, rpps_number=number, evidence=evidence, created_at=now
+    )
+
+
+# --- The professional address ---------------------------------------------------------------
+
+
+def request_professional_address(signature_id: int, address: str, now: datetime) -> None:
+    """Keep a second, professional address (encrypted, with its digest) and email it a
+    confirmation link; it replaces any earlier one. Raises ProfessionalAddressRefused."""
+    signature = db.session.get(Signature, signature_id)
+    if signature is None or signature.status not in ADDRESS_STATUSES:
+        raise ProfessionalAddressRefused("not_confirmed")
+    address = address.strip()
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ProfessionalAddressRefused("invalid") from error
+    digest = email_digest(address)
+    if digest == signature.email_digest:
+        raise ProfessionalAddressRefused("same_address")
+    claim = db.session.get(VerificationClaim, signature_id)
+    if claim is None:
+        claim = VerificationClaim(signature_id=signature_id, address_emails_sent=0, created_at=now)
+        db.session.add(claim)
+    if claim.address_emails_sent >= PROFESSIONAL_ADDRESS_MAX_EMAILS:
+        db.session.rollback()
+        raise ProfessionalAddressRefused("too_many")
+    replaced = db.session.execute(
+        delete(ProfessionalAddress).where(ProfessionalAddress.signature_id == signature_id)
+    ).rowcount
+    db.session.add(
+        ProfessionalAddress(
+            signature_id=signature_id,
+            email_digest=digest,
+            email_ciphertext=encrypt_email(address),
+            created_at=now,
+        )
+    )
+    claim.address_emails_sent += 1
+    db.session.flush()
+    if replaced:
+        reassess_signature(signature_id, now)
+    outbox = queue_email(EmailKind.PROFESSIONAL_ADDRESS, now, signature_id=signature_id)
+    db.session.commit()
+    enqueue(deliver_outbox_message, outbox.id)
+
+
+def professional_address_from_token(token: str, now: datetime) -> ProfessionalAddress:
+    """The address a confirmation link is about. Raises TokenInvalid, or TokenExpired."""
+    max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
+    address = db.session.get(ProfessionalAddress, read_token("verify_address", token, now, max_age))
+    if address is None:
+        raise TokenInvalid("verify_address")
+    return address
+
+
+def confirm_professional_address(address_id: int, now: datetime) -> Signature | None:
+    """The signer followed the link sent to their professional address: confirm it, and
+    assess their signature again. Harmless twice; None if the address is gone."""
+    confirmed = db.session.execute(
+        update(ProfessionalAddress)
+        .where(ProfessionalAddress.id == address_id, ProfessionalAddress.confirmed_at.is_(None))
+        .values(confirmed_at=now)
+    )
+    signature_id = db.session.scalar(
+        select(ProfessionalAddress.signature_id).where(ProfessionalAddress.id == address_id)
+    )
+    if signature_id is None:
+        db.session.rollback()
+        return None
+    signature = reassess_signature(signature_id, now) if confirmed.rowcount else None
+    db.session.commit()
+    return signature or db.session.get(Signature, signature_id)
+
+
+# --- What a signer sees -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignerVerification:
+    """The verification part of a signer's confirmation page."""
+
+    level: VerificationLevel
+    method: VerificationMethod | None
+    profession: str | None
+    category_verifiable: bool
+    rpps_given: bool
+    professional_pending: bool
+    professional_confirmed: bool
+    decision: ReviewDecision | None
+
+    @property
+    def verified(self) -> bool:
+        """Whether the public list marks the signature as verified."""
+        return self.level in VERIFIED
+
+    @property
+    def can_add_address(self) -> bool:
+        """Whether adding a professional address could still raise the level."""
+        return (
+            self.category_verifiable
+            and self.level not in CONCLUSIVE
+            and self.level != VerificationLevel.MODERATOR
+            and self.decision is None
+        )
+
+
+def signer_verification(signature: Signature) -> SignerVerification:
+    """Where a signature stands, for its signer."""
+    claim = db.session.get(VerificationClaim, signature.id)
+    professional = _professional(signature.id)
+    return SignerVerification(
+        level=VerificationLevel(signature.verification_level),
+        method=signature.verification_method,
+        profession=signature.verified_profession,
+        category_verifiable=signature.category_key in verified_categories(),
+        rpps_given=bool(claim and claim.rpps_number),
+        professional_pending=professional is not None and professional.confirmed_at is None,
+        professional_confirmed=professional is not None and professional.confirmed_at is not None,
+        decision=claim.decision if claim is not None else None,
+    )
+
+
+def verification_fields(signature_id: int) -> dict[str, object]:
+    """What verification keeps about a signature, for its signer's data page."""
+    claim = db.session.get(VerificationClaim, signature_id)
+    professional = _professional(signature_id)
+    return {
+        "rpps_number": claim.rpps_number if claim else None,
+        "verification_evidence": claim.evidence if claim else None,
+        "verification_decision": str(claim.decision) if claim and claim.decision else None,
+        "verification_reason": claim.reason if claim else None,
+        "professional_email": _readable(professional.email_ciphertext) if professional else None,
+        "professional_email_confirmed_at": professional.confirmed_at if professional else None,
+    }
+
+
+def erase_verification_data(signature_id: int) -> None:
+    """On withdrawal: the professional address, the RPPS number, the evidence and the
+    moderator's note go (in the caller's transaction)."""
+    db.session.execute(
+        delete(ProfessionalAddress).where(ProfessionalAddress.signature_id == signature_id)
+    )
+    db.session.execute(
+        delete(VerificationClaim).where(VerificationClaim.signature_id == signature_id)
+    )
+
+
+def erase_petition_verification_data(petition_id: int) -> tuple[int, int]:
+    """At the end of retention: the petition's professional addresses are deleted, and the
+    RPPS numbers, evidence and notes of its claims erased. Returns (addresses, claims)."""
+    ids = select(Signature.id).where(Signature.petition_id == petition_id).scalar_subquery()
+    addresses = db.session.execute(
+        delete(ProfessionalAddress).where(ProfessionalAddress.signature_id.in_(ids))
+    ).rowcount
+    claims = db.session.execute(
+        update(VerificationClaim)
+        .where(
+            VerificationClaim.signature_id.in_(ids),
+            or_(
+                VerificationClaim.rpps_number.is_not(None),
+                VerificationClaim.evidence.is_not(None),
+                VerificationClaim.reason.is_not(None),
+            ),
+        )
+        .values(rpps_number=None, evidence=None, reason=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return addresses, claims
+
+
+# --- Counts -----------------------------------------------------------------------------------
+
+
+def level_counts(petition_id: int) -> dict[str, dict[str, int]]:
+    """Counted signatures per category key and level."""
+    rows = db.session.execute(
+        select(Signature.category_key, Signature.verification_level, func.count(Signature.id))
+        .where(Signature.petition_id == petition_id, Signature.status.in_(COUNTED))
+        .group_by(Signature.category_key, Signature.verification_level)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for category, level, count in rows:
+        counts.setdefault(category, {})[str(level)] = count
+    return {category: dict(sorted(levels.items())) for category, levels in counts.items()}
+
+
+@dataclass(frozen=True)
+class CategoryTally:
+    """A category's counted signatures, and how many of them each verified level holds."""
+
+    category: Category
+    total: int
+    verified: list[tuple[VerificationLevel, int]]
+
+
+def category_tallies(petition: Petition) -> list[CategoryTally]:
+    """Per category in the petition's order, zeros included: total, then verified levels
+    from the strongest."""
+    counts = level_counts(petition.id)
+    order = [VerificationLevel.MODERATOR, VerificationLevel.REGISTRY, VerificationLevel.ROSTER,
+             VerificationLevel.DOMAIN]  # fmt: skip
+    tallies = []
+    for category in petition.categories:
+        levels = counts.get(category.key, {})
+        verified = [(level, levels[level]) for level in order if levels.get(level)]
+        tallies.append(CategoryTally(category, sum(levels.values()), verified))
+    return tallies
+
+
+# --- The moderators' queue --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A signature to check, with the evidence its signer gave."""
+
+    signature: Signature
+    claim: VerificationClaim | None
+    register: RegisterAnswer | None
+    professional_confirmed: bool
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueItem]
+    page: int
+    pages: int
+    total: int
+
+
+def _queue_conditions(petition_id: int) -> list:
+    undecided = or_(VerificationClaim.signature_id.is_(None), VerificationClaim.decision.is_(None))
+    return [
+        Signature.petition_id == petition_id,
+        Signature.status.in_(COUNTED),
+        Signature.category_key.in_(sorted(verified_categories())),
+        Signature.verification_level.not_in([*CONCLUSIVE, VerificationLevel.MODERATOR]),
+        undecided,
+    ]
+
+
+def _item(signature: Signature, claim: VerificationClaim | None) -> QueueItem:
+    register = None
+    if claim is not None and claim.rpps_number:
+        register = look_up_rpps(claim.rpps_number, signature.first_name, signature.last_name)
+    professional = _professional(signature.id)
+    return QueueItem(
+        signature=signature,
+        claim=claim,
+        register=register,
+        professional_confirmed=professional is not None and professional.confirmed_at is not None,
+    )
+
+
+def verification_queue(petition: Petition, page: int = 1) -> QueuePage:
+    """Counted signatures claiming a verified category without conclusive proof and not
+    decided yet: those with evidence first, then the oldest confirmed."""
+    conditions = _queue_conditions(petition.id)
+    base = select(Signature, VerificationClaim).outerjoin(
+        VerificationClaim, VerificationClaim.signature_id == Signature.id
+    )
+    total = db.session.scalar(
+        select(func.count())
+        .select_from(Signature)
+        .outerjoin(VerificationClaim, VerificationClaim.signature_id == Signature.id)
+        .where(*conditions)
+    )
+    pages = max(1, math.ceil(total / QUEUE_PER_PAGE))
+    page = min(max(1, page), pages)
+    with_evidence = or_(
+        VerificationClaim.rpps_number.is_not(None), VerificationClaim.evidence.is_not(None)
+    )
+    rows = db.session.execute(
+        base.where(*conditions)
+        .order_by(case((with_evidence, 0), else_=1), Signature.confirmed_at, Signature.id)
+        .offset((page - 1) * QUEUE_PER_PAGE)
+        .limit(QUEUE_PER_PAGE)
+    ).all()
+    return QueuePage([_item(s, c) for s, c in rows], page, pages, total)
+
+
+def review_item(petition: Petition, signature_id: int) -> QueueItem:
+    """One signature of the petition with its evidence; raises SignatureNotInPetition."""
+    signature = db.session.scalar(
+        select(Signature).where(Signature.id == signature_id, Signature.petition_id == petition.id)
+    )
+    if signature is None or signature.status == SignatureStatus.WITHDRAWN:
+        raise SignatureNotInPetition(signature_id)
+    return _item(signature, db.session.get(VerificationClaim, signature_id))
+
+
+def decide_verification(
+    petition: Petition,
+    signature_id: int,
+    decision: ReviewDecision,
+    reason: str,
+    actor,
+    now: datetime,
+) -> Assessment:
+    """A moderator's decision with its reason: approved gives the moderator level;
+    rejected keeps the signature, lowers its level to at most a confirmed address, and the
+    signer is told why by email. Audited; returns the new level."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValueError("a reason is required")
+    item = review_item(petition, signature_id)
+    signature = item.signature
+    claim = item.claim
+    if claim is None:
+        claim = VerificationClaim(signature_id=signature_id, address_emails_sent=0, created_at=now)
+        db.session.add(claim)
+    before = signature.verification_level
+    claim.decision = decision
+    claim.reason = reason[:300]
+    claim.reviewed_by_id = actor.id
+    claim.reviewed_at = now
+    db.session.flush()
+    assessment = assess(signature, claim, _professional(signature_id))
+    _apply(signature, assessment, now)
+    record(
+        f"verification {decision}",
+        now,
+        actor=actor,
+        petition_id=petition.id,
+        detail=f"signature {signature_id}: {before} -> {assessment.level}",
+        count=1,
+    )
+    outbox = None
+    if decision == ReviewDecision.REJECTED and signature.email_ciphertext:
+        outbox = queue_email(EmailKind.VERIFICATION_REJECTED, now, signature_id=signature_id)
+    db.session.commit()
+    if outbox is not None:
+        enqueue(deliver_outbox_message, outbox.id)
+    return assessment

@@ -1,0 +1,330 @@
+"""Sending a mailing to officials against SMTP servers that misbehave in known ways.
+
+Jobs run in-process here (no REDIS_URL); tests/mailings/test_workers.py runs them in real
+RQ worker processes.
+"""
+
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.accounts.models import User
+from campaign.clock import utcnow
+from campaign.extensions import db
+from campaign.mailings.jobs import sweep_mailings
+from campaign.mailings.models import (
+    Delivery,
+    DeliveryStatus,
+    Mailing,
+    MailingKind,
+    MailingStatus,
+)
+from campaign.mailings.services import (
+    MailingFields,
+    create_mailing,
+    mailing_progress,
+    pause_mailing,
+    resume_mailing,
+    retry_failed,
+    spread,
+    start_mailing,
+)
+from campaign.mailings.templates import TemplateProblem
+from campaign.petitions.services import ensure_default_categories
+from tests.conftest import Mailbox
+from tests.factories import make_official, make_petition, make_signature, make_user
+from tests.test_emails import DropAtQuitController, ScriptedMailbox
+
+SUBJECT = "Protégez nos données de santé, {{ official.name }}"
+BODY = (
+    "Madame, Monsieur {{ official.role }},\n\n"
+    "{{ petition.confirmed }} personnes ont signé « {{ petition.title }} » : {{ petition.url }}\n"
+)
+
+
+@pytest.fixture
+def mail_app(make_app):
+    contexts = []
+
+    def build(port, **overrides):
+        settings = {
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+            "MAIL_TIMEOUT": 1,
+            "MAIL_SUPPRESS_SEND": False,
+            "MAILING_RETRY_BASE": 0.05,
+            "MAILING_MAX_NAP": 2,
+            "MAIL_DEFAULT_SENDER": "Tribune <tribune@tribune.example>",
+        }
+        settings.update(overrides)
+        app = make_app(**settings)
+        context = app.app_context()
+        context.push()
+        contexts.append(context)
+        ensure_default_categories()
+        db.session.commit()
+        return app
+
+    yield build
+    for context in contexts:
+        db.session.remove()
+        context.pop()
+
+
+def letter(officials=3, **fields) -> tuple[Mailing, User]:
+    """A draft letter to `officials` députés of Paris, by a fresh organiser."""
+    petition = make_petition()
+    make_signature(petition)
+    for _ in range(officials):
+        make_official()
+    organiser = make_user(email="organisatrice@asso.example")
+    values = {"name": "Lettre", "subject_template": SUBJECT, "body_template": BODY,
+              "roles": ["depute"]}  # fmt: skip
+    values.update(fields)
+    mailing = create_mailing(
+        petition, MailingKind.LETTER, MailingFields(**values), organiser, utcnow()
+    )
+    return mailing, organiser
+
+
+def statuses(mailing_id: int) -> dict[str, int]:
+    db.session.expire_all()
+    return dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.mailing_id == mailing_id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+
+
+def wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def test_each_official_gets_one_letter_from_the_platform_with_reply_to_the_organiser(
+    mail_app, smtp_with
+):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=3)
+
+    assert start_mailing(mailing.id, organiser, utcnow())
+
+    messages = box.wait_for(3)
+    assert statuses(mailing.id) == {DeliveryStatus.SENT: 3}
+    for message in messages:
+        assert message["From"] == "Tribune <tribune@tribune.example>"
+        assert message["Reply-To"] == "organisatrice@asso.example"
+        assert message["Subject"].startswith("Protégez nos données de santé, Prénom")
+        assert "1 personnes ont signé" in message.get_body(("plain",)).get_content()
+    deliveries = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
+    assert sorted(m["Message-ID"] for m in messages) == sorted(
+        f"<delivery-{d.id}.{mailing.id}@tribune.example>" for d in deliveries
+    )
+    assert db.session.get(Mailing, mailing.id).status == MailingStatus.DONE
+
+
+def test_unknown_merge_field_is_refused_before_anything_is_queued(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(body_template="Bonjour {{ official.nme }}")
+
+    with pytest.raises(TemplateProblem) as problem:
+        start_mailing(mailing.id, organiser, utcnow())
+
+    assert problem.value.part == "body" and "nme" in problem.value.detail
+    assert db.session.get(Mailing, mailing.id).status == MailingStatus.DRAFT
+    assert statuses(mailing.id) == {}
+    assert box.messages == []
+
+
+def test_a_second_start_runs_nothing_more(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=2)
+
+    assert start_mailing(mailing.id, organiser, utcnow())
+    assert not start_mailing(mailing.id, organiser, utcnow())
+
+    box.wait_for(2)
+    time.sleep(0.2)
+    assert len(box.messages) == 2
+    assert db.session.scalar(select(func.count(Delivery.id))) == 2
+
+
+def test_line_breaks_in_the_subject_or_a_merge_value_add_no_header_and_no_recipient(
+    mail_app, smtp_with
+):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=0, subject_template="Bonjour\r\nBcc: x@evil.example")
+    make_official(last_name="Nom\r\nBcc: x@evil.example", email="depute@example.org")
+
+    with pytest.raises(TemplateProblem):
+        start_mailing(mailing.id, organiser, utcnow())
+
+    mailing.subject_template = "Lettre à {{ official.name }}"
+    db.session.commit()
+    assert start_mailing(mailing.id, organiser, utcnow())
+
+    [message] = box.wait_for(1)
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Lettre à Prénom" + message["Subject"].split("Prénom")[1]
+    assert "\n" not in message["Subject"]
+    assert box.to("x@evil.example") == []
+    assert len(box.to("depute@example.org")) == 1
+
+
+def test_temporary_refusals_are_retried_with_backoff_and_delivered_once(mail_app, smtp_with):
+    box = ScriptedMailbox(replies=["421 Try again later"] * 3)
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=1)
+
+    start_mailing(mailing.id, organiser, utcnow())
+
+    assert len(box.wait_for(1)) == 1
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.SENT: 1})
+    delivery = db.session.scalar(select(Delivery))
+    assert delivery.attempts == 4
+    assert box.attempts == 4
+
+
+def test_permanent_refusal_is_recorded_not_retried_and_retry_failed_sends_it(mail_app, smtp_with):
+    box = ScriptedMailbox(replies=["550 No such user here"])
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=1)
+
+    start_mailing(mailing.id, organiser, utcnow())
+
+    assert statuses(mailing.id) == {DeliveryStatus.FAILED: 1}
+    delivery = db.session.scalar(select(Delivery))
+    assert delivery.attempts == 1 and delivery.last_error.startswith("550")
+    assert box.attempts == 1 and box.messages == []
+    assert mailing_progress(db.session.get(Mailing, mailing.id), utcnow()).as_json()["failed"] == 1
+
+    assert retry_failed(mailing.id, organiser, utcnow()) == 1
+
+    assert len(box.wait_for(1)) == 1
+    assert statuses(mailing.id) == {DeliveryStatus.SENT: 1}
+
+
+def test_connection_dropped_at_quit_after_data_counts_as_sent_once(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box, DropAtQuitController))
+    mailing, organiser = letter(officials=3)
+
+    start_mailing(mailing.id, organiser, utcnow())
+
+    assert len(box.wait_for(3)) == 3
+    assert statuses(mailing.id) == {DeliveryStatus.SENT: 3}
+    time.sleep(0.2)
+    assert len(box.messages) == 3
+
+
+def test_one_connection_carries_every_message_of_a_job(mail_app, smtp_with):
+    class CountingMailbox(ScriptedMailbox):
+        connections = 0
+
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            CountingMailbox.connections += 1
+            session.host_name = hostname
+            return responses
+
+    box = CountingMailbox()
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=5)
+
+    start_mailing(mailing.id, organiser, utcnow())
+
+    assert len(box.wait_for(5)) == 5
+    assert CountingMailbox.connections == 1
+
+
+def test_server_that_never_answers_fails_within_the_timeout_and_sends_nothing_twice(mail_app):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    mail_app(silent.getsockname()[1], MAILING_JOB_BUDGET=2)
+    mailing, organiser = letter(officials=1)
+
+    started = time.monotonic()
+    start_mailing(mailing.id, organiser, utcnow())
+    elapsed = time.monotonic() - started
+    silent.close()
+
+    assert elapsed < 8, f"the send hung for {elapsed:.1f}s with a 1s timeout"
+    delivery = db.session.scalar(select(Delivery))
+    # Nothing was handed over: safe to try again later.
+    assert delivery.status == DeliveryStatus.QUEUED and delivery.attempts >= 1
+    assert delivery.not_before > utcnow() - timedelta(seconds=1)
+
+
+class StallAtVerdict(ScriptedMailbox):
+    """Takes the message, then waits past the client's timeout before answering."""
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        self.attempts += 1
+        await Mailbox.handle_DATA(self, server, session, envelope)
+        await asyncio.sleep(2)
+        return "250 OK"
+
+
+def test_a_stall_after_the_message_was_handed_over_is_unknown_and_never_resent(mail_app, smtp_with):
+    box = StallAtVerdict()
+    mail_app(smtp_with(box), MAILING_JOB_BUDGET=3)
+    mailing, organiser = letter(officials=1)
+
+    start_mailing(mailing.id, organiser, utcnow())
+
+    # The server did keep it: a retry would have been a second copy.
+    assert len(box.wait_for(1)) == 1
+    assert statuses(mailing.id) == {DeliveryStatus.UNKNOWN: 1}
+    sweep_mailings(utcnow())
+    time.sleep(2.5)
+    assert len(box.messages) == 1 and box.attempts == 1
+
+
+def test_pause_stops_taking_deliveries_and_resume_sends_the_rest_once(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    # A tiny budget: each job sends at most one message before handing over.
+    mail_app(smtp_with(box), MAILING_JOB_BUDGET=0.001)
+    mailing, organiser = letter(officials=4, per_minute=600)
+
+    # Paused before it starts: nothing leaves.
+    mailing_id = mailing.id
+    start = utcnow()
+    assert start_mailing(mailing_id, organiser, start)
+    assert pause_mailing(mailing_id, organiser, utcnow())
+    sent_before = len(box.messages)
+    time.sleep(0.5)
+    assert len(box.messages) == sent_before
+    assert statuses(mailing_id).get(DeliveryStatus.QUEUED) == 4 - sent_before
+
+    assert resume_mailing(mailing_id, organiser, utcnow())
+    wait_until(lambda: statuses(mailing_id) == {DeliveryStatus.SENT: 4}, timeout=15)
+    assert sorted(len(box.to(m["To"])) for m in box.messages) == [1, 1, 1, 1]
+
+
+def test_pace_spreads_messages_evenly_and_caps_each_domain():
+    start = utcnow()
+
+    paced = spread(["a.fr"] * 4, start, per_minute=30, domain_cap_per_hour=0)
+    capped = spread(["a.fr", "b.fr", "a.fr", "b.fr"], start, per_minute=0, domain_cap_per_hour=60)
+
+    assert [(t - start).total_seconds() for t in paced] == [0, 2, 4, 6]
+    assert [(t - start).total_seconds() for t in capped] == [0, 0, 60, 60]
