@@ -105,38 +105,41 @@ def claim_next_delivery(mailing_id: int, now: datetime) -> Claim | None:
     Commits (with whatever the caller left pending, such as the previous delivery's
     outcome) before anything is sent, so the claim survives the worker."""
     token = uuid.uuid4().hex
+    # Core statements on the table: the ORM's bulk-update layer was a fifth of a worker's CPU.
+    rows = Delivery.__table__.c
     candidate = (
-        select(Delivery.id)
+        select(rows.id)
         .where(
-            Delivery.mailing_id == mailing_id,
-            Delivery.status == DeliveryStatus.QUEUED,
-            Delivery.not_before <= now,
+            rows.mailing_id == mailing_id,
+            rows.status == DeliveryStatus.QUEUED,
+            rows.not_before <= now,
         )
-        .order_by(Delivery.not_before, Delivery.id)
+        # not_before alone: the index (mailing, status, not_before) then yields the first
+        # row without sorting every queued one.
+        .order_by(rows.not_before)
         .limit(1)
         # PostgreSQL: two workers take two different rows instead of racing for one.
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
     row = db.session.execute(
-        update(Delivery)
-        .where(Delivery.id == candidate, Delivery.status == DeliveryStatus.QUEUED)
+        update(Delivery.__table__)
+        .where(rows.id == candidate, rows.status == DeliveryStatus.QUEUED)
         .values(
             status=DeliveryStatus.SENDING,
             claim_token=token,
             claimed_at=now,
-            attempts=Delivery.attempts + 1,
+            attempts=rows.attempts + 1,
         )
         .returning(
-            Delivery.id,
-            Delivery.mailing_id,
-            Delivery.official_id,
-            Delivery.signature_id,
-            Delivery.subject,
-            Delivery.body,
-            Delivery.attempts,
+            rows.id,
+            rows.mailing_id,
+            rows.official_id,
+            rows.signature_id,
+            rows.subject,
+            rows.body,
+            rows.attempts,
         )
-        .execution_options(synchronize_session=False)
     ).first()
     db.session.commit()
     return None if row is None else Claim(*row, token=token)
@@ -145,15 +148,15 @@ def claim_next_delivery(mailing_id: int, now: datetime) -> Claim | None:
 def _settle(delivery_id: int, token: str, commit: bool = True, **values: object) -> None:
     # Only the claim's owner settles; a row the sweeper marked unknown meanwhile still
     # gets its true outcome.
+    rows = Delivery.__table__.c
     db.session.execute(
-        update(Delivery)
+        update(Delivery.__table__)
         .where(
-            Delivery.id == delivery_id,
-            Delivery.claim_token == token,
-            Delivery.status.in_({DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN}),
+            rows.id == delivery_id,
+            rows.claim_token == token,
+            rows.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)),
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
     if commit:
         db.session.commit()
