@@ -15,6 +15,7 @@ from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from flask import current_app
 from sqlalchemy import ForeignKey, String, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from campaign.clock import utcnow
 from campaign.extensions import db
@@ -140,29 +141,48 @@ def domain_is_allowed(address: str, allowed: str) -> bool:
 # --- Rate thresholds -------------------------------------------------------------------------
 
 
+def recent_signing_counts(
+    ip_digest: str | None, address: str, now: datetime
+) -> tuple[ScalarSelect[int] | None, ScalarSelect[int]]:
+    """Scalar subqueries counting the last hour's signatures from this IP digest (None without
+    an IP) and from this email domain, to be read in the caller's one query."""
+    from campaign.signatures.models import Signature
+
+    since = now - timedelta(hours=1)
+    ip_recent = None
+    if ip_digest:
+        ip_recent = (
+            select(func.count(Signature.id))
+            .where(Signature.ip_digest == ip_digest, Signature.created_at > since)
+            .scalar_subquery()
+        )
+    domain_recent = (
+        select(func.count(Signature.id))
+        .where(
+            Signature.email_domain_digest == email_domain_digest(address),
+            Signature.created_at > since,
+        )
+        .scalar_subquery()
+    )
+    return ip_recent, domain_recent
+
+
+def over_thresholds(ip_recent: int | None, domain_recent: int) -> bool:
+    """Whether these hourly counts reach the configured thresholds (no IP: only the domain)."""
+    config = current_app.config
+    if ip_recent is not None and ip_recent >= config["SUSPECT_SIGNATURES_PER_IP_PER_HOUR"]:
+        return True
+    return domain_recent >= config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"]
+
+
 def over_signing_threshold(ip_digest: str | None, address: str, now: datetime) -> bool:
     """Whether this signature comes from an IP or an email domain signing faster than the
     configured thresholds: such signatures are held for review, not refused, so that
     whoever sends them sees the same page as everyone."""
-    from campaign.signatures.models import Signature
-
-    config = current_app.config
-    if ip_digest:
-        recent = db.session.scalar(
-            select(func.count(Signature.id)).where(
-                Signature.ip_digest == ip_digest,
-                Signature.created_at > now - timedelta(hours=1),
-            )
-        )
-        if recent >= config["SUSPECT_SIGNATURES_PER_IP_PER_HOUR"]:
-            return True
-    domain_recent = db.session.scalar(
-        select(func.count(Signature.id)).where(
-            Signature.email_domain_digest == email_domain_digest(address),
-            Signature.created_at > now - timedelta(hours=1),
-        )
-    )
-    return domain_recent >= config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"]
+    ip_recent, domain_recent = recent_signing_counts(ip_digest, address, now)
+    if ip_recent is None:
+        return over_thresholds(None, db.session.scalar(select(domain_recent)))
+    return over_thresholds(*db.session.execute(select(ip_recent, domain_recent)).one())
 
 
 # --- Trending alerts and the block list -------------------------------------------------------

@@ -39,6 +39,17 @@ TRANSITIONS = {
 }
 
 
+def signable(
+    status: str, opens_at: datetime | None, closes_at: datetime | None, now: datetime
+) -> bool:
+    """Whether a petition in this state and with these dates accepts signatures now."""
+    return (
+        status in SIGNABLE
+        and (opens_at is None or opens_at <= now)
+        and (closes_at is None or now < closes_at)
+    )
+
+
 class Category(db.Model):
     """A kind of signatory (clinician, engineer, MP...), shared by all petitions."""
 
@@ -136,11 +147,7 @@ class Petition(db.Model):
 
     def accepts_signatures(self, now: datetime) -> bool:
         """Open, and within its opening and closing dates."""
-        return (
-            self.status in SIGNABLE
-            and (self.opens_at is None or self.opens_at <= now)
-            and (self.closes_at is None or now < self.closes_at)
-        )
+        return signable(self.status, self.opens_at, self.closes_at, now)
 
     def is_public(self) -> bool:
         """Shown to visitors (every state but draft)."""

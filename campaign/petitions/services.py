@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
 from enum import StrEnum
 
 import nh3
+from flask import current_app, has_app_context
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 
 from campaign.accounts.models import Role, User
 from campaign.audit import record
@@ -72,6 +75,84 @@ def find_public_petition(slug: str) -> Petition | None:
     return db.session.scalar(
         select(Petition).where(Petition.slug == slug, Petition.status.in_(PUBLIC))
     )
+
+
+# --- The per-process cache of public petitions (petition page and sign form) -------------------
+
+# How long a process serves a petition without reading it again. Writes in the same process
+# clear the cache at once (below); other processes see an edit within this delay, and the sign
+# path re-reads the status, dates and versions in its own query (signatures/services.py).
+PUBLIC_PETITION_CACHE_SECONDS = 5.0
+_CACHE_KEY = "tribune.public_petitions"
+_CACHED_TYPES = (Petition, PetitionText, PetitionCategory, Category)
+
+
+def _petition_cache() -> dict[str, tuple[float, Petition]]:
+    """This app's cache (one per app, so tests never share one): slug -> (expiry, petition)."""
+    return current_app.extensions.setdefault(_CACHE_KEY, {})
+
+
+def forget_cached_petitions() -> None:
+    """Empty this app's cache of public petitions."""
+    if has_app_context():
+        current_app.extensions.pop(_CACHE_KEY, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_petition_writes(session: Session, _flush_context: object) -> None:
+    """Remember that this transaction wrote a petition, its texts or categories."""
+    written = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(instance, _CACHED_TYPES) for instance in written):
+        session.info["petitions_written"] = True
+        forget_cached_petitions()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_petition_writes(session: Session) -> None:
+    """Clear again once committed: a reader may have cached the old rows in between."""
+    if session.info.pop("petitions_written", False):
+        forget_cached_petitions()
+
+
+@event.listens_for(Session, "after_rollback")
+def _reset_petition_writes(session: Session) -> None:
+    session.info.pop("petitions_written", None)
+
+
+def _load_detached_petition(slug: str) -> Petition | None:
+    """The public petition with its texts and categories, loaded in a session of its own and
+    detached from it: a read-only template that request sessions merge without a query."""
+    with Session(db.engine, expire_on_commit=False) as session:
+        return session.scalar(
+            select(Petition)
+            .where(Petition.slug == slug, Petition.status.in_(PUBLIC))
+            .options(
+                selectinload(Petition.texts),
+                selectinload(Petition.offered_categories).joinedload(PetitionCategory.category),
+            )
+        )
+
+
+def cached_public_petition(slug: str) -> Petition | None:
+    """find_public_petition, served from this process's cache for a few seconds. The instance
+    belongs to the request's session like any other; only read it (writers use
+    find_public_petition or find_petition)."""
+    cache = _petition_cache()
+    entry = cache.get(slug)
+    now = time.monotonic()
+    if entry is None or entry[0] <= now:
+        template = _load_detached_petition(slug)
+        if template is None:
+            cache.pop(slug, None)
+            return None
+        entry = (now + PUBLIC_PETITION_CACHE_SECONDS, template)
+        cache[slug] = entry
+    template = entry[1]
+    # The session may already hold this petition (loaded or changed earlier in the request).
+    loaded = db.session.identity_map.get(db.session.identity_key(Petition, template.id))
+    if loaded is not None:
+        return loaded
+    return db.session.merge(template, load=False)
 
 
 def open_petitions() -> list[Petition]:

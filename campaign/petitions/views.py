@@ -2,37 +2,143 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from flask import Blueprint, abort, current_app, has_app_context, render_template
 from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from campaign.clock import utcnow
 from campaign.mailings.letters import letters_ledger
 from campaign.petitions.models import Petition
-from campaign.petitions.services import find_public_petition, render_markdown, version_history
+from campaign.petitions.services import (
+    cached_public_petition,
+    find_public_petition,
+    render_markdown,
+    version_history,
+)
 from campaign.signatures.forms import SignatureForm
+from campaign.signatures.models import COUNTED, Signature
 from campaign.signatures.services import (
     latest_signatories,
     signatory_line,
     signature_count,
 )
-from campaign.verification.services import category_tallies
+from campaign.verification.services import category_tallies, level_counts
 
 bp = Blueprint("petitions", __name__)
+
+
+# How long a process shows the same counts and latest signatories. Writes to signatures in the
+# same process clear them at once (below); other processes' writes show within this delay.
+PAGE_COUNTS_SECONDS = 3.0
+_COUNTS_KEY = "tribune.petition_page_counts"
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """What the page shows of a latest signatory: plain values, shared between requests."""
+
+    verification_level: str | None
+    verified_profession: str | None
+
+
+@dataclass(frozen=True)
+class PageCounts:
+    """The page's count, counts per category and level, and latest signatories."""
+
+    count: int
+    levels: dict[str, dict[str, int]]
+    latest: tuple[tuple[str, Signatory], ...]
+
+
+def _counts_cache() -> dict[int, tuple[float, PageCounts]]:
+    """This app's cache (one per app, so tests never share one): petition id -> counts."""
+    return current_app.extensions.setdefault(_COUNTS_KEY, {})
+
+
+def forget_page_counts() -> None:
+    """Empty this app's cache of page counts."""
+    if has_app_context():
+        current_app.extensions.pop(_COUNTS_KEY, None)
+
+
+def _changes_counts(new: Iterable[object], changed: Iterable[object]) -> bool:
+    """Whether these ORM writes may change the page: a new pending signature (every sign
+    POST) does not, so that signing does not empty the cache each time."""
+    return any(
+        isinstance(instance, Signature) and instance.status in COUNTED for instance in new
+    ) or any(isinstance(instance, Signature) for instance in changed)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_signature_flush(session: Session, _flush_context: object) -> None:
+    """Remember that this transaction added a counted signature or changed one (ORM)."""
+    if _changes_counts(session.new, (*session.dirty, *session.deleted)):
+        session.info["signatures_written"] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_signature_statement(state: ORMExecuteState) -> None:
+    """Remember an INSERT, UPDATE or DELETE statement on signatures (Signature.move...)."""
+    if (state.is_update or state.is_delete or state.is_insert) and any(
+        mapper.class_ is Signature for mapper in state.all_mappers
+    ):
+        state.session.info["signatures_written"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_counts_after_signature_writes(session: Session) -> None:
+    if session.info.pop("signatures_written", False):
+        forget_page_counts()
+
+
+@event.listens_for(Session, "after_rollback")
+def _reset_signature_writes(session: Session) -> None:
+    session.info.pop("signatures_written", None)
+
+
+def page_counts(petition_id: int) -> PageCounts:
+    """The counts of the petition page, read at most every PAGE_COUNTS_SECONDS."""
+    cache = _counts_cache()
+    entry = cache.get(petition_id)
+    now = time.monotonic()
+    if entry is not None and entry[0] > now:
+        return entry[1]
+    counts = PageCounts(
+        count=signature_count(petition_id),
+        levels=level_counts(petition_id),
+        latest=tuple(
+            (signatory_line(s), Signatory(s.verification_level, s.verified_profession))
+            for s in latest_signatories(petition_id)
+        ),
+    )
+    cache[petition_id] = (now + PAGE_COUNTS_SECONDS, counts)
+    return counts
+
+
+# The body's HTML depends only on its Markdown: rendered once per text, not per request.
+_page_body = lru_cache(maxsize=64)(render_markdown)
 
 
 def render_petition_page(petition: Petition, form: SignatureForm, status: int = 200):
     """The petition with its counts, latest signatories and the sign form."""
     locale = str(get_locale())
-    count = signature_count(petition.id)
+    counts = page_counts(petition.id)
+    count = counts.count
     page = render_template(
         "petitions/show.html",
         petition=petition,
         text=petition.text(locale),
-        body=render_markdown(petition.text(locale).body),
+        body=_page_body(petition.text(locale).body),
         count=count,
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
-        tallies=category_tallies(petition),
-        latest=[(signatory_line(s), s) for s in latest_signatories(petition.id)],
+        tallies=category_tallies(petition, counts.levels),
+        latest=counts.latest,
         form=form,
         ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,
@@ -42,7 +148,7 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
 
 @bp.get("/p/<slug>")
 def show(slug: str):
-    petition = find_public_petition(slug) or abort(404)
+    petition = cached_public_petition(slug) or abort(404)
     return render_petition_page(
         petition, SignatureForm().offer_choices(petition, str(get_locale()))
     )

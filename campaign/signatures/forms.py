@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
+from babel import support
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from markupsafe import Markup
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.widgets import Select
 
 from campaign.abuse import domain_is_allowed, domain_is_blocked, proof_is_valid
 from campaign.clock import utcnow
@@ -64,7 +71,66 @@ def email_address(form: FlaskForm, field: EmailField) -> None:
         raise ValidationError(_l("Enter a valid email address."))
 
 
+# The same in every language and for every petition: built once.
+DEPARTEMENT_CHOICES = (
+    ("", "—"),
+    *((code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()),
+)
+
+
+class CachedSelect(Select):
+    """A select that renders DEPARTEMENT_CHOICES once per selected value and attributes: its
+    hundred options cost more than the rest of the form on every petition page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rendered: dict[tuple, Markup] = {}
+
+    def __call__(self, field: SelectField, **kwargs: object) -> Markup:
+        # Only known values are kept, so that submitted junk cannot grow the cache.
+        if field.choices is not DEPARTEMENT_CHOICES or not (
+            field.data in (None, "") or field.data in DEPARTEMENTS
+        ):
+            return super().__call__(field, **kwargs)
+        key = (field.id, field.name, field.data, tuple(sorted(kwargs.items())))
+        html = self._rendered.get(key)
+        if html is None:
+            # At most one entry per département (and none) times the error/no-error attributes.
+            html = self._rendered[key] = super().__call__(field, **kwargs)
+        return html
+
+
+@lru_cache(maxsize=16)
+def _wtforms_catalogue(locale: str) -> support.Translations:
+    """WTForms' own messages in one language, read once per process."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _WTFormsMessages:
+    """flask_wtf's translations of WTForms' messages, without reading the catalogue file again
+    for every request as flask_wtf does (about 3 % of the web CPU)."""
+
+    def gettext(self, string: str) -> str:
+        if not request:
+            return string
+        return _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        if not request:
+            return singular if n == 1 else plural
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = _WTFormsMessages()
+
+
 class SignatureForm(FlaskForm):
+    class Meta:
+        def get_translations(self, form: FlaskForm) -> object:
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return _WTFORMS_MESSAGES
+
     first_name = StringField(
         _l("First name"),
         filters=[_strip],
@@ -107,7 +173,9 @@ class SignatureForm(FlaskForm):
         filters=[_strip],
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
-    departement = SelectField(_l("Département (optional)"), default="", validate_choice=True)
+    departement = SelectField(
+        _l("Département (optional)"), default="", validate_choice=True, widget=CachedSelect()
+    )
     # Verification of the category (campaign/verification): optional, never blocks signing.
     rpps_number = StringField(
         _l("RPPS number (health professionals, optional)"),
@@ -173,9 +241,7 @@ class SignatureForm(FlaskForm):
         self.category.choices = [("", _l("Choose…"))] + [
             (category.key, category.label(locale)) for category in petition.categories
         ]
-        self.departement.choices = [("", "—")] + [
-            (code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
-        ]
+        self.departement.choices = DEPARTEMENT_CHOICES
         return self
 
 

@@ -11,15 +11,16 @@ from enum import StrEnum
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.selectable import ScalarSelect
 
-from campaign.abuse import over_signing_threshold
+from campaign.abuse import over_thresholds, recent_signing_counts
 from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message, queue_email
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
-from campaign.petitions.models import Category, Petition
+from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import consent_events_at_signing
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.verification.services import (
@@ -83,21 +84,66 @@ def _confirmation_sendable(now: datetime):
     )
 
 
-def _daily_cap_reached(digest: str, now: datetime) -> bool:
-    """Whether this mailbox was sent its daily share of confirmation emails, all petitions."""
-    sent_today = db.session.scalar(
+def _sent_today(digest: str, now: datetime) -> ScalarSelect[int]:
+    """Scalar subquery: confirmation emails queued for this mailbox in the last day, all
+    petitions (the daily cap)."""
+    return (
         select(func.count(OutboxMessage.id))
         .join(Signature, Signature.id == OutboxMessage.signature_id)
         .where(Signature.email_digest == digest, OutboxMessage.created_at > now - timedelta(1))
+        .scalar_subquery()
     )
-    return sent_today >= current_app.config["CONFIRMATION_DAILY_CAP_PER_ADDRESS"]
+
+
+@dataclass(frozen=True)
+class _SigningState:
+    """What signing reads in one query: the petition as it is now (the caller's instance may
+    come from a cache a few seconds old), the daily cap and the hourly rates."""
+
+    signable: bool
+    current_version: int
+    consent_version: str
+    capped: bool
+    held_for_review: bool
+
+
+def _signing_state(
+    petition_id: int, digest: str, ip: str | None, address: str, now: datetime
+) -> _SigningState | None:
+    """One round trip for the petition's state and the anti-abuse counts; None if the
+    petition is gone."""
+    ip_recent, domain_recent = recent_signing_counts(ip, address, now)
+    columns = [
+        Petition.status,
+        Petition.opens_at,
+        Petition.closes_at,
+        Petition.current_version,
+        Petition.consent_version,
+        _sent_today(digest, now),
+        domain_recent,
+    ]
+    if ip_recent is not None:
+        columns.append(ip_recent)
+    row = db.session.execute(select(*columns).where(Petition.id == petition_id)).one_or_none()
+    if row is None:
+        return None
+    status, opens_at, closes_at, version, consent_version, sent_today, domain_count = row[:7]
+    ip_count = row[7] if ip_recent is not None else None
+    return _SigningState(
+        signable=signable(status, opens_at, closes_at, now),
+        current_version=version,
+        consent_version=consent_version,
+        capped=sent_today >= current_app.config["CONFIRMATION_DAILY_CAP_PER_ADDRESS"],
+        held_for_review=over_thresholds(ip_count, domain_count),
+    )
 
 
 def _signature_from(
-    petition: Petition, submitted: SignatureRequest, digest: str, now: datetime
-) -> Signature:
+    petition_id: int, state: _SigningState, submitted: SignatureRequest, digest: str,
+    now: datetime,
+) -> Signature:  # fmt: skip
     return Signature(
-        petition_id=petition.id,
+        petition_id=petition_id,
         status=SignatureStatus.PENDING,
         first_name=submitted.first_name,
         last_name=submitted.last_name,
@@ -111,17 +157,18 @@ def _signature_from(
         show_title=submitted.show_name and submitted.show_title,
         show_organisation=submitted.show_name and submitted.show_organisation,
         contact_ok=submitted.contact_ok,
-        consent_version=petition.consent_version,
+        consent_version=state.consent_version,
         consented_at=now,
         email_digest=digest,
         email_domain_digest=email_domain_digest(submitted.email),
         email_ciphertext=encrypt_email(submitted.email),
-        text_version=petition.current_version,
+        text_version=state.current_version,
         ip_digest=ip_digest(submitted.ip) if submitted.ip else None,
         sort_last=sort_key(submitted.last_name),
         sort_first=sort_key(submitted.first_name),
         created_at=now,
         status_changed_at=now,
+        held_for_review=state.held_for_review,
     )
 
 
@@ -129,14 +176,19 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
     """Record a pending signature with its confirmation email, or, if this mailbox already
     signed, send the confirmation again within the limits. The caller cannot tell which
     happened: signing twice must not reveal that an address signed."""
+    # A cheap early refusal; _signing_state below decides on the petition's current row.
     if not petition.accepts_signatures(now):
         raise PetitionNotSignable(petition.slug)
     if submitted.category_key not in {category.key for category in petition.categories}:
         raise ValueError(f"category {submitted.category_key!r} not offered")
+    petition_id, slug = petition.id, petition.slug
     digest = email_digest(submitted.email)
-    capped = _daily_cap_reached(digest, now)
-    signature = _signature_from(petition, submitted, digest, now)
-    signature.held_for_review = over_signing_threshold(signature.ip_digest, submitted.email, now)
+    ip = ip_digest(submitted.ip) if submitted.ip else None
+    state = _signing_state(petition_id, digest, ip, submitted.email, now)
+    if state is None or not state.signable:
+        raise PetitionNotSignable(slug)
+    capped = state.capped
+    signature = _signature_from(petition_id, state, submitted, digest, now)
     if not capped:
         signature.confirmation_sends = 1
         signature.last_confirmation_at = now
@@ -149,23 +201,26 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
         )
         if claim is not None:
             db.session.add(claim)
-        outbox = None
+        outbox_id = None
         if not capped:
             outbox = queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature.id)
+            # Its id now: read after the commit, it would cost a transaction to reload the row.
+            db.session.flush()
+            outbox_id = outbox.id
         db.session.commit()
     except IntegrityError:
         # Already signed (perhaps by a concurrent request): the same page, maybe a resend.
         db.session.rollback()
         existing_id = db.session.scalar(
             select(Signature.id).where(
-                Signature.petition_id == petition.id, Signature.email_digest == digest
+                Signature.petition_id == petition_id, Signature.email_digest == digest
             )
         )
         if existing_id is not None and not capped:
             resend_confirmation(existing_id, now)
         return
-    if outbox is not None:
-        enqueue(deliver_outbox_message, outbox.id)
+    if outbox_id is not None:
+        enqueue(deliver_outbox_message, outbox_id)
 
 
 def resend_confirmation(signature_id: int, now: datetime) -> bool:
@@ -181,8 +236,10 @@ def resend_confirmation(signature_id: int, now: datetime) -> bool:
         db.session.rollback()
         return False
     outbox = queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
+    db.session.flush()
+    outbox_id = outbox.id  # before the commit, which would expire it
     db.session.commit()
-    enqueue(deliver_outbox_message, outbox.id)
+    enqueue(deliver_outbox_message, outbox_id)
     return True
 
 

@@ -12,7 +12,11 @@ from campaign.extensions import limiter
 from campaign.mailings.letters import write_link_token
 from campaign.personal_data import request_ip_digest
 from campaign.petitions.models import Petition
-from campaign.petitions.services import find_petition, find_public_petition
+from campaign.petitions.services import (
+    cached_public_petition,
+    find_petition,
+    find_public_petition,
+)
 from campaign.petitions.views import render_petition_page
 from campaign.publication.services import receipt_for
 from campaign.signatures.forms import ActionForm, SignatureForm
@@ -55,7 +59,8 @@ def _resend_key() -> str:
 @bp.post("/p/<slug>/sign")
 @limiter.limit(_sign_limit)
 def sign(slug: str):
-    petition = find_public_petition(slug) or abort(404)
+    # Cached: sign_petition re-reads what decides whether the petition may be signed.
+    petition = cached_public_petition(slug) or abort(404)
     locale = str(get_locale())
     form = SignatureForm().offer_choices(petition, locale)
     if not form.validate_on_submit():

@@ -550,10 +550,13 @@ class CategoryTally:
     verified: list[tuple[VerificationLevel, int]]
 
 
-def category_tallies(petition: Petition) -> list[CategoryTally]:
+def category_tallies(
+    petition: Petition, counts: dict[str, dict[str, int]] | None = None
+) -> list[CategoryTally]:
     """Per category in the petition's order, zeros included: total, then verified levels
-    from the strongest."""
-    counts = level_counts(petition.id)
+    from the strongest (from `counts`, level_counts's answer, when the caller has it)."""
+    if counts is None:
+        counts = level_counts(petition.id)
     order = [VerificationLevel.MODERATOR, VerificationLevel.REGISTRY, VerificationLevel.ROSTER,
              VerificationLevel.DOMAIN]  # fmt: skip
     tallies = []
