@@ -175,16 +175,6 @@ def over_thresholds(ip_recent: int | None, domain_recent: int) -> bool:
     return domain_recent >= config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"]
 
 
-def over_signing_threshold(ip_digest: str | None, address: str, now: datetime) -> bool:
-    """Whether this signature comes from an IP or an email domain signing faster than the
-    configured thresholds: such signatures are held for review, not refused, so that
-    whoever sends them sees the same page as everyone."""
-    ip_recent, domain_recent = recent_signing_counts(ip_digest, address, now)
-    if ip_recent is None:
-        return over_thresholds(None, db.session.scalar(select(domain_recent)))
-    return over_thresholds(*db.session.execute(select(ip_recent, domain_recent)).one())
-
-
 # --- Trending alerts and the block list -------------------------------------------------------
 
 
