@@ -102,14 +102,25 @@ def enqueue_at(
         return
     if not current_app.config["REDIS_URL"]:
         app = current_app._get_current_object()
+        timers: set[threading.Timer] = app.extensions.setdefault("tribune_timers", set())
 
         def run_later() -> None:
-            with app.app_context():
-                _run_in_process(job, ids)
-                db.session.remove()
+            try:
+                with app.app_context():
+                    _run_in_process(job, ids)
+                    db.session.remove()
+            finally:
+                timers.discard(timer)
 
         timer = threading.Timer(delay, run_later)
         timer.daemon = True
+        timers.add(timer)
         timer.start()
         return
     _put_on_redis(job, ids, job_id, when)
+
+
+def cancel_pending_timers(app) -> None:
+    """Cancel the in-process delayed jobs of `app` that have not started (tests, shutdown)."""
+    for timer in list(app.extensions.get("tribune_timers", ())):
+        timer.cancel()

@@ -28,6 +28,7 @@ from flask.testing import FlaskClient
 
 from campaign import create_app
 from campaign.extensions import db
+from campaign.jobs import cancel_pending_timers
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -128,6 +129,9 @@ def make_app(base_config: dict, migrated: None):
         return app
 
     yield build
+    # Delayed in-process jobs (paced mailings) must not outlive their test's data.
+    for app in apps:
+        cancel_pending_timers(app)
     if apps:
         _empty_tables(apps[0])
 
