@@ -8,8 +8,8 @@ import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from campaign.accounts.services import find_user_by_email
 from campaign.clock import utcnow
+from campaign.commands import acting_account, import_source
 from campaign.mailings.officials import (
     MAX_BYTES,
     SOURCE_MAX,
@@ -42,16 +42,10 @@ def import_command(
     docs/officials.md. Exits 1 when a line is invalid, listing each on standard error; then
     nothing is imported. Importing the same file again changes nothing.
     """
-    source = source if source is not None else file.name
-    if not source.strip() or len(source) > SOURCE_MAX:
-        raise click.BadParameter(f"1 to {SOURCE_MAX} characters", param_hint="--source")
+    source = import_source(source, file, SOURCE_MAX)
     if file.stat().st_size > MAX_BYTES:
         raise click.ClickException(f"{file} is larger than {MAX_BYTES // (1024 * 1024)} MB")
-    actor = None
-    if as_email:
-        actor = find_user_by_email(as_email)
-        if actor is None:
-            raise click.ClickException(f"no workspace account {as_email!r}")
+    actor = acting_account(as_email)
     content = file.read_bytes()
     # Messages in English, like the rest of the command line.
     with force_locale("en"):

@@ -1,5 +1,5 @@
 """Forms of the officials directory (the import upload, the list's filters) and of mailings
-(the kind of a new one, the compose form, the buttons)."""
+(the kind of a new one, the compose form, the buttons), and the supporter's letter."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -21,18 +22,18 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from campaign.abuse import proof_is_valid
+from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS
+from campaign.form_filters import strip_text
+from campaign.mailings.letters import LetterDraft
 from campaign.mailings.models import Mailing, MailingKind, Official, OfficialRole
-from campaign.mailings.services import MailingFields, fields_of
+from campaign.mailings.services import MailingFields, fields_of, role_label, text_digest
 from campaign.mailings.templates import MAX_TEMPLATE_LENGTH
 from campaign.petitions.forms import CheckboxesField
 from campaign.signatures.forms import plain_text
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class OfficialsImportForm(FlaskForm):
@@ -41,7 +42,7 @@ class OfficialsImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
     source = StringField(
         _l("Source of the records (optional)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
     deactivate_missing = BooleanField(
@@ -103,7 +104,7 @@ class NewMailingForm(FlaskForm):
     )
     name = StringField(
         _l("Name (only the workspace shows it)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
 
@@ -128,7 +129,7 @@ class MailingForm(FlaskForm):
 
     name = StringField(
         _l("Name (only the workspace shows it)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
     subject_template = StringField(
@@ -146,7 +147,7 @@ class MailingForm(FlaskForm):
     official_ids = CheckboxesField(_l("Officials picked by hand"), coerce=int)
     official_search = StringField(
         _l("Find officials by name, chamber, département or constituency"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=100, message=_l("At most %(max)d characters."))],
     )
     search = SubmitField(_l("Search"))
@@ -279,3 +280,62 @@ def _searchable(official: Official) -> str:
 
 class MailingActionForm(FlaskForm):
     """A mailing's button: start, pause, resume, cancel, retry, test (CSRF only)."""
+
+
+class LetterForm(FlaskForm):
+    """A supporter's letter. The service checks the letter itself (a one-line subject,
+    lengths, officials of the département) and says what is wrong."""
+
+    departement = SelectField(_l("Your département"), default="", validate_choice=False)
+    officials = CheckboxesField(_l("Write to"), validate_choice=False)
+    subject = StringField(_l("Subject"), filters=[strip_text])
+    body = TextAreaField(_l("Your letter"))
+    # Digest of the text as prefilled: an untouched text follows a change of département.
+    draft_digest = HiddenField()
+    altcha = HiddenField()
+    show = SubmitField(_l("Show my representatives"))
+    send = SubmitField(_l("Send my letter"))
+
+    def offer_choices(self, officials: list[Official], locale: str) -> LetterForm:
+        """The départements, and the officials of the one chosen."""
+        self.departement.choices = [("", "—")] + [
+            (code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
+        ]
+        self.officials.choices = [
+            (str(official.id), f"{official.full_name} ({role_label(official.role, locale)})")
+            for official in officials
+        ]
+        return self
+
+    def chosen_departement(self) -> str:
+        """The département asked for, if it is one."""
+        value = self.departement.data or ""
+        return value if value in DEPARTEMENTS else ""
+
+    def official_ids(self) -> list[int]:
+        """The ticked officials' ids; anything else is dropped."""
+        return [int(value) for value in self.officials.data or [] if str(value).isdigit()]
+
+    def fill(self, draft: LetterDraft, written: set[int], keep_text: bool) -> None:
+        """Tick the officials not yet written to and, unless the supporter changed the
+        text, put the organiser's template in."""
+        self.officials.data = [
+            str(official.id) for official in draft.officials if official.id not in written
+        ]
+        if keep_text and self._text_changed():
+            return
+        self.subject.data, self.body.data = draft.subject, draft.body
+        self.draft_digest.data = text_digest(f"{draft.subject}\n{draft.body}")
+
+    def _text_changed(self) -> bool:
+        typed = f"{self.subject.data or ''}\n{self.body.data or ''}"
+        return bool(typed.strip()) and text_digest(typed) != self.draft_digest.data
+
+    def validate_altcha(self, field: HiddenField) -> None:
+        if not proof_is_valid(field.data, utcnow()):
+            raise ValidationError(
+                _l(
+                    "The anti-robot check did not complete. Wait until it shows it is done "
+                    "(it needs JavaScript), then send again."
+                )
+            )

@@ -5,28 +5,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import ValidationError
 
-from campaign.abuse import proof_is_valid
 from campaign.clock import utcnow
-from campaign.departements import DEPARTEMENTS
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import csrf, limiter
+from campaign.mailings.forms import LetterForm
 from campaign.mailings.letters import (
-    LetterDraft,
     LetterRefused,
     already_written,
     draft_letter,
     open_letter_mailing,
     write_to_representatives,
 )
-from campaign.mailings.models import Official
-from campaign.mailings.services import role_label, text_digest
 from campaign.mailings.subscriptions import unsubscribe_signatory
-from campaign.petitions.forms import CheckboxesField
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
 from campaign.signatures.forms import ActionForm
@@ -35,69 +26,6 @@ from campaign.signatures.services import find_signature
 from campaign.tokens import read_token
 
 bp = Blueprint("mailings", __name__)
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
-class LetterForm(FlaskForm):
-    """A supporter's letter. The service checks the letter itself (a one-line subject,
-    lengths, officials of the département) and says what is wrong."""
-
-    departement = SelectField(_l("Your département"), default="", validate_choice=False)
-    officials = CheckboxesField(_l("Write to"), validate_choice=False)
-    subject = StringField(_l("Subject"), filters=[_strip])
-    body = TextAreaField(_l("Your letter"))
-    # Digest of the text as prefilled: an untouched text follows a change of département.
-    draft_digest = HiddenField()
-    altcha = HiddenField()
-    show = SubmitField(_l("Show my representatives"))
-    send = SubmitField(_l("Send my letter"))
-
-    def offer_choices(self, officials: list[Official], locale: str) -> LetterForm:
-        """The départements, and the officials of the one chosen."""
-        self.departement.choices = [("", "—")] + [
-            (code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
-        ]
-        self.officials.choices = [
-            (str(official.id), f"{official.full_name} ({role_label(official.role, locale)})")
-            for official in officials
-        ]
-        return self
-
-    def chosen_departement(self) -> str:
-        """The département asked for, if it is one."""
-        value = self.departement.data or ""
-        return value if value in DEPARTEMENTS else ""
-
-    def official_ids(self) -> list[int]:
-        """The ticked officials' ids; anything else is dropped."""
-        return [int(value) for value in self.officials.data or [] if str(value).isdigit()]
-
-    def fill(self, draft: LetterDraft, written: set[int], keep_text: bool) -> None:
-        """Tick the officials not yet written to and, unless the supporter changed the
-        text, put the organiser's template in."""
-        self.officials.data = [
-            str(official.id) for official in draft.officials if official.id not in written
-        ]
-        if keep_text and self._text_changed():
-            return
-        self.subject.data, self.body.data = draft.subject, draft.body
-        self.draft_digest.data = text_digest(f"{draft.subject}\n{draft.body}")
-
-    def _text_changed(self) -> bool:
-        typed = f"{self.subject.data or ''}\n{self.body.data or ''}"
-        return bool(typed.strip()) and text_digest(typed) != self.draft_digest.data
-
-    def validate_altcha(self, field: HiddenField) -> None:
-        if not proof_is_valid(field.data, utcnow()):
-            raise ValidationError(
-                _l(
-                    "The anti-robot check did not complete. Wait until it shows it is done "
-                    "(it needs JavaScript), then send again."
-                )
-            )
 
 
 def _write_limit() -> str:

@@ -25,6 +25,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from campaign.form_filters import strip_text
 from campaign.petitions.models import Category, Petition, PetitionStatus
 from campaign.petitions.services import (
     DEFAULT_CATEGORIES,
@@ -48,10 +49,6 @@ LANGUAGE_CHOICES = [
 ]
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _normalise(value: str | None) -> str | None:
     return normalise_text(value) if isinstance(value, str) else value
 
@@ -68,7 +65,7 @@ class NewCategoryForm(Form):
 
     key = StringField(
         _l("Key"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             Optional(),
             Length(max=40, message=_l("At most %(max)d characters.")),
@@ -80,12 +77,12 @@ class NewCategoryForm(Form):
     )
     label_fr = StringField(
         _l("Label in French"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
     label_en = StringField(
         _l("Label in English"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
 
@@ -96,7 +93,7 @@ class NewCategoryForm(Form):
 def _title(language: str, label: str) -> StringField:
     return StringField(
         label,
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
         render_kw={"lang": language},
     )
@@ -126,7 +123,7 @@ class PetitionForm(FlaskForm):
 
     slug = StringField(
         _l("Address"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Choose an address.")),
             Length(max=80, message=_l("At most %(max)d characters.")),

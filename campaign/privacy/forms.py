@@ -7,12 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
 from campaign.signatures.forms import email_address
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class RightsLinkForm(FlaskForm):
@@ -20,7 +17,7 @@ class RightsLinkForm(FlaskForm):
 
     email = EmailField(
         _l("Email address you signed with"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Enter your email address.")),
             Length(max=254, message=_l("At most %(max)d characters.")),

@@ -9,8 +9,8 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from campaign.accounts.services import find_user_by_email
 from campaign.clock import utcnow
+from campaign.commands import acting_account, import_source
 from campaign.extensions import db
 from campaign.petitions.models import Petition
 from campaign.signatures.imports import (
@@ -74,17 +74,11 @@ def import_command(
     if confirmed == send_confirmation:
         raise click.UsageError("choose exactly one of --confirmed and --send-confirmation")
     mode = ImportMode.CONFIRMED if confirmed else ImportMode.SEND_CONFIRMATION
-    source = source if source is not None else file.name
-    if not source.strip() or len(source) > SOURCE_MAX:
-        raise click.BadParameter(f"1 to {SOURCE_MAX} characters", param_hint="--source")
+    source = import_source(source, file, SOURCE_MAX)
     petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
     if petition is None:
         raise click.ClickException(f"no petition {slug!r}")
-    actor = None
-    if as_email:
-        actor = find_user_by_email(as_email)
-        if actor is None:
-            raise click.ClickException(f"no workspace account {as_email!r}")
+    actor = acting_account(as_email)
     content = file.read_bytes()
     # Messages in English, like the rest of the command line.
     with force_locale("en"):

@@ -23,14 +23,11 @@ from campaign.abuse import domain_is_allowed, domain_is_blocked, proof_is_valid
 from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import InvalidRegistryNumber
+from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
 from campaign.verification.registries import checked_rpps
 
 URL_PATTERN = re.compile(r"(://|www\.|\b[\w-]+\.(com|net|org|fr|io|info|ru|xyz|biz)\b)", re.I)
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 def has_control_characters(value: str) -> bool:
@@ -133,7 +130,7 @@ class SignatureForm(FlaskForm):
 
     first_name = StringField(
         _l("First name"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Enter your first name.")),
             Length(max=100, message=_l("At most %(max)d characters.")),
@@ -142,7 +139,7 @@ class SignatureForm(FlaskForm):
     )
     last_name = StringField(
         _l("Last name"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Enter your last name.")),
             Length(max=100, message=_l("At most %(max)d characters.")),
@@ -151,7 +148,7 @@ class SignatureForm(FlaskForm):
     )
     email = EmailField(
         _l("Email address"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Enter your email address.")),
             Length(max=254, message=_l("At most %(max)d characters.")),
@@ -165,12 +162,12 @@ class SignatureForm(FlaskForm):
     )
     title = StringField(
         _l("Title or profession"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
     organisation = StringField(
         _l("Organisation"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
     departement = SelectField(
@@ -179,12 +176,12 @@ class SignatureForm(FlaskForm):
     # Verification of the category (campaign/verification): optional, never blocks signing.
     rpps_number = StringField(
         _l("RPPS number (health professionals, optional)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=20, message=_l("At most %(max)d characters."))],
     )
     evidence = StringField(
         _l("How can we check your category? (optional)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=300, message=_l("At most %(max)d characters.")), plain_text],
     )
     show_name = BooleanField(_l("Publish my name in the list of signatories"))
@@ -265,7 +262,7 @@ class SignatureImportForm(FlaskForm):
     skip_invalid = BooleanField(_l("Import the valid lines even if other lines are invalid"))
     source = StringField(
         _l("Name of the list (optional)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
 
@@ -275,8 +272,10 @@ class BlockDomainForm(FlaskForm):
 
     domain = StringField(
         _l("Domain"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("Enter a domain name, such as example.org.")),
                     Length(max=253)],
     )  # fmt: skip
-    reason = StringField(_l("Reason (optional)"), filters=[_strip], validators=[Length(max=200)])
+    reason = StringField(
+        _l("Reason (optional)"), filters=[strip_text], validators=[Length(max=200)]
+    )

@@ -7,14 +7,11 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from campaign.form_filters import strip_text
 from campaign.petitions.models import Category
 from campaign.signatures.forms import email_address
 from campaign.verification.models import ReviewDecision
 from campaign.verification.services import DomainRuleInvalid, normalise_pattern
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class ProfessionalAddressForm(FlaskForm):
@@ -22,7 +19,7 @@ class ProfessionalAddressForm(FlaskForm):
 
     email = EmailField(
         _l("Professional email address"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Enter your professional email address.")),
             Length(max=254, message=_l("At most %(max)d characters.")),
@@ -37,7 +34,7 @@ class DomainRuleForm(FlaskForm):
     category = SelectField(_l("Category"), validators=[InputRequired(_l("Choose a category."))])
     pattern = StringField(
         _l("Domain or pattern"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[DataRequired(_l("Enter a domain such as senat.fr.")), Length(max=253)],
     )
 
@@ -71,7 +68,7 @@ class ReviewForm(FlaskForm):
     )
     reason = TextAreaField(
         _l("Reason (kept with the signature; sent to the signer if not verified)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Give the reason for your decision.")),
             Length(max=300, message=_l("At most %(max)d characters.")),

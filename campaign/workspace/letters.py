@@ -14,6 +14,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from campaign.clock import utcnow
+from campaign.form_filters import strip_text
 from campaign.mailings.letters import (
     flagged_letters,
     held_letters,
@@ -39,17 +40,13 @@ DELIVERY_STATUS_LABELS = {
 REASON_LABEL = _l("Reason for rejecting (kept with the letter, never sent)")
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 class LetterModerationForm(FlaskForm):
     """Held letters chosen in the table."""
 
     letters = CheckboxesField(_l("Letters"), validate_choice=False)
     reason = StringField(
         REASON_LABEL,
-        filters=[_strip],
+        filters=[strip_text],
         validators=[Length(max=300, message=_l("At most %(max)d characters.")), plain_text],
     )
 
@@ -63,7 +60,7 @@ class RejectLettersForm(LetterModerationForm):
 
     reason = StringField(
         REASON_LABEL,
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Give a reason for rejecting.")),
             Length(max=300, message=_l("At most %(max)d characters.")),

@@ -38,6 +38,7 @@ from wtforms.validators import (
 )
 
 from campaign.clock import utcnow
+from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
 from campaign.signatures import moderation
 from campaign.signatures.models import SignatureStatus
@@ -78,10 +79,6 @@ DOMAIN_PATTERN = re.compile(r"^[^\s@/]+\.[^\s@/.]{2,}$")
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _domain(value: str | None) -> str | None:
     return moderation.normalise_domain(value) if isinstance(value, str) else value
 
@@ -103,8 +100,10 @@ def _to_utc(value: datetime | None) -> datetime | None:
 
 
 class SignatureFilterForm(FlaskForm):
-    name = StringField(_l("Name"), filters=[_strip], validators=[Length(max=100)])
-    organisation = StringField(_l("Organisation"), filters=[_strip], validators=[Length(max=200)])
+    name = StringField(_l("Name"), filters=[strip_text], validators=[Length(max=100)])
+    organisation = StringField(
+        _l("Organisation"), filters=[strip_text], validators=[Length(max=200)]
+    )
     status = SelectField(
         _l("Status"),
         default="",
@@ -122,7 +121,7 @@ class SignatureFilterForm(FlaskForm):
         ],
     )
     imported_list = StringField(
-        _l("Imported list (its name)"), filters=[_strip], validators=[Length(max=100)]
+        _l("Imported list (its name)"), filters=[strip_text], validators=[Length(max=100)]
     )
     verification = SelectField(
         _l("Verification"),
@@ -202,7 +201,7 @@ class ModerationForm(FlaskForm):
 class InvalidationForm(ModerationForm):
     reason = TextAreaField(
         _l("Reason (kept with the signature, shown to organisers and moderators)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Give the reason for invalidating.")),
             Length(max=300, message=_l("At most %(max)d characters.")),
@@ -286,7 +285,7 @@ class BulkConfirmationForm(BulkSelectionForm):
     expected = IntegerField(validators=[InputRequired()])
     reason = TextAreaField(
         _l("Reason (kept with each signature, shown to organisers and moderators)"),
-        filters=[_strip],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("Give the reason for invalidating.")),
             Length(max=300, message=_l("At most %(max)d characters.")),

@@ -2017,7 +2017,8 @@ const ta = {
   enterCodeAria: "Enter code you hear. Press Space to play audio.",
   error: "Verification failed. Try again later.",
   expired: "Verification expired. Try again.",
-  footer: 'Protected by <a href="https://altcha.org/" target="_blank" aria-label="Visit Altcha.org">ALTCHA</a>',
+  // Tribune: no link to another host, even in a string the page never shows (hidefooter).
+  footer: 'Protected by ALTCHA',
   getAudioChallenge: "Get an audio challenge",
   label: "I'm not a robot",
   loading: "Loading...",
