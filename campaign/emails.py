@@ -1,12 +1,14 @@
 """Emails: the outbox table, one send_<what>_email() per email, delivery and flush.
 
 A service writes an OutboxMessage in the same transaction as the change that calls for the
-email, commits, then enqueues deliver_outbox_message(id). If Redis or SMTP is down, the row
+email, commits, then calls deliver_soon(id): in-process, the message is sent at once; with
+Redis, a drain job sends it with every other due message. If Redis or SMTP is down, the row
 stays queued and flush_outbox() picks it up later: an accepted signature never loses its mail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.charset
 import logging
 import re
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from campaign.accounts.models import User
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.jobs import enqueue
+from campaign.jobs import enqueue, enqueue_coalesced, job_started
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.publication.models import Publication, PublicationEntry
@@ -47,6 +49,9 @@ email.charset.add_charset("utf-8", email.charset.SHORTEST, email.charset.BASE64,
 STALE_CLAIM = timedelta(minutes=10)
 # Fresh rows are left to the job enqueued with them; flush takes the ones it missed.
 FLUSH_GRACE = timedelta(seconds=30)
+# A drain job claims this many messages at a time and commits their outcomes together.
+DRAIN_BATCH = 20
+DRAIN_JOB = "outbox-drain"
 # After a temporary failure, the next attempt waits longer each time; after the last, the
 # message is given up as failed. The schedule lives in the outbox, not in Redis.
 RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360, 720))
@@ -496,17 +501,88 @@ def _claim(message_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def _claim_due(now: datetime, limit: int) -> list[int]:
+    """Up to `limit` due queued messages -> sending, in one statement; on PostgreSQL,
+    concurrent drains skip each other's rows instead of waiting for them."""
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            or_(OutboxMessage.retry_at.is_(None), OutboxMessage.retry_at <= now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = db.session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+    ).all()
+    db.session.commit()
+    return sorted(claimed)
+
+
 def _settle(
     message_id: int,
     status: OutboxStatus,
     error: str | None = None,
     retry_at: datetime | None = None,
+    *,
+    commit: bool = True,
 ) -> None:
     values: dict[str, object] = {"status": status, "last_error": error, "retry_at": retry_at}
     if status is OutboxStatus.SENT:
         values["sent_at"] = utcnow()
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
-    db.session.commit()
+    if commit:
+        db.session.commit()
+
+
+class ReusableConnection:
+    """A mail connection for many messages, opened on first use and dropped after any
+    error (the next message opens a new one)."""
+
+    def __init__(self) -> None:
+        self.context: SMTPConnection | OutboxFolder | None = None
+        self.connection: MailConnection | None = None
+
+    def send(self, message: flask_mail.Message) -> None:
+        if self.connection is None:
+            self.context = open_mail_connection()
+            self.connection = self.context.__enter__()
+        self.connection.send(message)
+
+    def close(self) -> None:
+        if self.context is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.context.__exit__(None, None, None)
+        self.context = None
+        self.connection = None
+
+
+Outcome = tuple[OutboxStatus, str | None, datetime | None]  # status, error, retry time
+
+
+def _send_claimed(outbox: OutboxMessage, connection: ReusableConnection, now: datetime) -> Outcome:
+    """Send a message this worker has claimed; what became of it, for _settle()."""
+    attempts = outbox.attempts
+    if attempts > len(RETRY_DELAYS) + 2:
+        # Crashed (not refused) too many times: a bug or an unreadable address.
+        return OutboxStatus.FAILED, "too many attempts", None
+    try:
+        sent = SENDERS[outbox.kind](outbox, connection)
+    except (TimeoutError, smtplib.SMTPException, OSError, AmbiguousDelivery) as error:
+        connection.close()
+        # A confirmation sent twice is harmless: ambiguous sends are simply retried here.
+        failure = classify_mail_error(error)
+        if isinstance(failure, PermanentMailError) or attempts > len(RETRY_DELAYS):
+            log.warning("outbox message %s failed for good: %s", outbox.id, failure)
+            return OutboxStatus.FAILED, str(failure), None
+        log.warning("outbox message %s deferred: %s", outbox.id, failure)
+        return OutboxStatus.QUEUED, str(failure), now + RETRY_DELAYS[attempts - 1]
+    return (OutboxStatus.SENT if sent else OutboxStatus.SKIPPED), None, None
 
 
 def deliver_outbox_message(message_id: int) -> None:
@@ -518,28 +594,74 @@ def deliver_outbox_message(message_id: int) -> None:
     now = utcnow()
     if not _claim(message_id, now):
         return
-    outbox = db.session.get(OutboxMessage, message_id)
-    attempts = outbox.attempts
-    if attempts > len(RETRY_DELAYS) + 2:
-        # Crashed (not refused) too many times: a bug or an unreadable address.
-        _settle(message_id, OutboxStatus.FAILED, "too many attempts")
-        return
+    connection = ReusableConnection()
     try:
-        with open_mail_connection() as connection:
-            sent = SENDERS[outbox.kind](outbox, connection)
-    except (TimeoutError, smtplib.SMTPException, OSError, AmbiguousDelivery) as error:
-        # A confirmation sent twice is harmless: ambiguous sends are simply retried here.
-        failure = classify_mail_error(error)
+        outcome = _send_claimed(db.session.get(OutboxMessage, message_id), connection, now)
+    finally:
+        connection.close()
+    _settle(message_id, *outcome)
+
+
+def drain_outbox() -> int:
+    """Job (Redis mode): send every due outbox message, DRAIN_BATCH claimed at a time, over
+    one connection; returns how many were attempted. Concurrent drains share the work.
+
+    One job and one SMTP session for many messages, instead of one of each per message:
+    this is what keeps a worker's cost per confirmation low when signatures pour in. The
+    outcomes of a batch are committed together: a worker killed mid-batch leaves its
+    claimed rows to flush_outbox(), which sends them again after STALE_CLAIM (a
+    confirmation sent twice is harmless, and its Message-ID is the same)."""
+    job_started(DRAIN_JOB)
+    connection = ReusableConnection()
+    attempted = 0
+    try:
+        while message_ids := _claim_due(utcnow(), DRAIN_BATCH):
+            now = utcnow()
+            messages = db.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(message_ids))
+                .order_by(OutboxMessage.id)
+            ).all()
+            # The batch's signatures in one query: the senders find them in the session.
+            signature_ids = {m.signature_id for m in messages if m.signature_id is not None}
+            signers = db.session.scalars(
+                select(Signature).where(Signature.id.in_(signature_ids))
+            ).all()
+            done: dict[OutboxStatus, list[int]] = {OutboxStatus.SENT: [], OutboxStatus.SKIPPED: []}
+            for outbox in messages:
+                status, error, retry_at = _send_claimed(outbox, connection, now)
+                if error is None and status in done:
+                    done[status].append(outbox.id)
+                else:
+                    _settle(outbox.id, status, error, retry_at, commit=False)
+            for status, ids in done.items():
+                if ids:
+                    values: dict[str, object] = {"status": status, "last_error": None}
+                    if status is OutboxStatus.SENT:
+                        values["sent_at"] = utcnow()
+                    db.session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values)
+                    )
+            db.session.commit()
+            del signers
+            attempted += len(message_ids)
+    finally:
+        connection.close()
         db.session.rollback()
-        if isinstance(failure, PermanentMailError) or attempts > len(RETRY_DELAYS):
-            log.warning("outbox message %s failed for good: %s", message_id, failure)
-            _settle(message_id, OutboxStatus.FAILED, str(failure))
-        else:
-            log.warning("outbox message %s deferred: %s", message_id, failure)
-            retry_at = now + RETRY_DELAYS[attempts - 1]
-            _settle(message_id, OutboxStatus.QUEUED, str(failure), retry_at=retry_at)
+    return attempted
+
+
+def deliver_soon(*message_ids: int) -> None:
+    """Have outbox rows the caller has committed sent. In-process (no Redis), each one now;
+    with Redis, by a drain job, which takes every due message: one is enqueued unless one
+    is already waiting to start."""
+    if not message_ids:
         return
-    _settle(message_id, OutboxStatus.SENT if sent else OutboxStatus.SKIPPED)
+    if not current_app.config["REDIS_URL"]:
+        for message_id in message_ids:
+            enqueue(deliver_outbox_message, message_id)
+        return
+    enqueue_coalesced(drain_outbox, DRAIN_JOB)
 
 
 def undelivered_message_ids(now: datetime) -> list[int]:
@@ -562,12 +684,6 @@ def undelivered_message_ids(now: datetime) -> list[int]:
             .order_by(OutboxMessage.id)
         )
     )
-
-
-def enqueue_deliveries(message_ids: list[int]) -> None:
-    """Enqueue the delivery of outbox rows the caller has committed, in bulk."""
-    for message_id in message_ids:
-        enqueue(deliver_outbox_message, message_id)
 
 
 def flush_outbox(now: datetime) -> int:

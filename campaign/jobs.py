@@ -90,6 +90,45 @@ def enqueue(job: Callable[..., object], *ids: int, job_id: str | None = None) ->
     _put_on_redis(job, ids, job_id, None)
 
 
+# How long a coalesced job may wait in the queue before another request enqueues a second
+# one (a worker died, or the queue is long): a second one is harmless, it finds less to do.
+COALESCE_TTL_SECONDS = 60
+
+
+def _waiting_key(name: str) -> str:
+    return f"tribune:{current_app.config['RQ_QUEUE']}:{name}:waiting"
+
+
+def enqueue_coalesced(job: Callable[[], object], name: str) -> None:
+    """Enqueue `job()` unless one enqueued under `name` has not started yet (Redis only).
+
+    For jobs that drain a table: the first request after a job started enqueues the next
+    one, and every request until that one starts adds nothing. The job must call
+    job_started(name) before it reads the table, so that work committed before a request
+    that enqueued nothing is always seen by the waiting job. Never raises: if Redis is down,
+    the periodic flush takes over."""
+    key = _waiting_key(name)
+    try:
+        client = redis_connection()
+        if not client.set(key, 1, nx=True, ex=COALESCE_TTL_SECONDS):
+            return
+        try:
+            job_queue().enqueue(job, result_ttl=0, failure_ttl=7 * 86400)
+        except redis.RedisError:
+            client.delete(key)
+            raise
+    except redis.RedisError as error:
+        log.warning("Redis unavailable (%s); %s waits for the flush", error, job.__name__)
+
+
+def job_started(name: str) -> None:
+    """Called first by a coalesced job: from now on, a request enqueues the next one."""
+    try:
+        redis_connection().delete(_waiting_key(name))
+    except redis.RedisError as error:
+        log.warning("Redis unavailable (%s); %s:waiting expires by itself", error, name)
+
+
 def enqueue_at(
     when: datetime, job: Callable[..., object], *ids: int, job_id: str | None = None
 ) -> None:

@@ -180,14 +180,22 @@ class Mailbox:
 
     def __init__(self) -> None:
         self._messages: list[tuple[list[str], EmailMessage]] = []
+        self._peers: list[tuple[str, int]] = []
         self._lock = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         with self._lock:
             self._messages.append((list(envelope.rcpt_tos), message))
+            self._peers.append(session.peer)
             self._lock.notify_all()
         return "250 OK"
+
+    @property
+    def connections(self) -> int:
+        """How many SMTP connections delivered the messages (by client address and port)."""
+        with self._lock:
+            return len(set(self._peers))
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -213,6 +221,7 @@ class Mailbox:
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
+            self._peers.clear()
 
 
 def free_port() -> int:

@@ -8,17 +8,20 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign.clock import utcnow
 from campaign.emails import (
+    DRAIN_BATCH,
     RETRY_DELAYS,
     OutboxMessage,
     OutboxStatus,
     deliver_outbox_message,
+    drain_outbox,
     flush_outbox,
 )
 from campaign.extensions import db
+from campaign.jobs import job_queue
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.services import SignatureRequest, sign_petition
 from tests.conftest import Mailbox, free_port
@@ -28,15 +31,23 @@ from tests.factories import make_petition
 class ScriptedMailbox(Mailbox):
     """A mailbox that answers DATA with scripted replies first, then accepts."""
 
-    def __init__(self, replies: list[str] | None = None, rcpt_reply: str | None = None):
+    def __init__(
+        self,
+        replies: list[str] | None = None,
+        rcpt_reply: str | None = None,
+        refused: frozenset[str] = frozenset(),
+    ):
         super().__init__()
         self.replies = list(replies or [])
         self.rcpt_reply = rcpt_reply
+        self.refused = refused
         self.attempts = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_reply:
             return self.rcpt_reply
+        if address in self.refused:
+            return f"550 5.1.1 <{address}>: no such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -78,13 +89,14 @@ def mail_app(make_app):
         context.pop()
 
 
-def sign_once(email="alice@example.fr") -> int:
-    """Sign in-process (no Redis): the delivery is attempted at once. The outbox row id."""
-    petition = make_petition()
+def sign_once(email="alice@example.fr", petition=None) -> int:
+    """Sign: without Redis, the delivery is attempted at once; with Redis, a drain job is
+    enqueued. The outbox row id."""
+    petition = petition or make_petition()
     request = SignatureRequest(first_name="Alice", last_name="Martin", email=email,
                                category_key="citizen", show_name=True)  # fmt: skip
     sign_petition(petition, request, utcnow())
-    return db.session.scalar(select(OutboxMessage.id))
+    return db.session.scalar(select(func.max(OutboxMessage.id)))
 
 
 def outbox(message_id: int) -> OutboxMessage:
@@ -224,3 +236,58 @@ def test_stale_claim_of_a_dead_worker_is_taken_over(mail_app, smtp_with):
     db.session.commit()
     assert flush_outbox(utcnow()) == 1
     assert outbox(message_id).status == OutboxStatus.SENT
+
+
+@pytest.mark.redis
+def test_drain_sends_every_due_message_in_batches_over_one_connection(
+    mail_app, smtp_with, redis_url, queue_name
+):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
+    petition = make_petition()
+    count = DRAIN_BATCH + 5
+    ids = [sign_once(f"signer{n}@example.fr", petition) for n in range(count)]
+    assert job_queue().count == 1, "the requests enqueued one drain job between them"
+    assert box.messages == [] and {outbox(i).status for i in ids} == {OutboxStatus.QUEUED}
+
+    assert drain_outbox() == count
+    assert len(box.wait_for(count)) == count
+    assert box.connections == 1
+    assert sorted(m["To"] for m in box.messages) == sorted(
+        f"signer{n}@example.fr" for n in range(count)
+    )
+    assert {outbox(i).status for i in ids} == {OutboxStatus.SENT}
+    assert all(outbox(i).sent_at is not None for i in ids)
+    assert drain_outbox() == 0, "a second drain finds nothing to send"
+    assert len(box.messages) == count
+
+
+@pytest.mark.redis
+def test_drain_records_each_refusal_and_delivers_the_rest(
+    mail_app, smtp_with, redis_url, queue_name
+):
+    box = ScriptedMailbox(refused=frozenset({"bob@example.fr"}))
+    mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
+    petition = make_petition()
+    alice, bob, carol = (
+        sign_once(f"{name}@example.fr", petition) for name in ("alice", "bob", "carol")
+    )
+    assert drain_outbox() == 3
+    assert {m["To"] for m in box.wait_for(2)} == {"alice@example.fr", "carol@example.fr"}
+    assert outbox(alice).status == outbox(carol).status == OutboxStatus.SENT
+    refused = outbox(bob)
+    assert refused.status == OutboxStatus.FAILED and refused.sent_at is None
+    assert refused.last_error.startswith("recipient refused [550]")
+    assert "bob" not in refused.last_error
+
+
+@pytest.mark.redis
+def test_drain_leaves_messages_to_retry_when_the_server_is_down(mail_app, redis_url, queue_name):
+    mail_app(free_port(), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
+    petition = make_petition()
+    ids = [sign_once(f"signer{n}@example.fr", petition) for n in range(3)]
+    assert drain_outbox() == 3
+    rows = [outbox(i) for i in ids]
+    assert {row.status for row in rows} == {OutboxStatus.QUEUED}
+    assert all(row.retry_at is not None and row.attempts == 1 for row in rows)
+    assert drain_outbox() == 0, "not due again before their retry time"

@@ -7,9 +7,9 @@ import redis
 from sqlalchemy import select, update
 
 from campaign.clock import utcnow
-from campaign.emails import OutboxMessage
+from campaign.emails import DRAIN_JOB, OutboxMessage
 from campaign.extensions import db
-from campaign.jobs import job_queue
+from campaign.jobs import job_queue, job_started
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature
 from tests.factories import make_petition
@@ -71,8 +71,8 @@ def test_confirmation_mail_is_a_job_with_ids_only_sent_by_the_worker(
     response = sign(supporter(rq_app), petition)
     assert response.status_code == 303
     [job] = job_queue().get_jobs()
-    assert job.func_name == "campaign.emails.deliver_outbox_message"
-    assert all(isinstance(argument, int) for argument in job.args) and not job.kwargs
+    assert job.func_name == "campaign.emails.drain_outbox"
+    assert job.args == () and not job.kwargs
     assert mailbox.messages == [], "nothing is sent before a worker runs"
 
     worker.run_burst()
@@ -81,10 +81,33 @@ def test_confirmation_mail_is_a_job_with_ids_only_sent_by_the_worker(
     assert outbox_statuses() == ["sent"]
     dump = b"\n".join(redis_dump(redis_url)).lower()
     logs = (caplog.text + worker.output()).lower()
-    assert "deliver_outbox_message" in worker.output(), "the worker log was read"
+    assert "drain_outbox" in worker.output(), "the worker log was read"
     for secret in PERSONAL:
         assert secret.encode() not in dump, secret
         assert secret not in logs, secret
+
+
+def test_signers_share_one_drain_job_until_it_starts(rq_app, worker, mailbox):
+    petition = make_petition()
+    for email in ("alice@example.fr", "bruno@example.org"):
+        assert sign(supporter(rq_app), petition, email=email).status_code == 303
+    assert len(job_queue().get_jobs()) == 1, "the second signer found a drain waiting"
+    # What a drain does first: from then on, the next signer enqueues another one, which
+    # will see that signer's row even if the running drain has already looked.
+    job_started(DRAIN_JOB)
+    assert sign(supporter(rq_app), petition, email="chloe@example.net").status_code == 303
+    assert len(job_queue().get_jobs()) == 2
+
+    worker.run_burst()
+    messages = mailbox.wait_for(3)
+    assert sorted(m["To"] for m in messages) == [
+        "alice@example.fr",
+        "bruno@example.org",
+        "chloe@example.net",
+    ]
+    assert mailbox.connections == 1, "the first drain took all three over one connection"
+    assert outbox_statuses() == ["sent"] * 3
+    assert job_queue().get_jobs() == []
 
 
 def test_signature_is_accepted_when_redis_is_down_and_mailed_after_the_flush(

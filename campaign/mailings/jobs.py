@@ -10,7 +10,6 @@ unknown, and the organiser decides.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import smtplib
 import time
@@ -26,10 +25,9 @@ from sqlalchemy import func, select, update
 from campaign.clock import utcnow
 from campaign.emails import (
     AmbiguousDelivery,
-    MailConnection,
     PermanentMailError,
+    ReusableConnection,
     classify_mail_error,
-    open_mail_connection,
 )
 from campaign.extensions import db
 from campaign.jobs import enqueue, enqueue_at
@@ -283,27 +281,6 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
 # The sending job
 
 
-class _Lane:
-    """One job's SMTP connection, opened on first use and dropped after any error."""
-
-    def __init__(self) -> None:
-        self.context = None
-        self.connection: MailConnection | None = None
-
-    def send(self, message: flask_mail.Message) -> None:
-        if self.connection is None:
-            self.context = open_mail_connection()
-            self.connection = self.context.__enter__()
-        self.connection.send(message)
-
-    def close(self) -> None:
-        if self.context is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.context.__exit__(None, None, None)
-        self.context = None
-        self.connection = None
-
-
 def _mailing_status(mailing_id: int) -> MailingStatus | None:
     status = db.session.scalar(select(Mailing.status).where(Mailing.id == mailing_id))
     db.session.commit()
@@ -336,7 +313,7 @@ def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
         return
     snapshot = MailingSnapshot.of(mailing)
     db.session.commit()
-    connection = _Lane()
+    connection = ReusableConnection()
     pause_until: datetime | None = None
     try:
         attempted = False

@@ -797,8 +797,7 @@ def stand_in_official() -> Official:
 def send_test_letter(mailing: Mailing, actor, now: datetime) -> None:
     """Email the organiser the letter as its first recipient would receive it, "[TEST]"
     before its subject. Raises TemplateProblem, queueing nothing."""
-    from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message
-    from campaign.jobs import enqueue
+    from campaign.emails import EmailKind, OutboxMessage, deliver_soon
 
     sample_letter(mailing)
     outbox = OutboxMessage(
@@ -810,4 +809,4 @@ def send_test_letter(mailing: Mailing, actor, now: datetime) -> None:
     )
     db.session.add(outbox)
     db.session.commit()
-    enqueue(deliver_outbox_message, outbox.id)
+    deliver_soon(outbox.id)

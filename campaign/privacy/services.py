@@ -13,10 +13,9 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from campaign.accounts.models import User
 from campaign.audit import record
-from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message, queue_email
+from campaign.emails import EmailKind, OutboxMessage, deliver_soon, queue_email
 from campaign.errors import TokenInvalid
 from campaign.extensions import db
-from campaign.jobs import enqueue
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
@@ -71,7 +70,7 @@ def request_rights_link(petition: Petition, email: str, now: datetime) -> None:
         return
     outbox = queue_email(EmailKind.RIGHTS_LINK, now, signature_id=signature_id)
     db.session.commit()
-    enqueue(deliver_outbox_message, outbox.id)
+    deliver_soon(outbox.id)
 
 
 # --- What we keep, for its signer ---------------------------------------------------------

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from campaign.audit import record
-from campaign.emails import EmailKind, OutboxMessage, OutboxStatus, enqueue_deliveries
+from campaign.emails import EmailKind, OutboxMessage, OutboxStatus, deliver_soon
 from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.petitions.models import PUBLIC, Petition
@@ -824,7 +824,7 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
         len(receipts),
     )
     enqueue(jobs.render_publication_files, publication.id)
-    enqueue_deliveries(receipts)
+    deliver_soon(*receipts)
     return publication
 
 

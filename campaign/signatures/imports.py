@@ -30,10 +30,9 @@ from campaign.csv_import import (
     read_csv_table,
 )
 from campaign.departements import DEPARTEMENTS
-from campaign.emails import EmailKind, deliver_outbox_message, queue_email
+from campaign.emails import EmailKind, deliver_soon, queue_email
 from campaign.errors import DomainError
 from campaign.extensions import db
-from campaign.jobs import enqueue
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.forms import is_email_address
@@ -400,6 +399,5 @@ def import_signatures(
         # A signature with one of these addresses arrived meanwhile: plan again, once.
         db.session.rollback()
         outcome, message_ids = _insert_planned(petition, report, **arguments)
-    for message_id in message_ids:
-        enqueue(deliver_outbox_message, message_id)
+    deliver_soon(*message_ids)
     return outcome

@@ -14,10 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from campaign.abuse import over_thresholds, recent_signing_counts
-from campaign.emails import EmailKind, OutboxMessage, deliver_outbox_message, queue_email
+from campaign.emails import EmailKind, OutboxMessage, deliver_soon, queue_email
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
-from campaign.jobs import enqueue
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
@@ -220,7 +219,7 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
             resend_confirmation(existing_id, now)
         return
     if outbox_id is not None:
-        enqueue(deliver_outbox_message, outbox_id)
+        deliver_soon(outbox_id)
 
 
 def resend_confirmation(signature_id: int, now: datetime) -> bool:
@@ -239,7 +238,7 @@ def resend_confirmation(signature_id: int, now: datetime) -> bool:
     db.session.flush()
     outbox_id = outbox.id  # before the commit, which would expire it
     db.session.commit()
-    enqueue(deliver_outbox_message, outbox_id)
+    deliver_soon(outbox_id)
     return True
 
 
@@ -265,7 +264,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         milestone = record_goal_milestone(petition, signature_count(petition.id), now)
         db.session.commit()
         if milestone is not None:
-            enqueue(deliver_outbox_message, milestone.id)
+            deliver_soon(milestone.id)
         return ConfirmationOutcome.CONFIRMED
     db.session.commit()
     status = db.session.scalar(select(Signature.status).where(Signature.id == signature_id))

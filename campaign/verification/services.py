@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import case, delete, func, or_, select, update
 
 from campaign.audit import record
-from campaign.emails import EmailKind, deliver_outbox_message, queue_email
+from campaign.emails import EmailKind, deliver_soon, queue_email
 from campaign.errors import DomainError, TokenInvalid
 from campaign.extensions import db
 from campaign.jobs import enqueue
@@ -398,7 +398,7 @@ def request_professional_address(signature_id: int, address: str, now: datetime)
         reassess_signature(signature_id, now)
     outbox = queue_email(EmailKind.PROFESSIONAL_ADDRESS, now, signature_id=signature_id)
     db.session.commit()
-    enqueue(deliver_outbox_message, outbox.id)
+    deliver_soon(outbox.id)
 
 
 def professional_address_from_token(token: str, now: datetime) -> ProfessionalAddress:
@@ -690,5 +690,5 @@ def decide_verification(
         outbox = queue_email(EmailKind.VERIFICATION_REJECTED, now, signature_id=signature_id)
     db.session.commit()
     if outbox is not None:
-        enqueue(deliver_outbox_message, outbox.id)
+        deliver_soon(outbox.id)
     return assessment
