@@ -133,26 +133,36 @@ def _load_detached_petition(slug: str) -> Petition | None:
         )
 
 
-def cached_public_petition(slug: str) -> Petition | None:
-    """find_public_petition, served from this process's cache for a few seconds. The instance
-    belongs to the request's session like any other; only read it (writers use
-    find_public_petition or find_petition)."""
+def public_petition_snapshot(slug: str) -> Petition | None:
+    """The public petition as this process last loaded it (at most
+    PUBLIC_PETITION_CACHE_SECONDS ago, and not before any write in this process): a
+    detached, read-only instance, the same object until the cache is refreshed, so callers
+    may key their own caches on it. Use cached_public_petition() to work with it."""
     cache = _petition_cache()
     entry = cache.get(slug)
     now = time.monotonic()
     if entry is None or entry[0] <= now:
-        template = _load_detached_petition(slug)
-        if template is None:
+        snapshot = _load_detached_petition(slug)
+        if snapshot is None:
             cache.pop(slug, None)
             return None
-        entry = (now + PUBLIC_PETITION_CACHE_SECONDS, template)
+        entry = (now + PUBLIC_PETITION_CACHE_SECONDS, snapshot)
         cache[slug] = entry
-    template = entry[1]
+    return entry[1]
+
+
+def cached_public_petition(slug: str) -> Petition | None:
+    """find_public_petition, served from this process's cache for a few seconds. The instance
+    belongs to the request's session like any other; only read it (writers use
+    find_public_petition or find_petition)."""
+    snapshot = public_petition_snapshot(slug)
+    if snapshot is None:
+        return None
     # The session may already hold this petition (loaded or changed earlier in the request).
-    loaded = db.session.identity_map.get(db.session.identity_key(Petition, template.id))
+    loaded = db.session.identity_map.get(db.session.identity_key(Petition, snapshot.id))
     if loaded is not None:
         return loaded
-    return db.session.merge(template, load=False)
+    return db.session.merge(snapshot, load=False)
 
 
 def open_petitions() -> list[Petition]:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import Blueprint, abort, current_app, has_app_context, render_template
+from flask import Blueprint, abort, current_app, has_app_context, render_template, request, session
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from campaign.clock import utcnow
 from campaign.mailings.letters import letters_ledger
+from campaign.mailings.models import Delivery
 from campaign.petitions.models import Petition
 from campaign.petitions.services import (
     cached_public_petition,
     find_public_petition,
+    public_petition_snapshot,
     render_markdown,
     version_history,
 )
@@ -33,8 +38,9 @@ from campaign.verification.services import category_tallies, level_counts
 bp = Blueprint("petitions", __name__)
 
 
-# How long a process shows the same counts and latest signatories. Writes to signatures in the
-# same process clear them at once (below); other processes' writes show within this delay.
+# How long a process shows the same counts and latest signatories (and the same page, below).
+# Writes to signatures or letters in the same process clear them at once; other processes'
+# writes show within this delay.
 PAGE_COUNTS_SECONDS = 3.0
 _COUNTS_KEY = "tribune.petition_page_counts"
 
@@ -72,7 +78,7 @@ def _changes_counts(new: Iterable[object], changed: Iterable[object]) -> bool:
     POST) does not, so that signing does not empty the cache each time."""
     return any(
         isinstance(instance, Signature) and instance.status in COUNTED for instance in new
-    ) or any(isinstance(instance, Signature) for instance in changed)
+    ) or any(isinstance(instance, (Signature, Delivery)) for instance in changed)
 
 
 @event.listens_for(Session, "after_flush")
@@ -84,9 +90,10 @@ def _note_signature_flush(session: Session, _flush_context: object) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_signature_statement(state: ORMExecuteState) -> None:
-    """Remember an INSERT, UPDATE or DELETE statement on signatures (Signature.move...)."""
+    """Remember an INSERT, UPDATE or DELETE statement on signatures (Signature.move...) or
+    on deliveries of letters (the ledger)."""
     if (state.is_update or state.is_delete or state.is_insert) and any(
-        mapper.class_ is Signature for mapper in state.all_mappers
+        mapper.class_ in (Signature, Delivery) for mapper in state.all_mappers
     ):
         state.session.info["signatures_written"] = True
 
@@ -146,12 +153,53 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
     return page, status
 
 
+# The petition page is what most visitors load, and most of its cost is rendering it. For
+# anonymous visitors with nothing flashed, it is the same page for everyone but for the CSRF
+# token: rendered once per petition, language and counts, with a placeholder where each
+# visitor's own token goes in.
+_PAGES_KEY = "tribune.petition_pages"
+_CSRF_PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
+
+
+@dataclass(frozen=True)
+class SharedPage:
+    """A rendered petition page, valid while its petition snapshot and counts are current."""
+
+    snapshot: Petition
+    counts: PageCounts
+    html: str
+
+
+def _page_is_shared() -> bool:
+    """Whether this request gets the shared page: nothing in it may be the visitor's own
+    (a flashed message, a signed-in account, a query string, which would also let anyone
+    fill the cache with variants)."""
+    return not request.query_string and "_flashes" not in session and "_user_id" not in session
+
+
+def _shared_page(snapshot: Petition, locale: str) -> str:
+    """The shared page's HTML, with the CSRF token placeholder; rendered when stale."""
+    pages: dict[tuple[str, str], SharedPage] = current_app.extensions.setdefault(_PAGES_KEY, {})
+    counts = page_counts(snapshot.id)
+    page = pages.get((snapshot.slug, locale))
+    if page is None or page.snapshot is not snapshot or page.counts is not counts:
+        petition = cached_public_petition(snapshot.slug)
+        form = SignatureForm().offer_choices(petition, locale)
+        form.csrf_token.current_token = _CSRF_PLACEHOLDER
+        html, _status = render_petition_page(petition, form)
+        page = SharedPage(snapshot, counts, html)
+        pages[(snapshot.slug, locale)] = page
+    return page.html
+
+
 @bp.get("/p/<slug>")
 def show(slug: str):
+    locale = str(get_locale())
+    if _page_is_shared():
+        snapshot = public_petition_snapshot(slug) or abort(404)
+        return _shared_page(snapshot, locale).replace(_CSRF_PLACEHOLDER, escape(generate_csrf()))
     petition = cached_public_petition(slug) or abort(404)
-    return render_petition_page(
-        petition, SignatureForm().offer_choices(petition, str(get_locale()))
-    )
+    return render_petition_page(petition, SignatureForm().offer_choices(petition, locale))
 
 
 @bp.get("/p/<slug>/versions")

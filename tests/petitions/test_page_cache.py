@@ -163,3 +163,65 @@ def test_a_new_pending_signature_keeps_the_counts(client):
     assert response.status_code == 303 and signature_rows() == 1
     # Not counted until confirmed: no reason to read the counts again.
     assert petition.id in client.application.extensions["tribune.petition_page_counts"]
+
+
+# --- The page shared by anonymous visitors --------------------------------------------------
+
+
+def without_token(page: str) -> str:
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", page)
+
+
+def test_anonymous_visitors_share_the_page_but_each_gets_a_token_of_their_own(app, client):
+    petition = make_petition()
+    other = app.test_client()
+    first = client.get(f"/p/{petition.slug}").get_data(as_text=True)
+    second = other.get(f"/p/{petition.slug}").get_data(as_text=True)
+    assert (petition.slug, "fr") in app.extensions["tribune.petition_pages"]
+    assert "csrf-placeholder" not in first + second
+    assert without_token(first) == without_token(second)
+    tokens = [csrf_token(visitor, f"/p/{petition.slug}") for visitor in (client, other)]
+    assert tokens[0] != tokens[1]
+    # Each token is valid for its visitor only.
+    swapped = other.post(f"/p/{petition.slug}/sign", data=sign_data(csrf_token=tokens[0]))
+    assert swapped.status_code == 400 and signature_rows() == 0
+    for visitor, token, email in zip(
+        (client, other), tokens, ("alice@example.fr", "bruno@example.org"), strict=True
+    ):
+        response = visitor.post(
+            f"/p/{petition.slug}/sign", data=sign_data(csrf_token=token, email=email)
+        )
+        assert response.status_code == 303
+    assert signature_rows() == 2
+
+
+def test_the_shared_page_is_per_language(client):
+    petition = make_petition()
+    french = client.get(f"/p/{petition.slug}").get_data(as_text=True)
+    english = client.get(
+        f"/p/{petition.slug}", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
+    assert '<html lang="fr">' in french and "Signer" in french
+    assert '<html lang="en">' in english and "Sign this petition" in english
+
+
+def test_a_flashed_message_is_shown_to_its_visitor_only(app, client):
+    petition = make_petition()
+    client.get(f"/p/{petition.slug}")  # the shared page is rendered
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Message pour Alice seulement")]
+    assert "Message pour Alice seulement" in client.get(f"/p/{petition.slug}").get_data(
+        as_text=True
+    )
+    page = app.test_client().get(f"/p/{petition.slug}").get_data(as_text=True)
+    assert "Message pour Alice seulement" not in page
+    assert "Message pour Alice seulement" not in client.get(f"/p/{petition.slug}").get_data(
+        as_text=True
+    ), "shown once"
+
+
+def test_a_query_string_gets_a_page_of_its_own_and_fills_no_cache(app, client):
+    petition = make_petition()
+    page = client.get(f"/p/{petition.slug}?x=1").get_data(as_text=True)
+    assert "x%3D1" in page, "the language switch returns to the same address"
+    assert "tribune.petition_pages" not in app.extensions
