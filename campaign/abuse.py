@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -124,12 +125,35 @@ def email_domain(address: str) -> str:
     return canonical_email(address).rpartition("@")[2]
 
 
+# The organisers' block list is read on every sign POST: each process keeps it this long.
+# Blocking or unblocking empties the cache of the process that does it; the others follow
+# within this delay.
+BLOCKED_DOMAINS_CACHE_SECONDS = 10.0
+_BLOCKED_KEY = "tribune.blocked_domains"
+
+
+def _organisers_blocked_domains() -> frozenset[str]:
+    """This app's cached copy of the blocked_domains table (one per app, as in tests)."""
+    entry = current_app.extensions.get(_BLOCKED_KEY)
+    now = time.monotonic()
+    if entry is None or entry[0] <= now:
+        entry = (
+            now + BLOCKED_DOMAINS_CACHE_SECONDS,
+            frozenset(db.session.scalars(select(BlockedDomain.domain))),
+        )
+        current_app.extensions[_BLOCKED_KEY] = entry
+    return entry[1]
+
+
+def forget_blocked_domains() -> None:
+    """Read the block list again on the next check in this process."""
+    current_app.extensions.pop(_BLOCKED_KEY, None)
+
+
 def domain_is_blocked(address: str) -> bool:
     """Disposable-address providers (maintained list) and domains blocked by organisers."""
     domain = email_domain(address)
-    if domain in DISPOSABLE_DOMAINS:
-        return True
-    return db.session.get(BlockedDomain, domain) is not None
+    return domain in DISPOSABLE_DOMAINS or domain in _organisers_blocked_domains()
 
 
 def domain_is_allowed(address: str, allowed: str) -> bool:
@@ -243,6 +267,7 @@ def block_domain(domain: str, reason: str, actor, now: datetime) -> BlockedDomai
     db.session.add(entry)
     record("email domain blocked", now, actor=actor, detail=domain)
     db.session.commit()
+    forget_blocked_domains()
     return entry
 
 
@@ -256,4 +281,5 @@ def unblock_domain(domain: str, actor, now: datetime) -> bool:
     db.session.delete(entry)
     record("email domain unblocked", now, actor=actor, detail=domain)
     db.session.commit()
+    forget_blocked_domains()
     return True

@@ -91,6 +91,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT", "15")),
         "OUTBOX_DIR": env.get("OUTBOX_DIR", str(instance / "outbox")),
         "OUTBOX_FLUSH_INTERVAL": int(env.get("OUTBOX_FLUSH_INTERVAL", "60")),
+        "OUTBOX_DRAIN_LINGER": float(env.get("OUTBOX_DRAIN_LINGER", "0.5")),
         # Mailings: parallel sending jobs per mailing, how long one job sends before handing
         # over, retries of temporary failures (exponential from the base, in seconds), how
         # long a job may nap waiting for the pace, and when the sweeper calls a send dead

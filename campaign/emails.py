@@ -13,6 +13,7 @@ import email.charset
 import logging
 import re
 import smtplib
+import time
 import uuid
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -52,6 +53,8 @@ FLUSH_GRACE = timedelta(seconds=30)
 # A drain job claims this many messages at a time and commits their outcomes together.
 DRAIN_BATCH = 20
 DRAIN_JOB = "outbox-drain"
+# How often a drain with nothing to send looks again, until OUTBOX_DRAIN_LINGER has passed.
+DRAIN_POLL_SECONDS = 0.05
 # After a temporary failure, the next attempt waits longer each time; after the last, the
 # message is given up as failed. The schedule lives in the outbox, not in Redis.
 RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360, 720))
@@ -604,7 +607,8 @@ def deliver_outbox_message(message_id: int) -> None:
 
 def drain_outbox() -> int:
     """Job (Redis mode): send every due outbox message, DRAIN_BATCH claimed at a time, over
-    one connection; returns how many were attempted. Concurrent drains share the work.
+    one connection, until none has been due for OUTBOX_DRAIN_LINGER seconds; returns how
+    many were attempted. Concurrent drains share the work.
 
     One job and one SMTP session for many messages, instead of one of each per message:
     this is what keeps a worker's cost per confirmation low when signatures pour in. The
@@ -612,10 +616,22 @@ def drain_outbox() -> int:
     claimed rows to flush_outbox(), which sends them again after STALE_CLAIM (a
     confirmation sent twice is harmless, and its Message-ID is the same)."""
     job_started(DRAIN_JOB)
+    linger = current_app.config["OUTBOX_DRAIN_LINGER"]
     connection = ReusableConnection()
     attempted = 0
+    idle_since: float | None = None
     try:
-        while message_ids := _claim_due(utcnow(), DRAIN_BATCH):
+        while True:
+            message_ids = _claim_due(utcnow(), DRAIN_BATCH)
+            if not message_ids:
+                # While signatures keep coming, the same job takes them: a job costs more
+                # than a message, and the SMTP connection stays open.
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= linger:
+                    break
+                time.sleep(DRAIN_POLL_SECONDS)
+                continue
+            idle_since = None
             now = utcnow()
             messages = db.session.scalars(
                 select(OutboxMessage)

@@ -137,7 +137,9 @@ def public_petition_snapshot(slug: str) -> Petition | None:
     """The public petition as this process last loaded it (at most
     PUBLIC_PETITION_CACHE_SECONDS ago, and not before any write in this process): a
     detached, read-only instance, the same object until the cache is refreshed, so callers
-    may key their own caches on it. Use cached_public_petition() to work with it."""
+    may key their own caches on it. Its columns, texts and offered categories are loaded and
+    can be read without a session; cached_public_petition() gives it to the request's
+    session, for anything else."""
     cache = _petition_cache()
     entry = cache.get(slug)
     now = time.monotonic()

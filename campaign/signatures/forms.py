@@ -97,6 +97,19 @@ class CachedSelect(Select):
         return html
 
 
+class DepartementField(SelectField):
+    """The département select, checked against a set: WTForms' own check walks the hundred
+    choices on every sign POST."""
+
+    valid_values = frozenset(value for value, _label in DEPARTEMENT_CHOICES)
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        if self.choices is not DEPARTEMENT_CHOICES:
+            return super().pre_validate(form)
+        if self.data not in self.valid_values:
+            raise ValidationError(self.gettext("Not a valid choice."))
+
+
 @lru_cache(maxsize=16)
 def _wtforms_catalogue(locale: str) -> support.Translations:
     """WTForms' own messages in one language, read once per process."""
@@ -170,7 +183,7 @@ class SignatureForm(FlaskForm):
         filters=[strip_text],
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
-    departement = SelectField(
+    departement = DepartementField(
         _l("Département (optional)"), default="", validate_choice=True, widget=CachedSelect()
     )
     # Verification of the category (campaign/verification): optional, never blocks signing.

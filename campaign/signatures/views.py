@@ -16,6 +16,7 @@ from campaign.petitions.services import (
     cached_public_petition,
     find_petition,
     find_public_petition,
+    public_petition_snapshot,
 )
 from campaign.petitions.views import render_petition_page
 from campaign.publication.services import receipt_for
@@ -59,12 +60,13 @@ def _resend_key() -> str:
 @bp.post("/p/<slug>/sign")
 @limiter.limit(_sign_limit)
 def sign(slug: str):
-    # Cached: sign_petition re-reads what decides whether the petition may be signed.
-    petition = cached_public_petition(slug) or abort(404)
+    # The process's snapshot, read as is (no merge into the session): sign_petition re-reads
+    # what decides whether the petition may be signed.
+    petition = public_petition_snapshot(slug) or abort(404)
     locale = str(get_locale())
     form = SignatureForm().offer_choices(petition, locale)
     if not form.validate_on_submit():
-        return render_petition_page(petition, form, status=422)
+        return render_petition_page(cached_public_petition(slug), form, status=422)
     submitted = SignatureRequest(
         first_name=form.first_name.data,
         last_name=form.last_name.data,

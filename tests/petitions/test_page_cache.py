@@ -198,9 +198,9 @@ def test_anonymous_visitors_share_the_page_but_each_gets_a_token_of_their_own(ap
 def test_the_shared_page_is_per_language(client):
     petition = make_petition()
     french = client.get(f"/p/{petition.slug}").get_data(as_text=True)
-    english = client.get(
-        f"/p/{petition.slug}", headers={"Accept-Language": "en"}
-    ).get_data(as_text=True)
+    english = client.get(f"/p/{petition.slug}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
     assert '<html lang="fr">' in french and "Signer" in french
     assert '<html lang="en">' in english and "Sign this petition" in english
 

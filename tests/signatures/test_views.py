@@ -98,6 +98,8 @@ def test_confirmation_email_is_in_the_signers_language(browser, mailbox):
         ("title", "a\nb", "caractères"),
         ("email", "not-an-address", "adresse e-mail valide"),
         ("category", "astronaut", "choix"),
+        ("departement", "999", "choix"),
+        ("departement", "2a", "choix"),
         ("consent", None, "consentement"),
         ("organisation", "o" * 201, "201"),
     ],
