@@ -107,7 +107,7 @@ class DepartementField(SelectField):
         if self.choices is not DEPARTEMENT_CHOICES:
             return super().pre_validate(form)
         if self.data not in self.valid_values:
-            raise ValidationError(self.gettext("Not a valid choice."))
+            raise ValidationError(_l("Choose a département from the list."))
 
 
 @lru_cache(maxsize=16)
