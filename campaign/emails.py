@@ -528,17 +528,20 @@ def _claim_due(now: datetime, limit: int) -> list[int]:
 
 
 def _settle(
-    message_id: int,
+    message_ids: list[int],
     status: OutboxStatus,
     error: str | None = None,
     retry_at: datetime | None = None,
     *,
     commit: bool = True,
 ) -> None:
+    """Record the outcome of these messages (one statement for all of them)."""
     values: dict[str, object] = {"status": status, "last_error": error, "retry_at": retry_at}
     if status is OutboxStatus.SENT:
         values["sent_at"] = utcnow()
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(**values)
+    )
     if commit:
         db.session.commit()
 
@@ -602,7 +605,7 @@ def deliver_outbox_message(message_id: int) -> None:
         outcome = _send_claimed(db.session.get(OutboxMessage, message_id), connection, now)
     finally:
         connection.close()
-    _settle(message_id, *outcome)
+    _settle([message_id], *outcome)
 
 
 def drain_outbox() -> int:
@@ -649,15 +652,10 @@ def drain_outbox() -> int:
                 if error is None and status in done:
                     done[status].append(outbox.id)
                 else:
-                    _settle(outbox.id, status, error, retry_at, commit=False)
+                    _settle([outbox.id], status, error, retry_at, commit=False)
             for status, ids in done.items():
                 if ids:
-                    values: dict[str, object] = {"status": status, "last_error": None}
-                    if status is OutboxStatus.SENT:
-                        values["sent_at"] = utcnow()
-                    db.session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values)
-                    )
+                    _settle(ids, status, commit=False)
             db.session.commit()
             del signers
             attempted += len(message_ids)
