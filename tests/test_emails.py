@@ -1,9 +1,13 @@
 """Delivery of outbox messages against SMTP servers that misbehave in known ways."""
 
+import email
+import email.policy
 import socket
 import threading
 import time
 from datetime import timedelta
+from email.header import decode_header, make_header
+from email.utils import parseaddr
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,6 +18,7 @@ from campaign.clock import utcnow
 from campaign.emails import (
     DRAIN_BATCH,
     RETRY_DELAYS,
+    MailMessage,
     OutboxMessage,
     OutboxStatus,
     deliver_outbox_message,
@@ -113,6 +118,45 @@ def test_message_is_sent_with_text_html_and_a_deterministic_message_id(mail_app,
     assert message.get_body(preferencelist=("plain",)) and message.get_body(("html",))
     assert message["From"] == "Tribune <tribune@localhost>"
     assert outbox(message_id).status == OutboxStatus.SENT
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Confirmez votre signature : « Pour des données de santé souveraines »",
+        "Confirmez votre signature : " + ", ".join(["données de santé souveraines"] * 6),
+        " ".join(["Confirm your signature: sovereign health data"] * 3),
+    ],
+)
+def test_headers_read_back_as_written(app, subject):
+    """compat32 serialisation: a reader decoding the headers as RFC 2047 says gets the
+    subject and names as written, with no leading space from a fold, and no line is longer
+    than SMTP allows."""
+    sender = "Association pour la défense des données de santé des Français (via Tribune)"
+    with app.test_request_context():
+        message = MailMessage(
+            subject=subject,
+            recipients=["elu@assemblee.example"],
+            body="Bonjour,\nÀ bientôt.",
+            html="<p>Bonjour,</p>",
+            sender=(sender, "tribune@tribune.example"),
+            reply_to=("Organisatrice Éloïse", "organisatrice@asso.example"),
+        )
+        raw = message.as_bytes()
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(parsed["Subject"]) == subject
+
+    def decoded(name: str) -> str:
+        # As mail clients read them: whitespace between two encoded words is not text.
+        folded = email.message_from_bytes(raw)[name]
+        return str(make_header(decode_header(folded.replace("\r\n", ""))))
+
+    assert decoded("Subject") == subject
+    assert parseaddr(decoded("From")) == (sender, "tribune@tribune.example")
+    assert parseaddr(decoded("Reply-To")) == ("Organisatrice Éloïse", "organisatrice@asso.example")
+    assert parsed.get_body(("plain",)).get_content() == "Bonjour,\nÀ bientôt."
 
 
 def test_delivering_twice_sends_once(mail_app, smtp_with):

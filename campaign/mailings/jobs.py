@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from campaign.clock import utcnow
 from campaign.emails import (
     AmbiguousDelivery,
+    MailMessage,
     PermanentMailError,
     ReusableConnection,
     classify_mail_error,
@@ -264,7 +265,7 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
                 letter_context(base, locale, official=official),
             )
             subject, text, html = letter.subject, letter.text, letter.html
-    message = flask_mail.Message(
+    message = MailMessage(
         subject=subject,
         recipients=[recipient],
         body=text,
