@@ -10,11 +10,13 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from altcha import ChallengeOptionsV1, create_challenge_v1, verify_solution_v1
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from flask import current_app
-from sqlalchemy import ForeignKey, String, delete, func, select
+from sqlalchemy import ForeignKey, Insert, String, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -102,13 +104,30 @@ def proof_is_valid(payload: str | None, now: datetime) -> bool:
         return False
     if not valid:
         return False
-    digest = hashlib.sha256(payload.encode()).hexdigest()
-    if db.session.get(SpentChallenge, digest) is not None:
-        return False
-    # Committed with the signature; a concurrent replay then fails on the primary key.
+    return _spend_challenge(hashlib.sha256(payload.encode()).hexdigest(), now)
+
+
+@lru_cache(maxsize=2)
+def _insert_spent_challenge(dialect: str) -> Insert:
+    table = SpentChallenge.__table__
+    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    # RETURNING tells whether the row went in: on PostgreSQL its rowcount came back -1.
+    return statement.on_conflict_do_nothing(index_elements=[table.c.digest]).returning(
+        table.c.digest
+    )
+
+
+def _spend_challenge(digest: str, now: datetime) -> bool:
+    """Record a solution as spent in the request's transaction; False if it already was.
+
+    One INSERT that does nothing on a known digest, instead of a look-up then an INSERT.
+    It commits with the signature; if the request ends without a commit (an invalid form),
+    the rollback leaves the solution unspent. A concurrent replay waits on the first one's
+    row, then does nothing."""
+    statement = _insert_spent_challenge(db.session.get_bind().dialect.name)
     expires_at = now + timedelta(seconds=current_app.config["ALTCHA_EXPIRY"])
-    db.session.add(SpentChallenge(digest=digest, expires_at=expires_at))
-    return True
+    result = db.session.execute(statement, {"digest": digest, "expires_at": expires_at})
+    return result.first() is not None
 
 
 def forget_spent_challenges(now: datetime) -> int:
@@ -165,30 +184,36 @@ def domain_is_allowed(address: str, allowed: str) -> bool:
 # --- Rate thresholds -------------------------------------------------------------------------
 
 
-def recent_signing_counts(
-    ip_digest: str | None, address: str, now: datetime
-) -> tuple[ScalarSelect[int] | None, ScalarSelect[int]]:
-    """Scalar subqueries counting the last hour's signatures from this IP digest (None without
-    an IP) and from this email domain, to be read in the caller's one query."""
+def recent_signing_counts(with_ip: bool) -> tuple[ScalarSelect[int] | None, ScalarSelect[int]]:
+    """Scalar subqueries counting the last hour's signatures from one IP digest (None unless
+    `with_ip`) and from one email domain, to be read in the caller's one query. They take
+    their values from recent_signing_params(): built once, they are not compiled again."""
     from campaign.signatures.models import Signature
 
-    since = now - timedelta(hours=1)
+    table = Signature.__table__
+    since = table.c.created_at > bindparam("hour_ago")
     ip_recent = None
-    if ip_digest:
+    if with_ip:
         ip_recent = (
-            select(func.count(Signature.id))
-            .where(Signature.ip_digest == ip_digest, Signature.created_at > since)
+            select(func.count(table.c.id))
+            .where(table.c.ip_digest == bindparam("ip_digest"), since)
             .scalar_subquery()
         )
     domain_recent = (
-        select(func.count(Signature.id))
-        .where(
-            Signature.email_domain_digest == email_domain_digest(address),
-            Signature.created_at > since,
-        )
+        select(func.count(table.c.id))
+        .where(table.c.email_domain_digest == bindparam("domain_digest"), since)
         .scalar_subquery()
     )
     return ip_recent, domain_recent
+
+
+def recent_signing_params(ip_digest: str | None, address: str, now: datetime) -> dict[str, object]:
+    """The values of recent_signing_counts()'s subqueries for one signer."""
+    return {
+        "hour_ago": now - timedelta(hours=1),
+        "ip_digest": ip_digest,
+        "domain_digest": email_domain_digest(address),
+    }
 
 
 def over_thresholds(ip_recent: int | None, domain_recent: int) -> bool:

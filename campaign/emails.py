@@ -28,7 +28,7 @@ from typing import Protocol
 import flask_mail
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import ForeignKey, String, or_, select, update
+from sqlalchemy import ForeignKey, String, insert, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.accounts.models import User
@@ -479,11 +479,22 @@ SENDERS = {
 }
 
 
+_INSERT_OUTBOX_ROW = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+
+
 def queue_email(kind: EmailKind, now: datetime, *, signature_id: int | None) -> OutboxMessage:
     """Add an outbox row to the current transaction; the caller commits, then enqueues."""
     outbox = OutboxMessage(kind=kind, signature_id=signature_id, created_at=now)
     db.session.add(outbox)
     return outbox
+
+
+def insert_outbox_row(kind: EmailKind, now: datetime, signature_id: int) -> int:
+    """queue_email() for the sign path: one INSERT ... RETURNING in the current transaction,
+    the row's id at once, no ORM object to flush."""
+    return db.session.execute(
+        _INSERT_OUTBOX_ROW, {"kind": kind, "signature_id": signature_id, "created_at": now}
+    ).scalar_one()
 
 
 def classify_mail_error(error: Exception) -> Exception:

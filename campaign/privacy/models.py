@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -66,11 +68,22 @@ class ConsentEvent(db.Model):
         )
 
 
-def consent_events_at_signing(signature: Signature, now: datetime) -> list[ConsentEvent]:
-    """The consents recorded with a new signature: to sign, and each choice of the form."""
-    events = [ConsentEvent.about(signature, ConsentKind.SIGN, True, now)]
-    events += [
-        ConsentEvent.about(signature, kind, bool(getattr(signature, flag)), now)
-        for kind, flag in CONSENT_FLAGS.items()
+def consent_events_at_signing(
+    signature_id: int, signature: Mapping[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The consents recorded with a new signature, as consent_events rows: to sign, and each
+    choice of the form, under the consent text it was signed under. `signature` holds the
+    signature's column values."""
+    version = signature["consent_version"]
+    choices = [(ConsentKind.SIGN, True)]
+    choices += [(kind, bool(signature[flag])) for kind, flag in CONSENT_FLAGS.items()]
+    return [
+        {
+            "signature_id": signature_id,
+            "at": now,
+            "what": kind,
+            "given": given,
+            "consent_version": version,
+        }
+        for kind, given in choices
     ]
-    return events

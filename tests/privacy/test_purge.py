@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
@@ -14,7 +14,7 @@ from campaign.emails import EmailKind, OutboxMessage, queue_email
 from campaign.extensions import db
 from campaign.petitions.models import PetitionStatus
 from campaign.privacy.jobs import purge_expired_personal_data
-from campaign.privacy.models import ConsentEvent, consent_events_at_signing
+from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, consent_events_at_signing
 from campaign.privacy.services import purge_personal_data
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import published_signatories, signatory_line
@@ -42,7 +42,12 @@ def snapshot() -> dict[str, list[tuple]]:
 
 
 def with_consents(signature: Signature) -> Signature:
-    db.session.add_all(consent_events_at_signing(signature, signature.consented_at))
+    columns = {
+        column: getattr(signature, column)
+        for column in ("consent_version", *CONSENT_FLAGS.values())
+    }
+    rows = consent_events_at_signing(signature.id, columns, signature.consented_at)
+    db.session.execute(insert(ConsentEvent), rows)
     db.session.commit()
     return signature
 
