@@ -613,19 +613,23 @@ class Stack:
         self.flask("db", "upgrade")
         self.flask("demo", "load", "--signatories", str(args.demo_signatories))
 
-        argv = [
-            str(BIN / "gunicorn"), "app:app",
-            "--bind", f"{HOST}:{self.web_port}",
+        gunicorn = self.spawn("web-gunicorn", self.gunicorn_argv("app:app", self.web_port))
+        self.wait_for_web(gunicorn, self.web_port)
+        if not args.defer_workers:
+            self.start_workers()
+
+    def gunicorn_argv(self, app: str, port: int, *options: str) -> list[str]:
+        """gunicorn serving `app` on `port` in the layout the options ask for."""
+        args = self.args
+        return [
+            str(BIN / "gunicorn"), app, *options,
+            "--bind", f"{HOST}:{port}",
             "--workers", str(args.web_workers),
             "--worker-class", args.worker_class,
             "--threads", str(args.threads),
             "--timeout", "60", "--graceful-timeout", "5",
             "--log-level", "warning", "--error-logfile", "-",
         ]  # fmt: skip
-        gunicorn = self.spawn("web-gunicorn", argv)
-        self.wait_for_web(gunicorn)
-        if not args.defer_workers:
-            self.start_workers()
 
     def start_workers(self) -> None:
         nice = ["nice", "-n", str(self.args.rq_nice)] if self.args.rq_nice else []
@@ -648,15 +652,15 @@ class Stack:
                 raise BenchError(f"rq workers not ready after 30 s: see {self.logs}")
             time.sleep(0.2)
 
-    def wait_for_web(self, process: subprocess.Popen) -> None:
+    def wait_for_web(self, process: subprocess.Popen, port: int) -> None:
         import http.client
 
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise BenchError(f"gunicorn exited: see {self.logs / 'web-gunicorn.log'}")
+                raise BenchError(f"gunicorn exited: see the web logs in {self.logs}")
             try:
-                conn = http.client.HTTPConnection(HOST, self.web_port, timeout=5)
+                conn = http.client.HTTPConnection(HOST, port, timeout=5)
                 conn.request("GET", f"/p/{SLUG}")
                 if conn.getresponse().status == 200:
                     conn.close()
@@ -825,6 +829,80 @@ def baseline(seconds: float, threads: int, batch: int) -> dict[str, float]:
     results[f"batched, {batch} rows per transaction"] = rows / (time.monotonic() - started)
     engine.dispose()
     return results
+
+
+# --- The floor: a bare Flask sign handler -----------------------------------------------------
+
+
+@dataclass
+class Floor:
+    accepted_rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    cpu: CpuReport
+    rows_ok: bool
+
+
+def bare_floor(args: argparse.Namespace, stack: Stack) -> Floor | None:
+    """bench/bare_sign.py served by the same gunicorn layout, driven by the same clients
+    against the same PostgreSQL: what any Flask sign path could do at most here."""
+    if args.floor_seconds <= 0:
+        return None
+    from bare_sign import TABLE_DDL
+
+    with psycopg.connect(f"host={HOST} port=5432 user=postgres dbname={DB_NAME}") as conn:
+        conn.execute(TABLE_DDL)
+    port = free_port()
+    argv = stack.gunicorn_argv("bare_sign:app", port, "--pythonpath", str(ROOT / "bench"))
+    process = stack.spawn("web-bare", argv)
+    stack.wait_for_web(process, port)
+    state = LoadState(port=port)
+    floor_args = argparse.Namespace(**{**vars(args), "duration": args.floor_seconds})
+    wall, cpu = asyncio.run(drive(state, floor_args, stack, lambda: None))
+    stack.stop_process("web-bare", process)
+    with psycopg.connect(f"host={HOST} port=5432 user=postgres dbname={DB_NAME}") as conn:
+        rows = conn.execute("SELECT count(*) FROM bare_signatures").fetchone()[0]
+    posts = sorted(state.post_latencies)
+    return Floor(
+        accepted_rate=state.measured_accepted / wall,
+        p50_ms=1000 * percentile(posts, 50),
+        p99_ms=1000 * percentile(posts, 99),
+        errors=dict(state.errors),
+        cpu=cpu,
+        rows_ok=rows == len(state.accepted),
+    )
+
+
+def print_floor(floor: Floor, accepted_rate: float, web_ms: float) -> None:
+    accepted = floor.cpu.counters["accepted"] or 1
+    per_signature = {
+        group: value * floor.cpu.wall * 1000 / accepted for group, value in floor.cpu.cores.items()
+    }
+    floor_web_ms = per_signature.get("web (gunicorn)", 0.0)
+    print(
+        "floor, bench/bare_sign.py (validate 2 fields, encrypt 1, INSERT 1 row; no session, "
+        "CSRF, proof of work, checks or email), same gunicorn, client and PostgreSQL:"
+    )
+    print(
+        f"  accepted signatures/s: {floor.accepted_rate:8.1f}  POST p50 {floor.p50_ms:.1f} ms"
+        f"  p99 {floor.p99_ms:.1f} ms  errors: {floor.errors or 'none'}"
+        f"  rows: {'OK' if floor.rows_ok else 'FAIL'}"
+    )
+    print(
+        "  ms of CPU per signature: "
+        + ", ".join(
+            f"{group} {ms:.1f}"
+            for group, ms in sorted(per_signature.items(), key=lambda item: -item[1])
+            if ms >= 0.05
+        )
+    )
+    print(
+        f"HEADLINE app/floor: {accepted_rate:.0f} / {floor.accepted_rate:.0f} = "
+        f"{accepted_rate / floor.accepted_rate:.2f} of a bare Flask sign handler's rate; "
+        f"web CPU per signature {web_ms:.1f} / {floor_web_ms:.1f} ms = "
+        f"{web_ms / floor_web_ms if floor_web_ms else float('nan'):.1f}x"
+    )
 
 
 # --- Profile ---------------------------------------------------------------------------------
@@ -1008,6 +1086,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=30,
         help="wait up to this many seconds for other processes to leave the CPU (30)",
     )
+    parser.add_argument(
+        "--floor-seconds",
+        type=float,
+        default=10,
+        help="measured seconds of the bare Flask floor, bench/bare_sign.py (10; 0: skip it)",
+    )
     parser.add_argument("--keep-db", action="store_true", help=f"leave {DB_NAME} behind")
     parser.add_argument("--keep-logs", action="store_true", help="keep the process logs")
     return parser.parse_args(argv)
@@ -1123,7 +1207,12 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
     if profiler:
         with contextlib.suppress(subprocess.TimeoutExpired):
             profiler[0].wait(30)
-    stack.stop_services()  # the baseline gets the machine to itself
+    stack.stop_services()  # the floor and the baseline get the machine to themselves
+    if args.floor_seconds > 0:
+        print(
+            f"floor: bench/bare_sign.py, {args.warmup:g} s warm-up + {args.floor_seconds:g} s ..."
+        )
+    floor = bare_floor(args, stack)
 
     print(f"baseline: {args.baseline_seconds:g} s per variant ...")
     base = baseline(args.baseline_seconds, args.baseline_threads, args.baseline_batch)
@@ -1172,6 +1261,9 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
         f"{accepted_rate / per_row_best:.3f} of per-row inserts "
         f"({accepted_rate / batched:.4f} of batched)"
     )
+    if floor is not None:
+        web_ms = cpu.cores.get("web (gunicorn)", 0.0) * cpu.wall * 1000
+        print_floor(floor, accepted_rate, web_ms / max(cpu.counters["accepted"], 1))
     print(
         f"targets: >= 500 accepted/s: {'met' if accepted_rate >= 500 else 'NOT met'} "
         f"(capacity estimate ~{capacity:.0f}/s); "
@@ -1192,7 +1284,8 @@ def run(args: argparse.Namespace, stack: Stack) -> int:
     print(f"  outbox rows by status: {outbox}")
     if args.profile and args.profile.exists():
         summarise_profile(args.profile)
-    return 0 if rows_ok and mail_ok else 1
+    floor_ok = floor is None or floor.rows_ok
+    return 0 if rows_ok and mail_ok and floor_ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
