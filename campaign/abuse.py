@@ -15,7 +15,17 @@ from functools import lru_cache
 from altcha import ChallengeOptionsV1, create_challenge_v1, verify_solution_v1
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from flask import current_app
-from sqlalchemy import ForeignKey, Insert, String, bindparam, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Insert,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -187,32 +197,39 @@ def domain_is_allowed(address: str, allowed: str) -> bool:
 def recent_signing_counts(with_ip: bool) -> tuple[ScalarSelect[int] | None, ScalarSelect[int]]:
     """Scalar subqueries counting the last hour's signatures from one IP digest (None unless
     `with_ip`) and from one email domain, to be read in the caller's one query. They take
-    their values from recent_signing_params(): built once, they are not compiled again."""
+    their values from recent_signing_params(): built once, they are not compiled again.
+
+    Each count stops at its threshold: over_thresholds() only asks whether it is reached,
+    and a busy domain (a webmail at a viral moment) must not make every signature count
+    its whole last hour. With the (digest, created_at) indexes, a count reads at most its
+    threshold's worth of index entries."""
     from campaign.signatures.models import Signature
 
     table = Signature.__table__
-    since = table.c.created_at > bindparam("hour_ago")
-    ip_recent = None
-    if with_ip:
-        ip_recent = (
-            select(func.count(table.c.id))
-            .where(table.c.ip_digest == bindparam("ip_digest"), since)
-            .scalar_subquery()
+
+    def bounded_count(column: ColumnElement[str], value: str, limit: str) -> ScalarSelect[int]:
+        recent = (
+            select(table.c.id)
+            .where(column == bindparam(value), table.c.created_at > bindparam("hour_ago"))
+            .limit(bindparam(limit, type_=Integer))
+            .subquery()
         )
-    domain_recent = (
-        select(func.count(table.c.id))
-        .where(table.c.email_domain_digest == bindparam("domain_digest"), since)
-        .scalar_subquery()
-    )
+        return select(func.count()).select_from(recent).scalar_subquery()
+
+    ip_recent = bounded_count(table.c.ip_digest, "ip_digest", "ip_limit") if with_ip else None
+    domain_recent = bounded_count(table.c.email_domain_digest, "domain_digest", "domain_limit")
     return ip_recent, domain_recent
 
 
 def recent_signing_params(ip_digest: str | None, address: str, now: datetime) -> dict[str, object]:
     """The values of recent_signing_counts()'s subqueries for one signer."""
+    config = current_app.config
     return {
         "hour_ago": now - timedelta(hours=1),
         "ip_digest": ip_digest,
+        "ip_limit": config["SUSPECT_SIGNATURES_PER_IP_PER_HOUR"],
         "domain_digest": email_domain_digest(address),
+        "domain_limit": config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"],
     }
 
 

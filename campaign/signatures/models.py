@@ -73,6 +73,10 @@ class Signature(db.Model):
         # The workspace table's keyset order, and bulk moderation by origin.
         Index("ix_signatures_petition_created", "petition_id", "created_at", "id"),
         Index("ix_signatures_petition_ip_digest", "petition_id", "ip_digest"),
+        # The hourly counts of the sign path (campaign/abuse.py) read the last hour's rows of
+        # one IP or one domain, and moderation looks rows up by either digest.
+        Index("ix_signatures_ip_digest_created", "ip_digest", "created_at"),
+        Index("ix_signatures_domain_digest_created", "email_domain_digest", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,12 +101,12 @@ class Signature(db.Model):
     # Personal data at rest.
     email_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     email_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    ip_digest: Mapped[str | None] = mapped_column(String(32), index=True)
+    ip_digest: Mapped[str | None] = mapped_column(String(32))
     # Signed above a rate limit: becomes suspect rather than confirmed.
     held_for_review: Mapped[bool] = mapped_column(default=False)
     # Keyed digest of the address's domain: moderators can act on a domain without the
     # addresses being readable.
-    email_domain_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_domain_digest: Mapped[str | None] = mapped_column(String(64))
     # Where the signature came from: "online", or the name of an imported list.
     source: Mapped[str] = mapped_column(String(100), default="online")
     imported_at: Mapped[datetime | None]

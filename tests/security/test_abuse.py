@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 from altcha import solve_challenge_v1
@@ -116,6 +117,21 @@ def test_mass_signing_from_one_ip_is_held_for_review_and_not_counted(make_app):
             select(Signature).where(Signature.ip_digest.isnot(None)).order_by(Signature.id.desc())
         )
         assert not human.held_for_review
+
+
+def test_a_domain_is_held_from_its_threshold_within_the_last_hour_only(make_app):
+    app = make_app(SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR=2)
+    with app.app_context():
+        ensure_default_categories()
+        petition = make_petition()
+        now = utcnow()
+        moments = [now - timedelta(hours=2)] * 2 + [now] * 3
+        for number, moment in enumerate(moments):
+            signer = request_from(f"198.51.100.{number}", f"s{number}@busy.example")
+            sign_petition(petition, signer, moment)
+        held = db.session.scalars(select(Signature.held_for_review).order_by(Signature.id))
+        # The two of two hours ago are not in the last hour of the later ones.
+        assert list(held) == [False, False, False, False, True]
 
 
 def test_held_signer_sees_the_same_pages_as_everyone(make_app, smtp_config, mailbox):
