@@ -14,6 +14,7 @@ import email.message
 import email.policy
 import logging
 import re
+import secrets
 import smtplib
 import time
 import uuid
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import parseaddr
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -119,16 +121,45 @@ class OutboxMessage(db.Model):
         return f"<outbox-{self.id}.{self.kind}@{domain or 'localhost'}>"
 
 
+class _EncodedHeader:
+    """A header value already encoded (RFC 2047) and folded: compat32 writes it as is."""
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None) -> str:
+        return self.folded.replace("\n", linesep)
+
+
+@lru_cache(maxsize=256)
+def _subject_header(subject: str) -> str | _EncodedHeader:
+    """The Subject header's value, encoded once per subject: confirmations share a few."""
+    if subject.isascii():
+        return subject
+    # Folded with "Subject: " counted, so that its first line stays on the header's line.
+    return _EncodedHeader(Header(subject, "utf-8", header_name="Subject").encode())
+
+
 class MailMessage(flask_mail.Message):
     """Flask-Mail's message, serialised with the compat32 policy (SMTP_COMPAT32)."""
 
     def _message(self) -> email.message.Message:
-        message = super()._message()
+        # Flask-Mail would encode the subject itself, every time, and without counting
+        # "Subject: ": compat32 would then move all of it to a folded line, which readers
+        # show as a leading space.
+        subject, self.subject = self.subject, None
+        try:
+            message = super()._message()
+        finally:
+            self.subject = subject
         message.policy = SMTP_COMPAT32
-        if self.subject and not self.subject.isascii():
-            # Flask-Mail encodes it without counting "Subject: ", and compat32 would then
-            # move the whole of it to a folded line, which readers show as a leading space.
-            message.replace_header("Subject", Header(self.subject, "utf-8"))
+        if subject:
+            message["Subject"] = _subject_header(subject)
+        # Boundaries of our own: the generator checks a random one against the whole text
+        # with a regular expression compiled for it. "=_" never occurs in base64 bodies.
+        for part in message.walk():
+            if part.is_multipart():
+                part.set_boundary(f"=_{secrets.token_hex(12)}")
         return message
 
 
