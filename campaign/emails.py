@@ -642,6 +642,11 @@ def _send_claimed(outbox: OutboxMessage, connection: ReusableConnection, now: da
         return OutboxStatus.FAILED, "too many attempts", None
     try:
         sent = SENDERS[outbox.kind](outbox, connection)
+    except (UnicodeError, flask_mail.BadHeaderError) as error:
+        # An address or header that cannot be written into a message (an accented mailbox
+        # name, from before the forms refused them, needs SMTPUTF8): it never will be.
+        log.warning("outbox message %s cannot be sent: %s", outbox.id, type(error).__name__)
+        return OutboxStatus.FAILED, f"cannot be sent: {type(error).__name__}", None
     except (TimeoutError, smtplib.SMTPException, OSError, AmbiguousDelivery) as error:
         connection.close()
         # A confirmation sent twice is harmless: ambiguous sends are simply retried here.
@@ -716,7 +721,15 @@ def drain_outbox() -> int:
             ).all()
             done: dict[OutboxStatus, list[int]] = {OutboxStatus.SENT: [], OutboxStatus.SKIPPED: []}
             for outbox in messages:
-                status, error, retry_at = _send_claimed(outbox, connection, now)
+                try:
+                    status, error, retry_at = _send_claimed(outbox, connection, now)
+                except Exception as crash:
+                    # Settling the batch's sent messages matters more than this one: it
+                    # stays claimed, and the flush takes it over after STALE_CLAIM, within
+                    # its attempts. Only the type is logged: messages may quote addresses.
+                    log.error("outbox message %s crashed: %s", outbox.id, type(crash).__name__)
+                    connection.close()
+                    continue
                 if error is None and status in done:
                     done[status].append(outbox.id)
                 else:

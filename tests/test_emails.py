@@ -12,6 +12,7 @@ from email.utils import parseaddr
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from campaign.clock import utcnow
@@ -28,6 +29,7 @@ from campaign.emails import (
 from campaign.extensions import db
 from campaign.jobs import job_queue
 from campaign.petitions.services import ensure_default_categories
+from campaign.signatures.models import Signature
 from campaign.signatures.services import SignatureRequest, sign_petition
 from tests.conftest import Mailbox, free_port
 from tests.factories import make_petition
@@ -323,6 +325,53 @@ def test_drain_records_each_refusal_and_delivers_the_rest(
     assert refused.status == OutboxStatus.FAILED and refused.sent_at is None
     assert refused.last_error.startswith("recipient refused [550]")
     assert "bob" not in refused.last_error
+
+
+@pytest.mark.redis
+def test_drain_fails_an_unsendable_address_and_delivers_the_rest_once(
+    mail_app, smtp_with, redis_url, queue_name
+):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
+    petition = make_petition()
+    # Stored before the forms refused accented mailbox names: it cannot be written in a
+    # message without SMTPUTF8.
+    alice, jose, carol = (
+        sign_once(address, petition)
+        for address in ("alice@example.fr", "josé@exemple.fr", "carol@exémple.fr")
+    )
+    assert drain_outbox() == 3
+    received = box.wait_for(2)
+    assert sorted(m["To"] for m in received) == ["alice@example.fr", "carol@xn--exmple-cva.fr"]
+    assert outbox(alice).status == outbox(carol).status == OutboxStatus.SENT
+    unsendable = outbox(jose)
+    assert unsendable.status == OutboxStatus.FAILED
+    assert unsendable.last_error == "cannot be sent: UnicodeEncodeError"
+    assert flush_outbox(utcnow() + timedelta(hours=1)) == 0
+    assert len(box.messages) == 2
+
+
+@pytest.mark.redis
+def test_a_message_that_crashes_costs_the_rest_of_its_batch_nothing(
+    mail_app, smtp_with, redis_url, queue_name
+):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
+    petition = make_petition()
+    alice, broken, carol = (
+        sign_once(f"{name}@example.fr", petition) for name in ("alice", "broken", "carol")
+    )
+    # An address encrypted under another key: decrypting it raises, as a bug would.
+    signature = db.session.get(Signature, outbox(broken).signature_id)
+    signature.email_ciphertext = Fernet(Fernet.generate_key()).encrypt(b"broken@example.fr")
+    db.session.commit()
+
+    assert drain_outbox() == 3
+    assert sorted(m["To"] for m in box.wait_for(2)) == ["alice@example.fr", "carol@example.fr"]
+    assert outbox(alice).status == outbox(carol).status == OutboxStatus.SENT
+    assert outbox(broken).status == OutboxStatus.SENDING, "left to the stale-claim takeover"
+    # The takeover after STALE_CLAIM picks it alone: the others are never sent again.
+    assert flush_outbox(utcnow() + timedelta(minutes=11)) == 1
 
 
 @pytest.mark.redis

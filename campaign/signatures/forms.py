@@ -41,12 +41,22 @@ def contains_web_address(value: str) -> bool:
 
 
 def is_email_address(value: str) -> bool:
-    """Valid address syntax; no DNS query, since Tribune makes no request to third parties."""
+    """Valid address syntax, and a mailbox name Tribune can send to; no DNS query, since
+    Tribune makes no request to third parties."""
+    if not has_ascii_mailbox(value):
+        return False
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError:
         return False
     return True
+
+
+def has_ascii_mailbox(value: str) -> bool:
+    """Whether the part before the @ is plain ASCII. An accented domain is fine (it is sent
+    in its ASCII form); an accented mailbox name ("josé@...") needs SMTPUTF8, which Tribune's
+    mail path does not speak and which few French providers accept."""
+    return value.rpartition("@")[0].isascii()
 
 
 def plain_text(form: FlaskForm, field: StringField) -> None:
@@ -64,6 +74,13 @@ def person_name(form: FlaskForm, field: StringField) -> None:
 
 def email_address(form: FlaskForm, field: EmailField) -> None:
     """Syntax only: no DNS query, since Tribune makes no request to third parties."""
+    if not has_ascii_mailbox(field.data or ""):
+        raise ValidationError(
+            _l(
+                "Use an address without accents before the @: many mail servers cannot "
+                "deliver to it."
+            )
+        )
     if not is_email_address(field.data or ""):
         raise ValidationError(_l("Enter a valid email address."))
 

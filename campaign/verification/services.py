@@ -11,7 +11,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from cryptography.fernet import InvalidToken
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import case, delete, func, or_, select, update
 
@@ -22,6 +21,7 @@ from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.personal_data import decrypt_email, email_digest, encrypt_email
 from campaign.petitions.models import Category, Petition
+from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.tokens import read_token
 from campaign.verification.models import (
@@ -367,10 +367,8 @@ def request_professional_address(signature_id: int, address: str, now: datetime)
     if signature is None or signature.status not in ADDRESS_STATUSES:
         raise ProfessionalAddressRefused("not_confirmed")
     address = address.strip()
-    try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise ProfessionalAddressRefused("invalid") from error
+    if not is_email_address(address):
+        raise ProfessionalAddressRefused("invalid")
     digest = email_digest(address)
     if digest == signature.email_digest:
         raise ProfessionalAddressRefused("same_address")

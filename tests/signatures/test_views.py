@@ -97,6 +97,7 @@ def test_confirmation_email_is_in_the_signers_language(browser, mailbox):
         ("first_name", "Al\u202eice", "caractères"),
         ("title", "a\nb", "caractères"),
         ("email", "not-an-address", "adresse e-mail valide"),
+        ("email", "josé@exemple.fr", "sans accent avant le @"),
         ("category", "astronaut", "choix"),
         ("departement", "999", "un département dans la liste"),
         ("departement", "2a", "un département dans la liste"),
@@ -126,6 +127,20 @@ def test_invalid_input_message_in_english(browser):
     assert response.status_code == 422
     assert "Enter your first name." in response.get_data(as_text=True)
     assert rows() == 0
+
+
+def test_an_accented_mailbox_name_is_refused_in_english_and_an_accented_domain_accepted(
+    browser, mailbox
+):
+    petition = make_petition()
+    browser.get("/language/en?next=/")
+    response = sign(browser, petition, email="josé@exemple.fr")
+    assert response.status_code == 422
+    assert "without accents before the @" in response.get_data(as_text=True)
+    assert rows() == 0
+    assert sign(browser, petition, email="jose@exémple.fr").status_code == 303
+    [message] = mailbox.wait_for(1)
+    assert message["To"] == "jose@xn--exmple-cva.fr"
 
 
 def test_submitted_values_are_kept_when_the_form_is_rerendered(browser):
