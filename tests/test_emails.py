@@ -106,6 +106,25 @@ def sign_once(email="alice@example.fr", petition=None) -> int:
     return db.session.scalar(select(func.max(OutboxMessage.id)))
 
 
+@pytest.fixture
+def drain_mailbox(mail_app, smtp_with, redis_url, queue_name):
+    """An SMTP server (scripted as asked), and the app with Redis: signatures wait for
+    drain_outbox()."""
+
+    def build(**script) -> ScriptedMailbox:
+        box = ScriptedMailbox(**script)
+        mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
+        return box
+
+    return build
+
+
+def sign_all(*addresses: str) -> list[int]:
+    """Sign one petition with each address; their outbox row ids."""
+    petition = make_petition()
+    return [sign_once(address, petition) for address in addresses]
+
+
 def outbox(message_id: int) -> OutboxMessage:
     db.session.expire_all()
     return db.session.get(OutboxMessage, message_id)
@@ -309,15 +328,9 @@ def test_drain_sends_every_due_message_in_batches_over_one_connection(
 
 
 @pytest.mark.redis
-def test_drain_records_each_refusal_and_delivers_the_rest(
-    mail_app, smtp_with, redis_url, queue_name
-):
-    box = ScriptedMailbox(refused=frozenset({"bob@example.fr"}))
-    mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
-    petition = make_petition()
-    alice, bob, carol = (
-        sign_once(f"{name}@example.fr", petition) for name in ("alice", "bob", "carol")
-    )
+def test_drain_records_each_refusal_and_delivers_the_rest(drain_mailbox):
+    box = drain_mailbox(refused=frozenset({"bob@example.fr"}))
+    alice, bob, carol = sign_all("alice@example.fr", "bob@example.fr", "carol@example.fr")
     assert drain_outbox() == 3
     assert {m["To"] for m in box.wait_for(2)} == {"alice@example.fr", "carol@example.fr"}
     assert outbox(alice).status == outbox(carol).status == OutboxStatus.SENT
@@ -328,18 +341,11 @@ def test_drain_records_each_refusal_and_delivers_the_rest(
 
 
 @pytest.mark.redis
-def test_drain_fails_an_unsendable_address_and_delivers_the_rest_once(
-    mail_app, smtp_with, redis_url, queue_name
-):
-    box = ScriptedMailbox()
-    mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
-    petition = make_petition()
+def test_drain_fails_an_unsendable_address_and_delivers_the_rest_once(drain_mailbox):
+    box = drain_mailbox()
     # Stored before the forms refused accented mailbox names: it cannot be written in a
     # message without SMTPUTF8.
-    alice, jose, carol = (
-        sign_once(address, petition)
-        for address in ("alice@example.fr", "josé@exemple.fr", "carol@exémple.fr")
-    )
+    alice, jose, carol = sign_all("alice@example.fr", "josé@exemple.fr", "carol@exémple.fr")
     assert drain_outbox() == 3
     received = box.wait_for(2)
     assert sorted(m["To"] for m in received) == ["alice@example.fr", "carol@xn--exmple-cva.fr"]
@@ -352,15 +358,9 @@ def test_drain_fails_an_unsendable_address_and_delivers_the_rest_once(
 
 
 @pytest.mark.redis
-def test_a_message_that_crashes_costs_the_rest_of_its_batch_nothing(
-    mail_app, smtp_with, redis_url, queue_name
-):
-    box = ScriptedMailbox()
-    mail_app(smtp_with(box), REDIS_URL=redis_url, RQ_QUEUE=queue_name)
-    petition = make_petition()
-    alice, broken, carol = (
-        sign_once(f"{name}@example.fr", petition) for name in ("alice", "broken", "carol")
-    )
+def test_a_message_that_crashes_costs_the_rest_of_its_batch_nothing(drain_mailbox):
+    box = drain_mailbox()
+    alice, broken, carol = sign_all("alice@example.fr", "broken@example.fr", "carol@example.fr")
     # An address encrypted under another key: decrypting it raises, as a bug would.
     signature = db.session.get(Signature, outbox(broken).signature_id)
     signature.email_ciphertext = Fernet(Fernet.generate_key()).encrypt(b"broken@example.fr")
