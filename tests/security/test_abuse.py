@@ -2,6 +2,7 @@
 
 import base64
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from campaign.signatures.services import (
     signature_count,
 )
 from tests.factories import make_petition
-from tests.support import sign
+from tests.support import sign, sign_data
 
 
 def solved_payload(challenge: dict) -> str:
@@ -71,6 +72,31 @@ def test_signing_with_a_solved_challenge_is_accepted_once(guarded):
     replay = sign(client, petition, altcha=payload, email="other@example.org")
     assert replay.status_code == 422, "a solution signs once"
     assert rows() == 1
+
+
+def test_one_solution_posted_by_ten_signers_at_once_signs_once(make_app):
+    app = make_app(ALTCHA_ENABLED=True, ALTCHA_MAX_NUMBER=2000, WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        ensure_default_categories()
+        slug = make_petition().slug
+        payload = solved_payload(new_challenge(utcnow()))
+    barrier = threading.Barrier(10)
+    statuses = []
+
+    def post(number: int) -> None:
+        data = sign_data(email=f"signer{number}@example.org", altcha=payload)
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post(f"/p/{slug}/sign", data=data).status_code)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [303] + [422] * 9
+    with app.app_context():
+        assert rows() == 1
 
 
 @pytest.mark.parametrize("tamper", ["number", "signature", "garbage"])
