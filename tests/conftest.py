@@ -77,6 +77,8 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     return {
         **TEST_SECRETS,
         "TESTING": True,
+        # argon2's cheapest parameters (campaign/accounts/services.py:password_hasher).
+        "FAST_PASSWORD_HASHING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": None,
         "MAIL_SERVER": None,

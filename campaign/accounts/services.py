@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import CHEAPEST
+from flask import current_app
 from sqlalchemy import select
 
 from campaign.accounts.models import PetitionModerator, Role, User, new_session_nonce
@@ -14,9 +17,28 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.petitions.models import Petition
 
-_hasher = PasswordHasher()
-# Verified when the account does not exist, so that both answers take the same time.
-_DUMMY_HASH = _hasher.hash("an account that does not exist")
+# argon2-cffi's defaults: Argon2id with RFC 9106's low-memory profile.
+_HASHER = PasswordHasher()
+# Its cheapest parameters, for the test suite only (password_hasher()).
+_TEST_HASHER = PasswordHasher.from_parameters(CHEAPEST)
+
+
+def password_hasher() -> PasswordHasher:
+    """The Argon2id hasher. A testing app (TESTING and FAST_PASSWORD_HASHING both set) gets
+    argon2-cffi's cheapest parameters: at full strength, hashing took nearly half the time
+    of the tests that sign in. A hash carries its parameters, so either hasher verifies it."""
+    config = current_app.config
+    if config.get("TESTING") and config.get("FAST_PASSWORD_HASHING"):
+        return _TEST_HASHER
+    return _HASHER
+
+
+@lru_cache(maxsize=2)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified when the account does not exist, so that both answers take the same time."""
+    return hasher.hash("an account that does not exist")
+
+
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -37,7 +59,8 @@ def create_user(email: str, role: Role | str, password: str, now: datetime) -> U
         raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if find_user_by_email(email) is not None:
         raise AccountError(f"an account already exists for {email}")
-    user = User(email=email, role=Role(role), password_hash=_hasher.hash(password), created_at=now)
+    password_hash = password_hasher().hash(password)
+    user = User(email=email, role=Role(role), password_hash=password_hash, created_at=now)
     db.session.add(user)
     db.session.commit()
     return user
@@ -61,14 +84,15 @@ def load_session_user(session_id: str) -> User | None:
 def authenticate(email: str, password: str, now: datetime) -> User | None:
     """The account if the password is right; None otherwise, in the same time either way."""
     user = find_user_by_email(email)
+    hasher = password_hasher()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
     user.last_login_at = now
     db.session.commit()
     return user

@@ -210,6 +210,8 @@ def test_users_create_reads_the_password_from_stdin(app, base_config):
     user = db.session.scalar(select(User).where(User.email == "new@example.org"))
     assert user.role == "moderator"
     assert "a long enough password" not in user.password_hash
+    # The command runs as in production: full-strength Argon2id, whatever the tests use.
+    assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     from campaign.accounts.services import authenticate
 
     assert authenticate("new@example.org", "a long enough password", utcnow()) is not None
