@@ -37,10 +37,15 @@ run: demo ## Set up and serve the demo on http://127.0.0.1:5000
 worker: install ## Run an RQ worker (needs REDIS_URL)
 	$(FLASK) worker
 
+# One test process per core (pytest-xdist), at most 8: each has its own database and its
+# own Redis database (15 down to 8, tests/conftest.py). `make test TEST_WORKERS=0` runs in one.
+TEST_WORKERS ?= auto
+PYTEST := $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist worksteal
+
 test: install ## Run the test suite on SQLite, then on PostgreSQL
-	$(VENV)/bin/python -m pytest
+	$(PYTEST)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
-		$(VENV)/bin/python -m pytest -m "not browser"
+		$(PYTEST) -m "not browser"
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -38,7 +38,23 @@ TEST_SECRETS = {
     "EMAIL_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "IP_HASH_KEY": "test-ip-key",
 }
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_test_url() -> str:
+    """Redis database 15, or, under pytest-xdist, one database per worker counting down
+    from 15 (gw0 -> 15, gw1 -> 14...): each worker empties its own between tests."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, number = url.rpartition("/")
+    database = int(number or 0) - int(worker[2:])
+    if database < 0:
+        raise pytest.UsageError(f"too many test processes for one Redis database each ({url})")
+    return f"{base}/{database}"
+
+
+REDIS_TEST_URL = _redis_test_url()
 
 
 def unavailable(reason: str) -> None:

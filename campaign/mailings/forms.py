@@ -63,13 +63,13 @@ class OfficialFilterForm(FlaskForm):
 
     def offer_choices(self, role_labels: dict, chambers: list[str]) -> OfficialFilterForm:
         """Fill the choices: roles, the chambers the directory names, départements."""
-        everything = ("", _l("All"))
+        everything = SelectChoice("", _l("All"))
         self.role.choices = [everything] + [
-            (role.value, role_labels.get(role, role.value)) for role in OfficialRole
+            SelectChoice(role.value, role_labels.get(role, role.value)) for role in OfficialRole
         ]
-        self.chamber.choices = [everything] + [(chamber, chamber) for chamber in chambers]
+        self.chamber.choices = [everything] + [SelectChoice(chamber) for chamber in chambers]
         self.departement.choices = [everything] + [
-            (code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
+            SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
         ]
         return self
 
@@ -298,11 +298,13 @@ class LetterForm(FlaskForm):
 
     def offer_choices(self, officials: list[Official], locale: str) -> LetterForm:
         """The départements, and the officials of the one chosen."""
-        self.departement.choices = [("", "—")] + [
-            (code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
+        self.departement.choices = [SelectChoice("", "—")] + [
+            SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
         ]
         self.officials.choices = [
-            (str(official.id), f"{official.full_name} ({role_label(official.role, locale)})")
+            SelectChoice(
+                str(official.id), f"{official.full_name} ({role_label(official.role, locale)})"
+            )
             for official in officials
         ]
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from campaign.form_filters import strip_text
@@ -37,8 +38,8 @@ class RightsLinkAnyPetitionForm(RightsLinkForm):
 
     def offer_choices(self, petitions: list[Petition], locale: str) -> RightsLinkAnyPetitionForm:
         """The public petitions, by title in the reader's language."""
-        self.petition.choices = [("", _l("Choose…"))] + [
-            (petition.slug, petition.text(locale).title) for petition in petitions
+        self.petition.choices = [SelectChoice("", _l("Choose…"))] + [
+            SelectChoice(petition.slug, petition.text(locale).title) for petition in petitions
         ]
         return self
 

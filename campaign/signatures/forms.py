@@ -15,6 +15,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import Select
@@ -87,8 +88,8 @@ def email_address(form: FlaskForm, field: EmailField) -> None:
 
 # The same in every language and for every petition: built once.
 DEPARTEMENT_CHOICES = (
-    ("", "—"),
-    *((code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()),
+    SelectChoice("", "—"),
+    *(SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()),
 )
 
 
@@ -118,7 +119,7 @@ class DepartementField(SelectField):
     """The département select, checked against a set: WTForms' own check walks the hundred
     choices on every sign POST."""
 
-    valid_values = frozenset(value for value, _label in DEPARTEMENT_CHOICES)
+    valid_values = frozenset(choice.value for choice in DEPARTEMENT_CHOICES)
 
     def pre_validate(self, form: FlaskForm) -> None:
         if self.choices is not DEPARTEMENT_CHOICES:
@@ -265,8 +266,8 @@ class SignatureForm(FlaskForm):
     def offer_choices(self, petition: Petition, locale: str) -> SignatureForm:
         """Fill the choices that depend on the petition and the reader's language."""
         self.petition = petition
-        self.category.choices = [("", _l("Choose…"))] + [
-            (category.key, category.label(locale)) for category in petition.categories
+        self.category.choices = [SelectChoice("", _l("Choose…"))] + [
+            SelectChoice(category.key, category.label(locale)) for category in petition.categories
         ]
         self.departement.choices = DEPARTEMENT_CHOICES
         return self
@@ -284,8 +285,10 @@ class SignatureImportForm(FlaskForm):
     mode = RadioField(
         _l("The people on this list"),
         choices=[
-            ("confirmed", _l("already agreed to be published: count them now")),
-            ("send-confirmation", _l("must confirm: send each one the confirmation email")),
+            SelectChoice("confirmed", _l("already agreed to be published: count them now")),
+            SelectChoice(
+                "send-confirmation", _l("must confirm: send each one the confirmation email")
+            ),
         ],
         validators=[InputRequired(_l("Choose how the signatures are confirmed."))],
     )

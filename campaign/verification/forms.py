@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from campaign.form_filters import strip_text
@@ -40,7 +41,7 @@ class DomainRuleForm(FlaskForm):
 
     def offer_choices(self, categories: list[Category], locale: str) -> DomainRuleForm:
         """The categories, in the reader's language."""
-        self.category.choices = [(c.key, c.label(locale)) for c in categories]
+        self.category.choices = [SelectChoice(c.key, c.label(locale)) for c in categories]
         return self
 
     def validate_pattern(self, field: StringField) -> None:
@@ -61,8 +62,12 @@ class ReviewForm(FlaskForm):
     decision = RadioField(
         _l("Decision"),
         choices=[
-            (ReviewDecision.APPROVED.value, _l("Verified: this person belongs to the category")),
-            (ReviewDecision.REJECTED.value, _l("Not verified: lower the signature's level")),
+            SelectChoice(
+                ReviewDecision.APPROVED.value, _l("Verified: this person belongs to the category")
+            ),
+            SelectChoice(
+                ReviewDecision.REJECTED.value, _l("Not verified: lower the signature's level")
+            ),
         ],
         validators=[InputRequired(_l("Choose a decision."))],
     )

@@ -28,6 +28,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -107,17 +108,17 @@ class SignatureFilterForm(FlaskForm):
     status = SelectField(
         _l("Status"),
         default="",
-        choices=[("", _l("All statuses"))]
-        + [(s.value, label) for s, label in STATUS_LABELS.items()],
+        choices=[SelectChoice("", _l("All statuses"))]
+        + [SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
     )
     category = SelectField(_l("Category"), default="")
     source = SelectField(
         _l("Source"),
         default="",
         choices=[
-            ("", _l("All sources")),
-            (ONLINE, _l("Signed online")),
-            (IMPORTED, _l("Imported (any list)")),
+            SelectChoice("", _l("All sources")),
+            SelectChoice(ONLINE, _l("Signed online")),
+            SelectChoice(IMPORTED, _l("Imported (any list)")),
         ],
     )
     imported_list = StringField(
@@ -126,7 +127,10 @@ class SignatureFilterForm(FlaskForm):
     verification = SelectField(
         _l("Verification"),
         default="",
-        choices=[("", _l("Any")), *VERIFICATION_LABELS.items()],
+        choices=[
+            SelectChoice("", _l("Any")),
+            *(SelectChoice(value, label) for value, label in VERIFICATION_LABELS.items()),
+        ],
     )
     signed_from = DateField(_l("Signed from"), validators=[Optional()])
     signed_until = DateField(_l("Signed until (inclusive)"), validators=[Optional()])
@@ -138,8 +142,8 @@ class SignatureFilterForm(FlaskForm):
 
     def offer_choices(self, petition: Petition, locale: str) -> SignatureFilterForm:
         """The petition's categories, in the reader's language."""
-        self.category.choices = [("", _l("All categories"))] + [
-            (category.key, category.label(locale)) for category in petition.categories
+        self.category.choices = [SelectChoice("", _l("All categories"))] + [
+            SelectChoice(category.key, category.label(locale)) for category in petition.categories
         ]
         return self
 
@@ -213,9 +217,11 @@ class BulkSelectionForm(FlaskForm):
     criterion = RadioField(
         _l("Invalidate the signatures"),
         choices=[
-            (BulkCriterion.EMAIL_DOMAIN.value, _l("of an email domain")),
-            (BulkCriterion.ORIGIN.value, _l("from the same origin as a signature of the table")),
-            (BulkCriterion.TIME_WINDOW.value, _l("signed within a time window")),
+            SelectChoice(BulkCriterion.EMAIL_DOMAIN.value, _l("of an email domain")),
+            SelectChoice(
+                BulkCriterion.ORIGIN.value, _l("from the same origin as a signature of the table")
+            ),
+            SelectChoice(BulkCriterion.TIME_WINDOW.value, _l("signed within a time window")),
         ],
         validators=[DataRequired(_l("Choose which signatures to invalidate."))],
     )
