@@ -67,7 +67,8 @@ def _render_form(form: PetitionForm, petition: Petition | None = None, status: i
     return page, status
 
 
-def _tools(petition: Petition) -> list[tuple[str, str]]:
+def petition_tools(petition: Petition) -> list[tuple[str, str]]:
+    """(url, label) of the petition's pages the current user may open."""
     return [
         (url_for(endpoint, slug=petition.slug), label)
         for endpoint, label, allowed in PETITION_TOOLS
@@ -103,7 +104,7 @@ def petition(slug: str):
         text=petition.text(_locale()),
         tally=signature_tally(petition.id),
         action_form=PetitionActionForm(),
-        tools=_tools(petition),
+        tools=petition_tools(petition),
     )
 
 

@@ -10,12 +10,19 @@ from campaign.audit import recent_entries
 from campaign.petitions.services import can_create_petitions
 from campaign.signatures.services import signature_count
 from campaign.workspace.blueprint import bp, require_admin
+from campaign.workspace.petitions import petition_tools
 
 
 @bp.get("/")
 def dashboard():
+    # Moderators cannot open a petition's overview: its tools are linked from here too.
     petitions = [
-        (petition, petition.text(petition.language), signature_count(petition.id))
+        (
+            petition,
+            petition.text(petition.language),
+            signature_count(petition.id),
+            petition_tools(petition),
+        )
         for petition in petitions_visible_to(current_user)
     ]
     return render_template(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from campaign.accounts.models import User
+from campaign.accounts.services import assign_moderator
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.extensions import db
@@ -173,6 +174,26 @@ def test_dashboard_lists_only_the_petitions_of_the_organiser(client):
     login(client, mine)
     page = client.get("/admin/").get_data(as_text=True)
     assert "Ma pétition" in page and "Leur pétition" not in page
+
+
+def test_dashboard_links_each_petition_to_the_pages_its_reader_may_open(
+    app, client, petition, owner
+):
+    moderator = make_user("moderator")
+    assign_moderator(petition, moderator)
+    slug = petition.slug
+    login(client, moderator)
+    page = client.get("/admin/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    # A moderator cannot open the petition's overview, where these are linked too.
+    assert f'href="/admin/p/{slug}/signatures"' in page
+    assert f'<a href="/admin/p/{slug}/letters">Letters to representatives</a>' in page
+    assert f'href="/admin/p/{slug}"' not in page and f"/admin/p/{slug}/mailings" not in page
+    assert client.get(f"/admin/p/{slug}/letters").status_code == 200
+
+    owner_client = app.test_client()
+    login(owner_client, owner)
+    page = owner_client.get("/admin/").get_data(as_text=True)
+    assert f'href="/admin/p/{slug}"' in page and f'href="/admin/p/{slug}/mailings"' in page
 
 
 def test_audit_log_is_for_admins_only(client, app):
