@@ -34,7 +34,12 @@ from campaign.mailings.models import (
     Official,
     OfficialRole,
 )
-from campaign.mailings.services import render_for_official, role_label, text_digest
+from campaign.mailings.services import (
+    departures_after_booked,
+    render_for_official,
+    role_label,
+    text_digest,
+)
 from campaign.mailings.templates import TemplateProblem
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import make_token
@@ -311,6 +316,13 @@ def write_to_representatives(
     signature = _supporter(signature_id, mailing)
     subject, body = checked_letter(subject, body)
     officials = _chosen(departement, official_ids)
+    held = mailing.hold_for_moderation
+    paced = not held and _lock_if_paced(mailing)
+    departures = (
+        departures_after_booked(mailing, [official.email_domain for official in officials], now)
+        if paced
+        else [now] * len(officials)
+    )
     cap = mailing.official_daily_cap
     if cap:
         # PostgreSQL: letters to one official are counted one request at a time, so that
@@ -322,9 +334,8 @@ def write_to_representatives(
             .with_for_update()
         ).all()
     digest = text_digest(body)
-    held = mailing.hold_for_moderation
     outcome = LetterOutcome()
-    for official in officials:
+    for official, departure in zip(officials, departures, strict=True):
         delivery_id = _insert_once(
             {
                 "mailing_id": mailing.id,
@@ -336,7 +347,7 @@ def write_to_representatives(
                 "subject": subject,
                 "body": body,
                 "text_digest": digest,
-                "not_before": now,
+                "not_before": departure,
                 "created_at": now,
             }
         )
@@ -456,20 +467,50 @@ def _held_in_petition(ids: list[int], petition_id: int):
     )
 
 
+def _lock_if_paced(mailing: Mailing) -> bool:
+    """Whether the mailing has a pace or a per-domain cap; if so, take its row lock
+    (PostgreSQL) so that concurrent writers take successive departure slots."""
+    if not (mailing.per_minute or mailing.domain_cap_per_hour):
+        return False
+    db.session.execute(select(Mailing.id).where(Mailing.id == mailing.id).with_for_update())
+    return True
+
+
 def release_letters(ids: list[int], actor, now: datetime, *, petition_id: int) -> int:
-    """Held letters of the petition -> queued, audit-logged; then wake their mailings'
-    senders. Returns how many were released (others were not held any more)."""
+    """Held letters of the petition -> queued at their mailing's pace, audit-logged; then
+    wake their mailings' senders. Returns how many were released (others were not held
+    any more)."""
+    # One statement moves them, so a letter rejected meanwhile stays rejected.
     moved = db.session.execute(
         update(Delivery)
         .where(*_held_in_petition(ids, petition_id))
         .values(status=DeliveryStatus.QUEUED, not_before=now)
-        .returning(Delivery.id, Delivery.mailing_id)
+        .returning(Delivery.id, Delivery.mailing_id, Delivery.recipient_domain)
         .execution_options(synchronize_session=False)
     ).all()
     if not moved:
         db.session.rollback()
         return 0
-    released = sorted(delivery_id for delivery_id, _ in moved)
+    moved.sort()
+    departures: list[dict[str, object]] = []
+    for mailing_id in sorted({mailing_id for _, mailing_id, _ in moved}):
+        mailing = db.session.get(Mailing, mailing_id)
+        if not _lock_if_paced(mailing):
+            continue
+        letters = [(delivery_id, domain) for delivery_id, m, domain in moved if m == mailing_id]
+        times = departures_after_booked(
+            mailing,
+            [domain for _, domain in letters],
+            now,
+            besides=[delivery_id for delivery_id, _ in letters],
+        )
+        departures += [
+            {"id": delivery_id, "not_before": moment}
+            for (delivery_id, _), moment in zip(letters, times, strict=True)
+        ]
+    if departures:
+        db.session.execute(update(Delivery), departures)
+    released = [delivery_id for delivery_id, _, _ in moved]
     audit.record(
         "letters.release",
         now,
@@ -481,8 +522,8 @@ def release_letters(ids: list[int], actor, now: datetime, *, petition_id: int) -
     db.session.commit()
     from campaign.mailings.jobs import wake_senders
 
-    for mailing_id in sorted({mailing_id for _, mailing_id in moved}):
-        first = min(delivery_id for delivery_id, mailing in moved if mailing == mailing_id)
+    for mailing_id in sorted({mailing_id for _, mailing_id, _ in moved}):
+        first = min(delivery_id for delivery_id, mailing, _ in moved if mailing == mailing_id)
         wake_senders(mailing_id, f"release-{first}")
     return len(released)
 

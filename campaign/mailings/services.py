@@ -13,6 +13,7 @@ import hashlib
 import math
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -338,14 +339,21 @@ def check_templates(mailing: Mailing) -> None:
 
 
 def spread(
-    domains: list[str], start: datetime, per_minute: int, domain_cap_per_hour: int
+    domains: list[str],
+    start: datetime,
+    per_minute: int,
+    domain_cap_per_hour: int,
+    domain_starts: dict[str, datetime] | None = None,
 ) -> list[datetime]:
     """The earliest departure time of each message, in order: evenly spaced at
-    `per_minute`, and no more than `domain_cap_per_hour` to one domain in any hour."""
+    `per_minute`, and no more than `domain_cap_per_hour` to one domain in any hour; a domain
+    of `domain_starts` gets nothing before its time there."""
     gap = timedelta(seconds=60 / per_minute) if per_minute else timedelta(0)
     domain_gap = timedelta(seconds=3600 / domain_cap_per_hour) if domain_cap_per_hour else None
     next_slot = start
     next_for_domain: dict[str, datetime] = defaultdict(lambda: start)
+    for domain, moment in (domain_starts or {}).items():
+        next_for_domain[domain] = max(start, moment)
     times = []
     for domain in domains:
         moment = max(next_slot, next_for_domain[domain]) if domain_gap else next_slot
@@ -354,6 +362,49 @@ def spread(
         if domain_gap:
             next_for_domain[domain] = moment + domain_gap
     return times
+
+
+# Deliveries that took a departure slot, for pacing what comes after them.
+SLOTTED = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.UNKNOWN,
+)
+
+
+def departures_after_booked(
+    mailing: Mailing, domains: list[str], now: datetime, besides: Sequence[int] = ()
+) -> list[datetime]:
+    """Departure times for deliveries added to a mailing that already sends (supporters'
+    letters, released letters), in order: after the slots its other deliveries (all but
+    `besides`) already took, at its pace and its per-domain cap. The caller serialises
+    writers of the mailing."""
+    per_minute, cap = mailing.per_minute, mailing.domain_cap_per_hour
+    if not (per_minute or cap):
+        return [now] * len(domains)
+    # Both rules look back an hour at most: the gap is a minute or less, or an hour/cap.
+    recent = [
+        Delivery.mailing_id == mailing.id,
+        Delivery.status.in_(SLOTTED),
+        Delivery.not_before > now - timedelta(hours=1),
+    ]
+    if besides:
+        recent.append(Delivery.id.not_in(besides))
+    start = now
+    if per_minute:
+        last = db.session.scalar(select(func.max(Delivery.not_before)).where(*recent))
+        if last is not None:
+            start = max(now, last + timedelta(seconds=60 / per_minute))
+    domain_starts: dict[str, datetime] = {}
+    if cap and domains:
+        rows = db.session.execute(
+            select(Delivery.recipient_domain, func.max(Delivery.not_before))
+            .where(*recent, Delivery.recipient_domain.in_(set(domains)))
+            .group_by(Delivery.recipient_domain)
+        )
+        domain_starts = {domain: last + timedelta(seconds=3600 / cap) for domain, last in rows}
+    return spread(domains, start, per_minute, cap, domain_starts)
 
 
 def _interleave_domains(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

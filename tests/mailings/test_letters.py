@@ -250,6 +250,66 @@ def test_per_official_daily_cap(site, mailbox, petition, depute, senateur, open_
     assert len([d for d in deliveries() if d.official_id == depute.id]) == 4
 
 
+# --- Pace ---------------------------------------------------------------------------------------
+
+
+def departures(mailing) -> list[timedelta]:
+    """When each letter of the mailing may leave, from the first, in the order written."""
+    rows = [d for d in deliveries() if d.mailing_id == mailing.id]
+    return [row.not_before - rows[0].not_before for row in rows]
+
+
+def test_letters_leave_at_the_mailings_pace_after_those_already_written(
+    site, mailbox, petition, depute, senateur, open_letters
+):
+    mailing = open_letters(per_minute=2)
+    now = utcnow()
+    first, second = (make_signature(petition, departement="75") for _ in range(2))
+    write(first, mailing, [depute, senateur], body="Un", now=now)
+    write(second, mailing, [depute], body="Deux", now=now + timedelta(seconds=5))
+    seconds = [0, 30, 60]
+    assert departures(mailing) == [timedelta(seconds=s) for s in seconds]
+    # The first was due at once and went; the others wait for their time.
+    assert len(mailbox.wait_for(1)) == 1
+    assert [d.status for d in deliveries()][1:] == [DeliveryStatus.QUEUED] * 2
+    # An hour later, the pace has nothing to catch up on.
+    late = make_signature(petition, departement="75")
+    later = now + timedelta(hours=2)
+    write(late, mailing, [depute], body="Trois", now=later)
+    assert deliveries()[-1].not_before == later
+
+
+def test_letters_to_one_institution_respect_the_hourly_cap_per_domain(
+    site, petition, depute, senateur, open_letters
+):
+    mailing = open_letters(domain_cap_per_hour=2)
+    now = utcnow()
+    writers = [make_signature(petition, departement="75") for _ in range(3)]
+    for index, writer in enumerate(writers):
+        write(writer, mailing, [depute, senateur], body=f"Lettre {index}", now=now)
+    by_official = {
+        official.id: [d.not_before - now for d in deliveries() if d.official_id == official.id]
+        for official in (depute, senateur)
+    }
+    # Two domains, each at most two an hour, each evenly spaced; neither waits for the other.
+    half_hours = [timedelta(minutes=30 * n) for n in range(3)]
+    assert by_official == {depute.id: half_hours, senateur.id: half_hours}
+
+
+def test_released_letters_leave_at_the_mailings_pace(
+    site, mailbox, petition, depute, organiser, open_letters
+):
+    mailing = open_letters(hold_for_moderation=True, per_minute=60)
+    writers = [make_signature(petition, departement="75") for _ in range(3)]
+    for index, writer in enumerate(writers):
+        write(writer, mailing, [depute], body=f"Lettre {index}")
+    ids = [letter.id for letter in held_letters(mailing.id)]
+    now = utcnow()
+    assert release_letters(ids, organiser, now, petition_id=petition.id) == 3
+    assert [d.not_before - now for d in deliveries()] == [timedelta(seconds=s) for s in (0, 1, 2)]
+    assert len(mailbox.wait_for(3, timeout=30)) == 3
+
+
 # --- Header injection (reliability case 17) ---------------------------------------------------
 
 
