@@ -22,7 +22,7 @@ translations: $(VENV)/.installed ## Compile the French and English catalogues
 	$(VENV)/bin/pybabel compile -d campaign/translations
 
 extract: $(VENV)/.installed ## Extract strings and update both catalogues
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o campaign/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o campaign/translations/messages.pot .
 	$(VENV)/bin/pybabel update -N -i campaign/translations/messages.pot -d campaign/translations
 
 db: install ## Apply the migrations to the database (SQLite under instance/ by default)

@@ -219,7 +219,7 @@ def load_demo(now: datetime, signatories: int = 200) -> int:
 # --- Mailings: a letter to the députés, ready to preview and send; supporters' letters open --
 
 DEMO_LETTER_SUBJECT = "Données de santé : {{ petition.confirmed }} signataires vous écrivent"
-DEMO_LETTER_BODY = """Madame, Monsieur {{ official.name }},
+DEMO_LETTER_BODY = """{{ official.salutation }},
 
 En votre qualité de {{ official.role }}, nous vous adressons la tribune « {{ petition.title }} »,
 signée à ce jour par {{ petition.confirmed }} personnes, dont {{ counts.clinician }} soignants
@@ -230,7 +230,7 @@ Le texte et la liste publique des signataires : {{ petition.url }}
 Nous vous remercions de votre attention.
 """
 DEMO_SUPPORTER_SUBJECT = "Protégeons nos données de santé"
-DEMO_SUPPORTER_BODY = """Madame, Monsieur {{ official.name }},
+DEMO_SUPPORTER_BODY = """{{ official.salutation }},
 
 J'ai signé la tribune « {{ petition.title }} » ({{ petition.url }}) et je vous demande,
 en tant que {{ official.role }} de mon département, de la soutenir.

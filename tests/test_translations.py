@@ -23,8 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "campaign" / "translations"
 LANGUAGES = ("fr", "en")
 PLURAL_FORMS = {"fr": "nplurals=2; plural=(n > 1);", "en": "nplurals=2; plural=(n != 1);"}
-# The same keywords as `pybabel extract -k _l -k lazy_gettext` (Makefile, target extract).
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+# The same keywords as `pybabel extract -k _l -k lazy_gettext -k lazy_pgettext:1c,2`
+# (Makefile, target extract).
+KEYWORDS = {
+    **DEFAULT_KEYWORDS,
+    "_l": None,
+    "lazy_gettext": None,
+    "lazy_pgettext": ((1, "c"), 2),
+}
 # French strings that are genuinely spelled as in English.
 SAME_IN_FRENCH = {"%(num)s signature", "Version %(number)s", "version %(version)s, SHA-256"}
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")

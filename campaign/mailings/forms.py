@@ -303,7 +303,8 @@ class LetterForm(FlaskForm):
         ]
         self.officials.choices = [
             SelectChoice(
-                str(official.id), f"{official.full_name} ({role_label(official.role, locale)})"
+                str(official.id),
+                f"{official.full_name} ({role_label(official.role, locale, official.civility)})",
             )
             for official in officials
         ]

@@ -28,6 +28,14 @@ class OfficialRole(StrEnum):
     AUTRE = "autre"
 
 
+class Civility(StrEnum):
+    """How a letter addresses the official: Madame or Monsieur. Unknown is None, and the
+    letter says "Madame, Monsieur"."""
+
+    MADAME = "mme"
+    MONSIEUR = "m"
+
+
 class Official(db.Model):
     """A person Tribune can write to: an MP, a senator, a minister, a regulator.
 
@@ -38,6 +46,7 @@ class Official(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    civility: Mapped[Civility | None] = mapped_column(String(3))
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[OfficialRole] = mapped_column(String(30), index=True)

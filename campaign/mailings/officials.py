@@ -36,11 +36,12 @@ from campaign.csv_import import (
 )
 from campaign.departements import DEPARTEMENTS
 from campaign.extensions import db
-from campaign.mailings.models import Official, OfficialRole
+from campaign.mailings.models import Civility, Official, OfficialRole
 from campaign.signatures.forms import is_email_address
 
 COLUMNS = (
     "email",
+    "civility",
     "first_name",
     "last_name",
     "role",
@@ -54,6 +55,9 @@ COLUMNS = (
 REQUIRED = ("email", "first_name", "last_name", "role")
 # Other names a header may give the columns; case, accents, spaces and hyphens aside.
 ALIASES = {
+    "civilité": "civility",
+    "civ": "civility",
+    "courtesy title": "civility",
     "e-mail": "email",
     "mail": "email",
     "courriel": "email",
@@ -106,6 +110,18 @@ ROLE_NAMES = {
     },
     **{header_key(name): OfficialRole.AUTRE for name in ("autre", "other")},
 }
+# Madame or Monsieur, as directories and spreadsheets write them.
+CIVILITY_NAMES = {
+    **{
+        header_key(name): Civility.MADAME
+        for name in ("mme", "mme.", "madame", "mrs", "mrs.", "ms", "ms.", "f")
+    },
+    **{header_key(name): Civility.MONSIEUR for name in ("m", "m.", "monsieur", "mr", "mr.", "h")},
+}
+# A role written in the feminine tells the civility of a line that gives none.
+FEMININE_ROLE_NAMES = frozenset(
+    header_key(name) for name in ("députée", "sénatrice", "députée européenne")
+)
 # The chamber of a line that names none.
 DEFAULT_CHAMBERS = {
     OfficialRole.DEPUTE: "Assemblée nationale",
@@ -127,6 +143,7 @@ class OfficialLine:
 
     line: int
     email: str
+    civility: Civility | None
     first_name: str
     last_name: str
     role: OfficialRole
@@ -258,6 +275,23 @@ def _check_role(value: str) -> LazyString | None:
     return None
 
 
+def _check_civility(value: str) -> LazyString | None:
+    if value and header_key(value) not in CIVILITY_NAMES:
+        return _l(
+            "“%(value)s” is not a civility: write Mme or M., or leave it empty.",
+            value=value[:20],
+        )
+    return None
+
+
+def _civility(values: dict[str, str]) -> Civility | None:
+    if values["civility"]:
+        return CIVILITY_NAMES[header_key(values["civility"])]
+    if header_key(values["role"]) in FEMININE_ROLE_NAMES:
+        return Civility.MADAME
+    return None
+
+
 def _check_departement(value: str) -> LazyString | None:
     if value and departement_code(value) not in DEPARTEMENTS:
         return _l("Not a département code (such as 01, 2A, 75 or 971).")
@@ -272,6 +306,7 @@ def _check_date(value: str) -> LazyString | None:
 
 CHECKS = {
     "email": _check_email,
+    "civility": _check_civility,
     "first_name": check_name,
     "last_name": check_name,
     "role": _check_role,
@@ -304,6 +339,7 @@ def _check_line(
     line = OfficialLine(
         line=number,
         email=normalise_official_email(values["email"]),
+        civility=_civility(values),
         first_name=values["first_name"],
         last_name=values["last_name"],
         role=role,

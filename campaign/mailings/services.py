@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import force_locale
+from flask_babel import force_locale, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, or_, select, update
 
@@ -29,6 +29,7 @@ from campaign.mailings.models import (
     ACTIVE,
     EDITABLE,
     OPEN_DELIVERIES,
+    Civility,
     Delivery,
     DeliveryStatus,
     Mailing,
@@ -65,11 +66,53 @@ class MailingNotEditable(DomainError):
 # Merge fields
 
 
-def role_label(role: str, locale: str) -> str:
-    """The official's role in the given language."""
+# French names these roles in the feminine for a woman; the others are the same for all
+# ("ministre"), and English does not change.
+FEMININE_ROLE_LABELS = {
+    OfficialRole.DEPUTE: lazy_pgettext("woman", "Member of the National Assembly"),
+    OfficialRole.SENATEUR: lazy_pgettext("woman", "Senator"),
+    OfficialRole.DEPUTE_EUROPEEN: lazy_pgettext("woman", "Member of the European Parliament"),
+}
+# How a French letter addresses one: "Madame la députée", "Monsieur le sénateur".
+FRENCH_TITLES = {
+    OfficialRole.DEPUTE: ("la députée", "le député"),
+    OfficialRole.SENATEUR: ("la sénatrice", "le sénateur"),
+    OfficialRole.DEPUTE_EUROPEEN: ("la députée", "le député"),
+    OfficialRole.MINISTRE: ("la ministre", "le ministre"),
+}
+
+
+def role_label(role: str, locale: str, civility: str | None = None) -> str:
+    """The official's role in the given language, in the feminine for a Madame where the
+    language has one."""
     with force_locale(locale):
-        label = ROLE_LABELS.get(role)
+        label = (
+            FEMININE_ROLE_LABELS.get(role) if civility == Civility.MADAME else None
+        ) or ROLE_LABELS.get(role)
         return str(label) if label is not None else role
+
+
+def civility_word(civility: str | None, locale: str) -> str:
+    """Madame or Monsieur (Ms, Mr in English); empty when the directory does not say."""
+    if civility not in (Civility.MADAME, Civility.MONSIEUR):
+        return ""
+    words = {"fr": ("Madame", "Monsieur"), "en": ("Ms", "Mr")}.get(locale[:2], ("Ms", "Mr"))
+    return words[0] if civility == Civility.MADAME else words[1]
+
+
+def salutation(official: Official, locale: str) -> str:
+    """The opening of a letter to the official, without its comma: "Madame la députée",
+    "Monsieur le sénateur", "Madame, Monsieur" when the civility is unknown; in English,
+    "Dear Ms Dupont"."""
+    word = civility_word(official.civility, locale)
+    if not locale.startswith("fr"):
+        return f"Dear {word} {official.last_name}" if word else f"Dear {official.full_name}"
+    if not word:
+        return "Madame, Monsieur"
+    titles = FRENCH_TITLES.get(official.role)
+    if titles is None:
+        return word
+    return f"{word} {titles[0] if official.civility == Civility.MADAME else titles[1]}"
 
 
 def petition_context(petition: Petition) -> dict[str, Any]:
@@ -109,9 +152,11 @@ def official_context(official: Official, locale: str) -> dict[str, Any]:
     """Merge fields about one official."""
     return {
         "name": official.full_name,
+        "civility": civility_word(official.civility, locale),
+        "salutation": salutation(official, locale),
         "first_name": official.first_name,
         "last_name": official.last_name,
-        "role": role_label(official.role, locale),
+        "role": role_label(official.role, locale, official.civility),
         "chamber": official.chamber,
         "departement": official.departement or "",
         "constituency": official.constituency,

@@ -19,6 +19,8 @@ from markupsafe import Markup, escape
 # The fields offered to organisers, documented in the compose page and docs/mailings.md.
 MERGE_FIELDS = (
     "official.name",
+    "official.salutation",
+    "official.civility",
     "official.first_name",
     "official.last_name",
     "official.role",

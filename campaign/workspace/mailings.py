@@ -38,9 +38,16 @@ DELIVERY_STATUS_LABELS = {"failed": _l("Failed"), "unknown": _l("Outcome unknown
 # What each merge field of templates.MERGE_FIELDS holds, and how to write it.
 MERGE_FIELD_HELP = {
     "official.name": _l("The official’s first and last name"),
+    "official.salutation": _l(
+        "The opening, in the petition’s language: Madame la députée, Monsieur le sénateur; "
+        "Madame, Monsieur where the directory does not give the civility"
+    ),
+    "official.civility": _l("Madame or Monsieur (empty where the directory does not say)"),
     "official.first_name": _l("The official’s first name"),
     "official.last_name": _l("The official’s last name"),
-    "official.role": _l("Their role, in the petition’s language (Senator…)"),
+    "official.role": _l(
+        "Their role, in the petition’s language and, in French, their gender (Sénatrice…)"
+    ),
     "official.chamber": _l("Their chamber or institution"),
     "official.departement": _l("Their département’s code"),
     "official.constituency": _l("Their constituency"),

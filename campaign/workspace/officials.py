@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -25,7 +26,7 @@ from campaign.mailings.officials import (
     preview_officials_import,
 )
 from campaign.mailings.officials import import_officials as import_officials_file
-from campaign.mailings.services import ROLE_LABELS
+from campaign.mailings.services import ROLE_LABELS, civility_word, role_label
 from campaign.signatures.forms import ActionForm
 from campaign.workspace.blueprint import bp
 from campaign.workspace.imports import discard_upload, keep_upload, list_name, load_upload
@@ -78,6 +79,16 @@ def _remember_upload(form: OfficialsImportForm) -> None:
     }
 
 
+def _naming() -> dict:
+    """How the pages name an official's role (Députée, Député) and civility (Madame), in
+    the reader's language."""
+    locale = str(get_locale())
+    return {
+        "role_name": lambda official: role_label(official.role, locale, official.civility),
+        "civility_name": lambda official: civility_word(official.civility, locale),
+    }
+
+
 def _expired():
     flash(_("This preview has expired: upload the file again."), "error")
     return redirect(url_for("workspace.import_officials"), code=303)
@@ -89,9 +100,7 @@ def official_list():
     form = OfficialFilterForm(request.args).offer_choices(ROLE_LABELS, official_chambers())
     form.validate()
     page = official_directory(**form.criteria(), page=request.args.get("page", 1, type=int))
-    return render_template(
-        "workspace/officials/list.html", form=form, page=page, role_labels=ROLE_LABELS
-    )
+    return render_template("workspace/officials/list.html", form=form, page=page, **_naming())
 
 
 @bp.route("/officials/import", methods=["GET", "POST"], endpoint="import_officials")
@@ -125,8 +134,8 @@ def officials_import_preview():
         shown_errors=plan.errors[:SHOWN_ERRORS],
         new_lines=plan.new[:PREVIEW_LINES],
         changes=plan.changes[:PREVIEW_LINES],
-        role_labels=ROLE_LABELS,
         form=ActionForm(),
+        **_naming(),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from campaign.clock import utcnow
-from campaign.mailings.models import Mailing, MailingKind, OfficialRole
+from campaign.mailings.models import Civility, Mailing, MailingKind, OfficialRole
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from tests.factories import make_official, make_petition, make_signature, make_user
 
@@ -27,7 +27,10 @@ def petition(organiser):
 @pytest.fixture
 def depute():
     return make_official(
-        first_name="Claire", last_name="Dupont", email="claire.dupont@assemblee.example"
+        civility=Civility.MADAME,
+        first_name="Claire",
+        last_name="Dupont",
+        email="claire.dupont@assemblee.example",
     )
 
 

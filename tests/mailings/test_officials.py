@@ -11,7 +11,7 @@ from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.demo import DEMO_OFFICIALS, load_demo_officials
 from campaign.extensions import db
-from campaign.mailings.models import Official, OfficialRole
+from campaign.mailings.models import Civility, Official, OfficialRole
 from campaign.mailings.officials import (
     import_officials,
     official_chambers,
@@ -131,6 +131,32 @@ def test_every_bad_line_is_reported_with_its_line_and_field(app):
         (9, "role", "Required."),
     ]  # fmt: skip
     assert [line.line for line in report.lines] == [2]
+
+
+def test_the_civility_is_read_or_told_by_a_role_written_in_the_feminine(app):
+    content = csv_bytes(
+        "a@example.org,Mme,Claire,Dumont,député",
+        "b@example.org,monsieur,Paul,Girard,sénateur",
+        "c@example.org,M.,Yann,Kerhervé,député",
+        "d@example.org,,Hélène,Marchand,sénatrice",
+        "e@example.org,,Marc,Schneider,député",
+        "f@example.org,Dr,Jean,Docteur,député",
+        header="email,Civilité,prénom,nom,fonction",
+    )
+    report = read_officials(content, "x.csv")
+    assert errors_of(report) == [
+        (7, "Civilité", "“Dr” is not a civility: write Mme or M., or leave it empty.")
+    ]
+    assert [line.civility for line in report.lines] == [
+        Civility.MADAME,
+        Civility.MONSIEUR,
+        Civility.MONSIEUR,
+        Civility.MADAME,
+        None,
+    ]
+    # Imported, then read back from the directory.
+    run_import(csv_bytes(*content.decode().splitlines()[1:6], header="email,civ,prénom,nom,rôle"))
+    assert [official.civility for official in officials()] == ["mme", "m", "m", "mme", None]
 
 
 def test_errors_name_the_column_as_the_header_writes_it(app):

@@ -81,7 +81,8 @@ def test_the_form_prefills_the_template_for_the_first_representative(
     assert values["body"].startswith("Claire Dupont,")
     assert re.search(r'<option selected value="75">|<option value="75" selected', html)
     assert f'value="{depute.id}" checked' in html or 'checked id="officials-0"' in html
-    assert "Bernard Arnaud" in html
+    # The role in the official's gender where the directory gives it (not for him).
+    assert "Claire Dupont (Députée)" in html and "Bernard Arnaud (Sénateur)" in html
     assert "alice@example.fr" not in html
     assert 'name="csrf_token"' in html
 

@@ -189,16 +189,20 @@ def test_the_list_filters_and_shows_source_and_record_date(site, organiser):
     from datetime import date
 
     make_official(last_name="Dumont", departement="75", source="AN", recorded_on=date(2026, 1, 15))
-    make_official(last_name="Girard", role=OfficialRole.SENATEUR, chamber="Sénat", departement="69")
+    make_official(
+        last_name="Girard", first_name="Hélène", civility="mme", role=OfficialRole.SENATEUR,
+        chamber="Sénat", departement="69",
+    )  # fmt: skip
     make_official(last_name="Ancien", active=False)
     client = as_user(site, organiser)
     page = visible_text(client.get("/admin/officials").get_data(as_text=True))
     assert "2 officials" in page and "Ancien" not in page.split("Record date", 1)[1]
     assert "AN 2026-01-15" in page
+    assert "Girard Hélène (Ms) Senator" in page
     page = visible_text(client.get("/admin/officials?role=senateur").get_data(as_text=True))
     assert "1 official" in page and "Girard" in page and "Dumont" not in page
     page = visible_text(client.get("/admin/officials?departement=75").get_data(as_text=True))
-    assert "Dumont" in page and "Girard Paul" not in page
+    assert "Dumont" in page and "Girard" not in page
     page = visible_text(client.get("/admin/officials?include_retired=y").get_data(as_text=True))
     assert "3 officials" in page and "(retired)" in page
     # An unknown filter value is ignored rather than an error.
