@@ -221,9 +221,9 @@ def load_demo(now: datetime, signatories: int = 200) -> int:
 DEMO_LETTER_SUBJECT = "Données de santé : {{ petition.confirmed }} signataires vous écrivent"
 DEMO_LETTER_BODY = """{{ official.salutation }},
 
-En votre qualité de {{ official.role }}, nous vous adressons la tribune « {{ petition.title }} »,
-signée à ce jour par {{ petition.confirmed }} personnes, dont {{ counts.clinician }} soignants
-et {{ counts.researcher }} chercheurs.
+En votre qualité de {{ official.role|lower }}, nous vous adressons la tribune
+« {{ petition.title }} », signée à ce jour par {{ petition.confirmed }} personnes, dont
+{{ counts.clinician }} soignants et {{ counts.researcher }} chercheurs.
 
 Le texte et la liste publique des signataires : {{ petition.url }}
 
@@ -233,7 +233,7 @@ DEMO_SUPPORTER_SUBJECT = "Protégeons nos données de santé"
 DEMO_SUPPORTER_BODY = """{{ official.salutation }},
 
 J'ai signé la tribune « {{ petition.title }} » ({{ petition.url }}) et je vous demande,
-en tant que {{ official.role }} de mon département, de la soutenir.
+en tant que {{ official.role|lower }} de mon département, de la soutenir.
 
 [Dites en quelques lignes, avec vos mots, pourquoi ce sujet vous tient à cœur.]
 """
