@@ -38,7 +38,7 @@ def import_command(
     """Import or update officials from a CSV file, keyed by their email address.
 
     Columns (header row, comma or semicolon, UTF-8): email, first_name, last_name, role
-    (required); chamber, departement, constituency, party, recorded_on, source. See
+    (required); civility, chamber, departement, constituency, party, recorded_on, source. See
     docs/officials.md. Exits 1 when a line is invalid, listing each on standard error; then
     nothing is imported. Importing the same file again changes nothing.
     """
