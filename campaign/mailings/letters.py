@@ -12,6 +12,7 @@ The public ledger counts letters sent per official and day, never their content.
 from __future__ import annotations
 
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -317,12 +318,13 @@ def write_to_representatives(
     subject, body = checked_letter(subject, body)
     officials = _chosen(departement, official_ids)
     held = mailing.hold_for_moderation
-    paced = not held and _lock_if_paced(mailing)
-    departures = (
-        departures_after_booked(mailing, [official.email_domain for official in officials], now)
-        if paced
-        else [now] * len(officials)
-    )
+    if held:
+        # A moderator's release gives them their departure times.
+        departures = [now] * len(officials)
+    else:
+        _lock_for_pacing(mailing)
+        domains = [official.email_domain for official in officials]
+        departures = departures_after_booked(mailing, domains, now)
     cap = mailing.official_daily_cap
     if cap:
         # PostgreSQL: letters to one official are counted one request at a time, so that
@@ -467,13 +469,11 @@ def _held_in_petition(ids: list[int], petition_id: int):
     )
 
 
-def _lock_if_paced(mailing: Mailing) -> bool:
-    """Whether the mailing has a pace or a per-domain cap; if so, take its row lock
-    (PostgreSQL) so that concurrent writers take successive departure slots."""
-    if not (mailing.per_minute or mailing.domain_cap_per_hour):
-        return False
-    db.session.execute(select(Mailing.id).where(Mailing.id == mailing.id).with_for_update())
-    return True
+def _lock_for_pacing(mailing: Mailing) -> None:
+    """When the mailing has a pace or a per-domain cap, take its row lock (PostgreSQL), so
+    that concurrent writers take successive departure slots."""
+    if mailing.per_minute or mailing.domain_cap_per_hour:
+        db.session.execute(select(Mailing.id).where(Mailing.id == mailing.id).with_for_update())
 
 
 def release_letters(ids: list[int], actor, now: datetime, *, petition_id: int) -> int:
@@ -491,26 +491,22 @@ def release_letters(ids: list[int], actor, now: datetime, *, petition_id: int) -
     if not moved:
         db.session.rollback()
         return 0
-    moved.sort()
-    departures: list[dict[str, object]] = []
-    for mailing_id in sorted({mailing_id for _, mailing_id, _ in moved}):
+    by_mailing: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for delivery_id, mailing_id, domain in sorted(moved):
+        by_mailing[mailing_id].append((delivery_id, domain))
+    for mailing_id, letters in sorted(by_mailing.items()):
         mailing = db.session.get(Mailing, mailing_id)
-        if not _lock_if_paced(mailing):
-            continue
-        letters = [(delivery_id, domain) for delivery_id, m, domain in moved if m == mailing_id]
-        times = departures_after_booked(
-            mailing,
-            [domain for _, domain in letters],
-            now,
-            besides=[delivery_id for delivery_id, _ in letters],
+        _lock_for_pacing(mailing)
+        delivery_ids, domains = zip(*letters, strict=True)
+        times = departures_after_booked(mailing, list(domains), now, besides=delivery_ids)
+        db.session.execute(
+            update(Delivery),
+            [
+                {"id": delivery_id, "not_before": moment}
+                for delivery_id, moment in zip(delivery_ids, times, strict=True)
+            ],
         )
-        departures += [
-            {"id": delivery_id, "not_before": moment}
-            for (delivery_id, _), moment in zip(letters, times, strict=True)
-        ]
-    if departures:
-        db.session.execute(update(Delivery), departures)
-    released = [delivery_id for delivery_id, _, _ in moved]
+    released = sorted(delivery_id for delivery_id, _, _ in moved)
     audit.record(
         "letters.release",
         now,
@@ -522,9 +518,8 @@ def release_letters(ids: list[int], actor, now: datetime, *, petition_id: int) -
     db.session.commit()
     from campaign.mailings.jobs import wake_senders
 
-    for mailing_id in sorted({mailing_id for _, mailing_id, _ in moved}):
-        first = min(delivery_id for delivery_id, mailing, _ in moved if mailing == mailing_id)
-        wake_senders(mailing_id, f"release-{first}")
+    for mailing_id, letters in sorted(by_mailing.items()):
+        wake_senders(mailing_id, f"release-{letters[0][0]}")
     return len(released)
 
 
