@@ -92,12 +92,16 @@ def role_label(role: str, locale: str, civility: str | None = None) -> str:
         return str(label) if label is not None else role
 
 
+CIVILITY_WORDS = {
+    "fr": {Civility.MADAME: "Madame", Civility.MONSIEUR: "Monsieur"},
+    "en": {Civility.MADAME: "Ms", Civility.MONSIEUR: "Mr"},
+}
+
+
 def civility_word(civility: str | None, locale: str) -> str:
     """Madame or Monsieur (Ms, Mr in English); empty when the directory does not say."""
-    if civility not in (Civility.MADAME, Civility.MONSIEUR):
-        return ""
-    words = {"fr": ("Madame", "Monsieur"), "en": ("Ms", "Mr")}.get(locale[:2], ("Ms", "Mr"))
-    return words[0] if civility == Civility.MADAME else words[1]
+    words = CIVILITY_WORDS.get(locale[:2], CIVILITY_WORDS["en"])
+    return words.get(civility, "") if civility else ""
 
 
 def salutation(official: Official, locale: str) -> str:
