@@ -10,13 +10,29 @@ export FLASK_APP := app.py
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# The lock: the exact versions, with their hashes, that the suite passed with (make lock).
+# pip refuses anything else; Tribune itself goes in editable, with nothing more.
+$(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-install: $(VENV)/.installed translations ## Create .venv and install Tribune with its dev tools
+install: $(VENV)/.installed translations ## Create .venv and install the locked dependencies
+
+# `make lock` keeps every pin that pyproject.toml still allows and adds what is new;
+# `make lock UPGRADE=redis` moves one package (and what it needs) to its newest allowed
+# version, `make lock UPGRADE=all` moves them all. requirements.txt (production) takes the
+# same versions as requirements-dev.txt (the suite), without the dev tools.
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal \
+	--python-version 3.11 --quiet
+UPGRADE ?=
+UPGRADE_FLAGS := $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
+export UV_CUSTOM_COMPILE_COMMAND := make lock
+
+lock: $(VENV)/.installed ## Refresh the lock files (UPGRADE=package or UPGRADE=all to move)
+	$(LOCK) --extra dev $(UPGRADE_FLAGS) -o requirements-dev.txt
+	$(LOCK) -c requirements-dev.txt -o requirements.txt
 
 translations: $(VENV)/.installed ## Compile the French and English catalogues
 	$(VENV)/bin/pybabel compile -d campaign/translations
@@ -47,6 +63,21 @@ test: install ## Run the test suite on SQLite, then on PostgreSQL
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(PYTEST) -m "not browser"
 
+# The drift canary: a fresh venv with the newest versions that pyproject.toml allows, the
+# differences from the lock printed, then the whole suite.
+LATEST_VENV := .venv-latest
+
+test-latest: $(VENV)/.installed ## Run the suite against the newest versions pyproject.toml allows
+	rm -rf $(LATEST_VENV)
+	python3 -m venv $(LATEST_VENV)
+	$(LOCK) --extra dev --upgrade --no-header --no-annotate -o $(LATEST_VENV)/latest.txt
+	$(LATEST_VENV)/bin/pip install --quiet --require-hashes --no-deps -r $(LATEST_VENV)/latest.txt
+	$(LATEST_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	@echo "Newer than the lock:"; diff <(grep -E '^[a-z0-9]' requirements-dev.txt) \
+		<(grep -E '^[a-z0-9]' $(LATEST_VENV)/latest.txt) | grep '^>' || echo "  nothing"
+	touch $(LATEST_VENV)/.installed
+	$(MAKE) test VENV=$(LATEST_VENV)
+
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -57,4 +88,5 @@ bench: install ## Benchmark the sign path on the production stack
 bench-campaign: install ## Benchmark a 20,000-letter mailing against raw smtplib
 	$(PY) bench/campaign.py
 
-.PHONY: help install translations extract db demo run worker test lint bench bench-campaign
+.PHONY: help install lock translations extract db demo run worker test test-latest lint bench \
+	bench-campaign

@@ -21,10 +21,30 @@ from campaign.maintenance import claim_daily_run, run_daily_tasks
 log = logging.getLogger(__name__)
 
 
+# How long the thread that listens for RQ's commands (shutdown, stop-job) waits on Redis at a
+# time: how long a shutdown can wait for it. rq polls every 60 s (rq#2228) and, on shutdown,
+# unsubscribes and then calls PubSubWorkerThread.stop(). Since redis-py 8.0, stop() joins the
+# thread with no timeout; a thread that looped back between the UNSUBSCRIBE reply and stop()
+# waits out its whole poll for a subscription that will not come, and so did every SIGTERM
+# (up to 60 s, past systemd's and our tests' patience). No upstream report was found; this
+# bound holds with every redis-py and rq that pyproject.toml allows.
+PUBSUB_POLL_SECONDS = 1.0
+
+
 class AppWorker(SimpleWorker):
     """Runs each job in a fresh application context, so each has its own DB session."""
 
     flask_app: Flask
+
+    def subscribe(self) -> None:
+        """Listen for RQ's commands as rq does, but wake every PUBSUB_POLL_SECONDS."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_POLL_SECONDS,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         with self.flask_app.app_context():
