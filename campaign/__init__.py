@@ -36,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _configure_templates(app)
     _register_blueprints(app)
+    _register_senders()
     from campaign.errors import register_error_handlers
 
     register_error_handlers(app)
@@ -93,13 +94,29 @@ def _init_extensions(app: Flask) -> None:
     import campaign.abuse
     import campaign.accounts.models
     import campaign.audit
-    import campaign.emails
+    import campaign.mail.outbox
     import campaign.mailings.models
     import campaign.petitions.models
     import campaign.privacy.models
     import campaign.publication.models
     import campaign.signatures.models
     import campaign.verification.models  # noqa: F401
+
+
+def _register_senders() -> None:
+    """Each domain's emails, by kind, for the outbox to send."""
+    from campaign.mail.outbox import register_senders
+    from campaign.mailings.emails import SENDERS as mailings
+    from campaign.petitions.emails import SENDERS as petitions
+    from campaign.privacy.emails import SENDERS as privacy
+    from campaign.publication.emails import SENDERS as publication
+    from campaign.signatures.emails import SENDERS as signatures
+    from campaign.signatures.emails import load_signers
+    from campaign.verification.emails import SENDERS as verification
+
+    register_senders(signatures, batch_loader=load_signers)
+    for senders in (petitions, privacy, publication, verification, mailings):
+        register_senders(senders)
 
 
 def _configure_templates(app: Flask) -> None:

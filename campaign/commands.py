@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from campaign.clock import utcnow
-from campaign.emails import flush_outbox
+from campaign.mail.outbox import flush_outbox
 
 
 def import_source(source: str | None, file: Path, limit: int) -> str:

@@ -12,9 +12,9 @@ from rq.job import Job
 from rq.queue import Queue
 
 from campaign.clock import utcnow
-from campaign.emails import flush_outbox
 from campaign.extensions import db
 from campaign.jobs import job_queue, redis_connection
+from campaign.mail.outbox import flush_outbox
 from campaign.mailings.jobs import sweep_mailings
 from campaign.maintenance import claim_daily_run, run_daily_tasks
 

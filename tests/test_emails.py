@@ -16,18 +16,18 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from campaign.clock import utcnow
-from campaign.emails import (
+from campaign.extensions import db
+from campaign.jobs import job_queue
+from campaign.mail.outbox import (
     DRAIN_BATCH,
     RETRY_DELAYS,
-    MailMessage,
     OutboxMessage,
     OutboxStatus,
     deliver_outbox_message,
     drain_outbox,
     flush_outbox,
 )
-from campaign.extensions import db
-from campaign.jobs import job_queue
+from campaign.mail.transport import MailMessage
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature
 from campaign.signatures.services import SignatureRequest, sign_petition

@@ -7,9 +7,9 @@ import redis
 from sqlalchemy import select, update
 
 from campaign.clock import utcnow
-from campaign.emails import DRAIN_JOB, OutboxMessage
 from campaign.extensions import db
 from campaign.jobs import job_queue, job_started
+from campaign.mail.outbox import DRAIN_JOB, OutboxMessage
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature
 from tests.factories import make_petition
@@ -71,7 +71,7 @@ def test_confirmation_mail_is_a_job_with_ids_only_sent_by_the_worker(
     response = sign(supporter(rq_app), petition)
     assert response.status_code == 303
     [job] = job_queue().get_jobs()
-    assert job.func_name == "campaign.emails.drain_outbox"
+    assert job.func_name == "campaign.mail.outbox.drain_outbox"
     assert job.args == () and not job.kwargs
     assert mailbox.messages == [], "nothing is sent before a worker runs"
 

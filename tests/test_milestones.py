@@ -3,8 +3,8 @@ import threading
 from sqlalchemy import select
 
 from campaign.clock import utcnow
-from campaign.emails import EmailKind, OutboxMessage
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage
 from campaign.petitions.milestones import milestone_reached
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import SignatureStatus

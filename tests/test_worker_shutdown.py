@@ -16,9 +16,9 @@ import redis
 from rq import Worker
 from sqlalchemy import select
 
-from campaign.emails import OutboxMessage
 from campaign.extensions import db
 from campaign.jobs import job_queue
+from campaign.mail.outbox import OutboxMessage
 from campaign.petitions.services import ensure_default_categories
 from campaign.worker import AppWorker
 from tests.conftest import Mailbox, WorkerProcess

@@ -23,15 +23,15 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from campaign.clock import utcnow
-from campaign.emails import (
+from campaign.extensions import db
+from campaign.jobs import enqueue, enqueue_at
+from campaign.mail.transport import (
     AmbiguousDelivery,
     MailMessage,
     PermanentMailError,
     ReusableConnection,
     classify_mail_error,
 )
-from campaign.extensions import db
-from campaign.jobs import enqueue, enqueue_at
 from campaign.mailings.models import (
     ACTIVE,
     Delivery,

@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from campaign import audit
 from campaign.errors import DomainError
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
 from campaign.mailings.models import (
     ACTIVE,
     EDITABLE,
@@ -897,8 +898,6 @@ def stand_in_official() -> Official:
 def send_test_letter(mailing: Mailing, actor, now: datetime) -> None:
     """Email the organiser the letter as its first recipient would receive it, "[TEST]"
     before its subject. Raises TemplateProblem, queueing nothing."""
-    from campaign.emails import EmailKind, OutboxMessage, deliver_soon
-
     sample_letter(mailing)
     outbox = OutboxMessage(
         kind=EmailKind.MAILING_TEST,

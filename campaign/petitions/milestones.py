@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from campaign.emails import EmailKind, OutboxMessage, queue_email
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage, queue_email
 from campaign.petitions.models import Petition
 
 MILESTONES = (25, 50, 75, 100)

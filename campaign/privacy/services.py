@@ -13,9 +13,9 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from campaign.accounts.models import User
 from campaign.audit import record
-from campaign.emails import EmailKind, OutboxMessage, deliver_soon, queue_email
 from campaign.errors import TokenInvalid
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, queue_email
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind

@@ -33,12 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from campaign.audit import record
-from campaign.emails import EmailKind, OutboxMessage, OutboxStatus, deliver_soon
+from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import enqueue
+from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver_soon
 from campaign.petitions.models import PUBLIC, Petition
 from campaign.petitions.services import render_markdown
-from campaign.publication import jobs
 from campaign.publication.formats import (
     FORMAT_VERSION,
     MEDIA_TYPES,
@@ -823,7 +823,7 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
         tree.size,
         len(receipts),
     )
-    enqueue(jobs.render_publication_files, publication.id)
+    enqueue(render_publication_files, publication.id)
     deliver_soon(*receipts)
     return publication
 
@@ -1052,7 +1052,7 @@ def file_for_download(
         return record
     limit = INLINE_RENDER_ENTRIES.get(export.format)
     if limit is not None and publication.entry_count > limit:
-        enqueue(jobs.render_publication_files, publication.id)
+        enqueue(render_publication_files, publication.id)
         # Without Redis the job ran just now, in this process.
         return _record(publication, export)
     return prepare_file(publication, export, now)
@@ -1074,6 +1074,13 @@ def file_chunks(publication: Publication, export: ExportFile, record: Publicatio
         if chunk is None:
             raise RuntimeError(f"{export.name} of publication {publication.id} vanished")
         yield bytes(chunk)
+
+
+def render_publication_files(publication_id: int) -> None:
+    """Job: render the files of a publication that are not rendered yet (xlsx and pdf bytes,
+    digests of the others), so that downloads and the press page find them ready. Takes an
+    id; harmless when run twice."""
+    prepare_publication_files(publication_id, utcnow())
 
 
 def prepare_publication_files(publication_id: int, now: datetime) -> int:

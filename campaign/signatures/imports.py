@@ -30,9 +30,9 @@ from campaign.csv_import import (
     read_csv_table,
 )
 from campaign.departements import DEPARTEMENTS
-from campaign.emails import EmailKind, deliver_soon, queue_email
 from campaign.errors import DomainError
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.forms import is_email_address

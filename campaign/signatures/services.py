@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from campaign.abuse import over_thresholds, recent_signing_counts, recent_signing_params
-from campaign.emails import EmailKind, OutboxMessage, deliver_soon, insert_outbox_row
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, insert_outbox_row
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable

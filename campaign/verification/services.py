@@ -15,10 +15,11 @@ from flask import current_app
 from sqlalchemy import case, delete, func, or_, select, update
 
 from campaign.audit import record
-from campaign.emails import EmailKind, deliver_soon, queue_email
+from campaign.clock import utcnow
 from campaign.errors import DomainError, TokenInvalid
 from campaign.extensions import db
 from campaign.jobs import enqueue
+from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
 from campaign.personal_data import decrypt_email, email_digest, encrypt_email
 from campaign.petitions.models import Category, Petition
 from campaign.signatures.forms import is_email_address
@@ -142,8 +143,6 @@ def add_domain_rule(category_key: str, pattern: str, actor, now: datetime) -> Do
     db.session.flush()
     record("domain rule added", now, actor=actor, detail=f"{category_key}: {pattern}")
     db.session.commit()
-    from campaign.verification.jobs import reassess_domain_levels
-
     enqueue(reassess_domain_levels, rule.id)
     return rule
 
@@ -156,8 +155,6 @@ def remove_domain_rule(rule_id: int, actor, now: datetime) -> bool:
     rule.removed_at = now
     record("domain rule removed", now, actor=actor, detail=f"{rule.category_key}: {rule.pattern}")
     db.session.commit()
-    from campaign.verification.jobs import reassess_domain_levels
-
     enqueue(reassess_domain_levels, rule.id)
     return True
 
@@ -305,6 +302,15 @@ def _reassess_all(signature_ids: list[int], now: datetime) -> int:
             changed += signature is not None and signature.verification_level != before
         db.session.commit()
     return changed
+
+
+def reassess_domain_levels(rule_id: int) -> None:
+    """Job: a domain rule was added or removed; assess its category's signatures again.
+    Harmless twice: an assessment depends only on the rules and proofs in force."""
+    rule = db.session.get(DomainRule, rule_id)
+    if rule is None:
+        return
+    reassess_category(rule.category_key, utcnow())
 
 
 def reassess_category(category_key: str, now: datetime) -> int:

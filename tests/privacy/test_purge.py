@@ -10,8 +10,8 @@ from sqlalchemy import func, insert, select
 
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
-from campaign.emails import EmailKind, OutboxMessage, queue_email
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage, queue_email
 from campaign.petitions.models import PetitionStatus
 from campaign.privacy.jobs import purge_expired_personal_data
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, consent_events_at_signing

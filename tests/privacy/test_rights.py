@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from campaign.audit import AuditEntry
-from campaign.emails import EmailKind, OutboxMessage
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage
 from campaign.petitions.services import ensure_default_categories
 from campaign.privacy.models import ConsentEvent, ConsentKind
 from campaign.signatures.models import Signature, SignatureStatus

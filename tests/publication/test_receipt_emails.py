@@ -7,10 +7,10 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import func, select
 
-from campaign import emails
 from campaign.clock import utcnow
-from campaign.emails import EmailKind, OutboxMessage, OutboxStatus, deliver_outbox_message
 from campaign.extensions import db
+from campaign.mail import outbox as emails
+from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver_outbox_message
 from campaign.personal_data import encrypt_email
 from campaign.publication.services import publish_snapshot, receipt_for
 from campaign.signatures.models import Signature, SignatureStatus

@@ -5,8 +5,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from campaign.emails import OutboxMessage
 from campaign.extensions import db
+from campaign.mail.outbox import OutboxMessage
 from campaign.signatures.models import Signature
 from campaign.signatures.services import sort_key
 from tests.factories import make_petition, make_signature, make_user

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
-from campaign.emails import OutboxMessage, OutboxStatus
 from campaign.extensions import db
+from campaign.mail.outbox import OutboxMessage, OutboxStatus
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PetitionCategory, PetitionStatus
 from campaign.petitions.services import ensure_default_categories

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from campaign.clock import utcnow
-from campaign.emails import OutboxMessage
 from campaign.errors import InvalidTransition, PetitionNotSignable
 from campaign.extensions import db
+from campaign.mail.outbox import OutboxMessage
 from campaign.petitions.models import PetitionStatus
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import (

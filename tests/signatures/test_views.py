@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from campaign.clock import utcnow
-from campaign.emails import OutboxMessage
 from campaign.extensions import db
+from campaign.mail.outbox import OutboxMessage
 from campaign.petitions.models import PetitionStatus
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
-from campaign.emails import EmailKind, OutboxMessage
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage
 from campaign.personal_data import encrypt_email
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.verification.models import (

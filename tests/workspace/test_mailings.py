@@ -13,8 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from campaign.emails import OutboxMessage
 from campaign.extensions import db
+from campaign.mail.outbox import OutboxMessage
 from campaign.mailings.models import Delivery, DeliveryStatus, Mailing, MailingStatus, Official
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox, free_port

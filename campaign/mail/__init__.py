@@ -1,0 +1,1 @@
+"""Mail: the transport (SMTP or the outbox folder) and the outbox of emails owed."""

@@ -1,0 +1,245 @@
+"""Mail transport: how a message is written and handed to SMTP (or, in the embedded default,
+to the outbox folder), and what an SMTP failure means for it.
+
+Knows nothing of Tribune's domains: the outbox (campaign.mail.outbox) and the mailings'
+sending jobs both send through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.charset
+import email.message
+import email.policy
+import re
+import secrets
+import smtplib
+import uuid
+from email.header import Header
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import flask_mail
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from campaign.clock import utcnow
+
+# Flask-Mail registers utf-8 with SHORTEST body encoding, which computes both
+# quoted-printable (a pure-Python encoder) and base64 for every part: half the CPU of a
+# letter in bench/campaign.py. Base64 bodies (C encoder) are as readable to every client.
+email.charset.add_charset("utf-8", email.charset.SHORTEST, email.charset.BASE64, "utf-8")
+
+# Flask-Mail serialises with policy.SMTP, whose header classes parse once more every header
+# Flask-Mail has already encoded: half of a mail worker's CPU per confirmation. compat32
+# writes them as they are, with the same CRLF line ends.
+SMTP_COMPAT32 = email.policy.compat32.clone(linesep="\r\n")
+
+# SMTP replies often quote the recipient; logs and error columns must not.
+ADDRESS_PATTERN = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
+
+
+class _EncodedHeader:
+    """A header value already encoded (RFC 2047) and folded: compat32 writes it as is."""
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None) -> str:
+        return self.folded.replace("\n", linesep)
+
+
+@lru_cache(maxsize=256)
+def _subject_header(subject: str) -> str | _EncodedHeader:
+    """The Subject header's value, encoded once per subject: confirmations share a few."""
+    if subject.isascii():
+        return subject
+    # Folded with "Subject: " counted, so that its first line stays on the header's line.
+    return _EncodedHeader(Header(subject, "utf-8", header_name="Subject").encode())
+
+
+class MailMessage(flask_mail.Message):
+    """Flask-Mail's message, serialised with the compat32 policy (SMTP_COMPAT32)."""
+
+    def _message(self) -> email.message.Message:
+        # Flask-Mail would encode the subject itself, every time, and without counting
+        # "Subject: ": compat32 would then move all of it to a folded line, which readers
+        # show as a leading space.
+        subject, self.subject = self.subject, None
+        try:
+            message = super()._message()
+        finally:
+            self.subject = subject
+        message.policy = SMTP_COMPAT32
+        if subject:
+            message["Subject"] = _subject_header(subject)
+        # Boundaries of our own: the generator checks a random one against the whole text
+        # with a regular expression compiled for it. "=_" never occurs in base64 bodies.
+        for part in message.walk():
+            if part.is_multipart():
+                part.set_boundary(f"=_{secrets.token_hex(12)}")
+        return message
+
+
+class TemporaryMailError(Exception):
+    """The mail server could not take the message now; try again later."""
+
+
+class PermanentMailError(Exception):
+    """The mail server refused the message for good."""
+
+
+class MailConnection(Protocol):
+    def send(self, message: flask_mail.Message) -> None: ...
+
+
+class AmbiguousDelivery(Exception):
+    """The connection failed after the message was handed over and before the server's
+    verdict: it may or may not have been accepted."""
+
+
+class _VerdictTracking:
+    """Remembers whether a message's data was handed over with the verdict still awaited."""
+
+    verdict_pending = False
+    _in_data = False
+
+    def data(self, msg):
+        self.verdict_pending = False
+        self._in_data = True
+        try:
+            reply = super().data(msg)
+        finally:
+            self._in_data = False
+        self.verdict_pending = False
+        return reply
+
+    def send(self, s):
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.verdict_pending = True
+        return super().send(s)
+
+
+class VerdictTrackingSMTP(_VerdictTracking, smtplib.SMTP):
+    pass
+
+
+class VerdictTrackingSMTP_SSL(_VerdictTracking, smtplib.SMTP_SSL):
+    pass
+
+
+class SMTPConnection(flask_mail.Connection):
+    """Flask-Mail's connection with the guards it lacks: a socket timeout; a QUIT failure
+    after the server accepted the message not turning a sent message into an error; and a
+    failure while awaiting the server's verdict on a message reported as AmbiguousDelivery."""
+
+    def send(self, message: flask_mail.Message, envelope_from: str | None = None) -> None:
+        try:
+            super().send(message, envelope_from)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            if getattr(self.host, "verdict_pending", False):
+                raise AmbiguousDelivery(type(error).__name__) from error
+            raise
+
+    def configure_host(self) -> smtplib.SMTP:
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        smtp_class = VerdictTrackingSMTP_SSL if self.mail.use_ssl else VerdictTrackingSMTP
+        host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.host is None:
+            return
+        try:
+            self.host.quit()
+        except (smtplib.SMTPException, OSError):
+            self.host.close()
+
+
+class OutboxFolder:
+    """The embedded default's mail transport: one .eml file per message in OUTBOX_DIR."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def __enter__(self) -> OutboxFolder:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def send(self, message: flask_mail.Message) -> None:
+        name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
+        path = self.folder / name
+        path.write_bytes(message.as_bytes())
+
+
+def open_mail_connection() -> SMTPConnection | OutboxFolder:
+    """SMTP when MAIL_SERVER is set, the outbox folder otherwise."""
+    if current_app.config["MAIL_SERVER"]:
+        return SMTPConnection(current_app.extensions["mail"])
+    return OutboxFolder(current_app.config["OUTBOX_DIR"])
+
+
+def render_email(name: str, locale: str, **context: object) -> tuple[str, str, str]:
+    """Subject, text body and HTML body of templates/email/<name>/, in the given language."""
+    with force_locale(locale):
+        subject = render_template(f"email/{name}/subject.txt", **context).strip()
+        text = render_template(f"email/{name}/body.txt", **context)
+        html = render_template(f"email/{name}/body.html", **context)
+    return " ".join(subject.split()), text, html
+
+
+def classify_mail_error(error: Exception) -> Exception:
+    """Map an SMTP failure onto temporary (retry) or permanent (record, stop), with any
+    address in the server's reply blanked out."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        permanent = codes and all(500 <= code < 600 for code in codes)
+        reason = f"recipient refused {codes}"
+        return PermanentMailError(reason) if permanent else TemporaryMailError(reason)
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = (
+            error.smtp_error.decode(errors="replace")
+            if isinstance(error.smtp_error, bytes)
+            else str(error.smtp_error)
+        )
+        reason = f"{error.smtp_code} {ADDRESS_PATTERN.sub('<address>', reply)}"[:250]
+        if 500 <= error.smtp_code < 600:
+            return PermanentMailError(reason)
+        return TemporaryMailError(reason)
+    return TemporaryMailError(type(error).__name__)
+
+
+class ReusableConnection:
+    """A mail connection for many messages, opened on first use and dropped after any
+    error (the next message opens a new one)."""
+
+    def __init__(self) -> None:
+        self.context: SMTPConnection | OutboxFolder | None = None
+        self.connection: MailConnection | None = None
+
+    def send(self, message: flask_mail.Message) -> None:
+        if self.connection is None:
+            self.context = open_mail_connection()
+            self.connection = self.context.__enter__()
+        self.connection.send(message)
+
+    def close(self) -> None:
+        if self.context is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.context.__exit__(None, None, None)
+        self.context = None
+        self.connection = None
