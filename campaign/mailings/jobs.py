@@ -412,8 +412,13 @@ def _hand_over(mailing_id: int, lane: int, not_before: datetime | None) -> None:
     if next_due is None:
         finish_if_complete(mailing_id, utcnow())
         return
-    when = max(filter(None, [next_due, not_before]))
-    stamp = int(when.timestamp())
+    when = max(filter(None, [next_due, not_before, utcnow()]))
+    # The id is the time the next run starts, to the millisecond. This job still holds its
+    # own id while it hands over, so the time must differ from the one it was started for:
+    # with pacing off, every delivery is due at once, and an id built from the due time
+    # alone was this job's own, which RQ refused as a duplicate: the lane stopped until the
+    # sweep (issue 21). Two runs handed over for the same future time still make one job.
+    stamp = int(when.timestamp() * 1000)
     enqueue_at(
         when,
         send_mailing_deliveries,

@@ -207,3 +207,24 @@ def test_redis_forgetting_its_queue_mid_mailing_loses_nothing_and_doubles_nothin
     assert_each_recipient_once(mailing_id, box)
     assert counts == Counter({DeliveryStatus.SENT: 200})
     assert len(box.messages) == 200
+
+
+def test_a_long_unpaced_mailing_hands_over_from_job_to_job_without_the_sweeper(
+    campaign_app, sink, worker_env, tmp_path
+):
+    """With pacing off every letter is due at once: each lane's job sends for its budget,
+    then hands over to the next, run after run, with no help from the sweeper."""
+    box, port = sink
+    mailing_id = start_letter(150)
+    # A budget of a fraction of a second: each lane runs its job many times. The sweeper
+    # would wake a lane that stopped only after an hour.
+    env = worker_settings(worker_env, port, MAILING_JOB_BUDGET="0.3", MAILING_STALL_AFTER="3600")
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        counts = wait_for_settled(mailing_id, timeout=120)
+    finally:
+        worker.stop()
+    assert counts == Counter({DeliveryStatus.SENT: 150})
+    assert_each_recipient_once(mailing_id, box)
+    runs = worker.output().count("send_mailing_deliveries(")
+    assert runs >= 3, f"{runs} job runs: the hand-over was not exercised"
