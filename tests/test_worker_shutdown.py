@@ -55,10 +55,11 @@ def wait_until(condition, ceiling: float, what: str) -> None:
 
 
 def listening(redis_url: str, queue_name: str) -> bool:
-    """The worker is registered on the queue and subscribed to its command channel."""
+    """The worker is subscribed to its command channel and waits for jobs: RQ sets "idle"
+    after it has installed its signal handlers (before, SIGTERM kills it outright)."""
     connection = redis.Redis.from_url(redis_url)
     workers = [w for w in Worker.all(connection=connection) if queue_name in w.queue_names()]
-    if not workers:
+    if not workers or workers[0].get_state() != "idle":
         return False
     [(_channel, subscribers)] = connection.pubsub_numsub(workers[0].pubsub_channel_name)
     return subscribers == 1
