@@ -21,6 +21,7 @@ from email.utils import formataddr, parseaddr
 import flask_mail
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from campaign.clock import utcnow
 from campaign.extensions import db
@@ -99,11 +100,12 @@ class Claim:
     token: str
 
 
-def claim_next_delivery(mailing_id: int, now: datetime) -> Claim | None:
-    """queued and due -> sending, for one delivery and one worker only, in one statement.
-    Commits (with whatever the caller left pending, such as the previous delivery's
-    outcome) before anything is sent, so the claim survives the worker."""
-    token = uuid.uuid4().hex
+def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None) -> Claim | None:
+    """queued and due -> sending, for one delivery and one worker only, in one statement,
+    under `token` (a new one if not given). Commits (with whatever the caller left pending,
+    such as the previous delivery's outcome) before anything is sent, so the claim survives
+    the worker."""
+    token = token or uuid.uuid4().hex
     # Core statements on the table: the ORM's bulk-update layer was a fifth of a worker's CPU.
     rows = Delivery.__table__.c
     candidate = (
@@ -299,10 +301,97 @@ def _next_due(mailing_id: int) -> datetime | None:
     return next_due
 
 
+@dataclass
+class _Outcome:
+    """What became of a claimed delivery, kept until it is committed."""
+
+    delivery_id: int
+    token: str
+    values: dict[str, object]
+
+
+def _outcome_of(claim: Claim, error: Exception, max_attempts: int) -> tuple[_Outcome, bool]:
+    """The outcome of a send that raised, and whether the lane should pause (the server is
+    not there: let the backoff run)."""
+    delivery_id, token = claim.id, claim.token
+    if isinstance(error, NothingToSend):
+        values = {"status": DeliveryStatus.CANCELLED, "last_error": "recipient gone"}
+        return _Outcome(delivery_id, token, values), False
+    if isinstance(error, (TemplateProblem, flask_mail.BadHeaderError)):
+        values = {"status": DeliveryStatus.FAILED, "last_error": str(error)[:300]}
+        return _Outcome(delivery_id, token, values), False
+    if isinstance(error, AmbiguousDelivery):
+        # Sending again could make a second copy: the organiser decides.
+        log.warning("delivery %s: outcome unknown (%s)", delivery_id, error)
+        values = {
+            "status": DeliveryStatus.UNKNOWN,
+            "last_error": f"no answer after the message was handed over ({error})",
+        }
+        return _Outcome(delivery_id, token, values), False
+    failure = classify_mail_error(error)
+    if isinstance(failure, PermanentMailError) or claim.attempts >= max_attempts:
+        log.warning("delivery %s failed for good: %s", delivery_id, failure)
+        values = {"status": DeliveryStatus.FAILED, "last_error": str(failure)}
+        return _Outcome(delivery_id, token, values), False
+    retry_at = utcnow() + retry_delay(claim.attempts)
+    log.info("delivery %s deferred: %s", delivery_id, failure)
+    values = {
+        "status": DeliveryStatus.QUEUED,
+        "not_before": retry_at,
+        "last_error": str(failure),
+        "claim_token": None,
+    }
+    pause = isinstance(error, (smtplib.SMTPConnectError, ConnectionRefusedError))
+    return _Outcome(delivery_id, token, values), pause
+
+
+# A lost database connection (a failover, a restart, an administrator's kill): how long a
+# sending job keeps trying to reconnect before it gives up to the sweeper.
+RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
+
+
+def _recover(outcome: _Outcome | None, unsent_token: str | None) -> None:
+    """After a lost connection: record the outcome that was known but not committed, and
+    put back in the queue a delivery claimed under `unsent_token` whose message never
+    reached SMTP (its claim may or may not have been committed). Retries while the
+    database is unreachable; raises if it stays so."""
+    for delay in (*RECONNECT_DELAYS, None):
+        db.session.rollback()
+        try:
+            if outcome is not None:
+                _settle(outcome.delivery_id, outcome.token, commit=False, **outcome.values)
+            if unsent_token is not None:
+                rows = Delivery.__table__.c
+                db.session.execute(
+                    update(Delivery.__table__)
+                    .where(
+                        rows.claim_token == unsent_token,
+                        rows.status == DeliveryStatus.SENDING,
+                    )
+                    .values(
+                        status=DeliveryStatus.QUEUED,
+                        claim_token=None,
+                        attempts=rows.attempts - 1,
+                    )
+                )
+            db.session.commit()
+            return
+        except DBAPIError as error:
+            if delay is None or not error.connection_invalidated:
+                raise
+            log.warning("database connection lost again; retrying in %s s", delay)
+            time.sleep(delay)
+
+
 def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
     """Job: send the mailing's due deliveries, one claim at a time, over one connection,
     until none is due or the time budget is spent; then schedule the next run. Running
-    it twice, or in several workers, sends each delivery once."""
+    it twice, or in several workers, sends each delivery once.
+
+    Each outcome is committed with the next claim (one commit per message), and kept in
+    memory until then: if the database connection is lost, the job reconnects, records
+    it, puts back a claimed delivery that never reached SMTP, and goes on. Only a worker
+    that dies outright leaves deliveries in sending, for the sweeper to mark unknown."""
     config = current_app.config
     deadline = time.monotonic() + config["MAILING_JOB_BUDGET"]
     max_attempts = config["MAILING_MAX_ATTEMPTS"]
@@ -316,90 +405,82 @@ def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
     db.session.commit()
     connection = ReusableConnection()
     pause_until: datetime | None = None
+    # The last outcome not yet committed, and the token of a claim whose message has not
+    # been handed to SMTP: what a lost connection would otherwise lose.
+    pending: _Outcome | None = None
+    unsent_token: str | None = None
     try:
         attempted = False
         checked_at = float("-inf")
         # At least one delivery per run, however small the budget.
         while not attempted or time.monotonic() < deadline:
-            # Pause and cancel take effect within a second, without a query per message.
-            if time.monotonic() - checked_at >= STATUS_CHECK_INTERVAL:
-                if _mailing_status(mailing_id) not in ACTIVE:
-                    return
-                checked_at = time.monotonic()
-            now = utcnow()
-            claim = claim_next_delivery(mailing_id, now)
-            if claim is None:
-                next_due = _next_due(mailing_id)
-                if next_due is None:
-                    break
-                wait = (next_due - now).total_seconds()
-                if wait > max_nap or time.monotonic() + wait > deadline:
-                    break
-                if wait > 5:
-                    connection.close()
-                time.sleep(max(wait, 0.01))
-                continue
-            delivery_id, token = claim.id, claim.token
-            attempted = True
             try:
-                message = compose_message(claim, snapshot, now)
-                connection.send(message)
-            except NothingToSend:
-                _settle(
-                    delivery_id, token, status=DeliveryStatus.CANCELLED, last_error="recipient gone"
-                )
-            except (TemplateProblem, flask_mail.BadHeaderError) as problem:
-                _settle(
-                    delivery_id, token, status=DeliveryStatus.FAILED, last_error=str(problem)[:300]
-                )
-            except AmbiguousDelivery as error:
-                # Sending again could make a second copy: the organiser decides.
-                db.session.rollback()
-                connection.close()
-                log.warning("delivery %s: outcome unknown (%s)", delivery_id, error)
-                _settle(
-                    delivery_id,
-                    token,
-                    status=DeliveryStatus.UNKNOWN,
-                    last_error=f"no answer after the message was handed over ({error})",
-                )
-            except (TimeoutError, smtplib.SMTPException, OSError) as error:
-                db.session.rollback()
-                connection.close()
-                failure = classify_mail_error(error)
-                attempts = claim.attempts
-                if isinstance(failure, PermanentMailError) or attempts >= max_attempts:
-                    log.warning("delivery %s failed for good: %s", delivery_id, failure)
-                    _settle(
-                        delivery_id, token, status=DeliveryStatus.FAILED, last_error=str(failure)
-                    )
+                # Pause and cancel take effect within a second, without a query per message.
+                if time.monotonic() - checked_at >= STATUS_CHECK_INTERVAL:
+                    if _mailing_status(mailing_id) not in ACTIVE:
+                        return
+                    pending = None  # committed by the status check
+                    checked_at = time.monotonic()
+                now = utcnow()
+                unsent_token = uuid.uuid4().hex
+                claim = claim_next_delivery(mailing_id, now, unsent_token)
+                pending = None  # committed with the claim
+                if claim is None:
+                    unsent_token = None
+                    next_due = _next_due(mailing_id)
+                    if next_due is None:
+                        break
+                    wait = (next_due - now).total_seconds()
+                    if wait > max_nap or time.monotonic() + wait > deadline:
+                        break
+                    if wait > 5:
+                        connection.close()
+                    time.sleep(max(wait, 0.01))
+                    continue
+                attempted = True
+                pause = False
+                try:
+                    message = compose_message(claim, snapshot, now)
+                    unsent_token = None  # from here on, the message may reach the server
+                    connection.send(message)
+                except (NothingToSend, TemplateProblem, flask_mail.BadHeaderError) as error:
+                    unsent_token = None
+                    pending, pause = _outcome_of(claim, error, max_attempts)
+                except (AmbiguousDelivery, TimeoutError, smtplib.SMTPException, OSError) as error:
+                    connection.close()
+                    pending, pause = _outcome_of(claim, error, max_attempts)
                 else:
-                    retry_at = utcnow() + retry_delay(attempts)
-                    log.info("delivery %s deferred: %s", delivery_id, failure)
-                    _settle(
-                        delivery_id,
-                        token,
-                        status=DeliveryStatus.QUEUED,
-                        not_before=retry_at,
-                        last_error=str(failure),
-                        claim_token=None,
-                    )
-                    if isinstance(error, (smtplib.SMTPConnectError, ConnectionRefusedError)):
-                        # The server is not there: let the backoff run before the next try.
+                    values = {
+                        "status": DeliveryStatus.SENT,
+                        "sent_at": utcnow(),
+                        "last_error": None,
+                    }
+                    pending = _Outcome(claim.id, claim.token, values)
+                _settle(pending.delivery_id, pending.token, commit=False, **pending.values)
+                if pending.values["status"] is not DeliveryStatus.SENT:
+                    # Failures are rare: committed at once.
+                    db.session.commit()
+                    retry_at, pending = pending.values.get("not_before"), None
+                    if pause:
                         pause_until = retry_at
                         break
-            else:
-                # Committed with the next claim: one commit per message.
-                _settle(
-                    delivery_id,
-                    token,
-                    commit=False,
-                    status=DeliveryStatus.SENT,
-                    sent_at=utcnow(),
-                    last_error=None,
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                log.warning(
+                    "mailing %s: database connection lost (%s); reconnecting",
+                    mailing_id,
+                    type(error.orig).__name__,
                 )
+                _recover(pending, unsent_token)
+                pending = unsent_token = None
     finally:
-        db.session.commit()
+        try:
+            db.session.commit()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            _recover(pending, unsent_token)
         connection.close()
     _hand_over(mailing_id, lane, pause_until)
 

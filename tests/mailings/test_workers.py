@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from campaign.clock import utcnow
 from campaign.extensions import db
@@ -117,14 +117,17 @@ def statuses(mailing_id: int) -> Counter:
     return Counter(dict(rows.all()))
 
 
-def wait_for_settled(mailing_id: int, timeout: float) -> Counter:
+def wait_for_settled(
+    mailing_id: int, timeout: float, worker: WorkerProcess | None = None
+) -> Counter:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         counts = statuses(mailing_id)
         if not counts[DeliveryStatus.QUEUED] and not counts[DeliveryStatus.SENDING]:
             return counts
         time.sleep(0.2)
-    raise AssertionError(f"mailing not settled: {statuses(mailing_id)}")
+    log = worker.output()[-4000:] if worker else ""
+    raise AssertionError(f"mailing not settled: {statuses(mailing_id)}\n{log}")
 
 
 def wait_for_messages(box: SlowMailbox, count: int, timeout: float = 30) -> None:
@@ -221,10 +224,47 @@ def test_a_long_unpaced_mailing_hands_over_from_job_to_job_without_the_sweeper(
     env = worker_settings(worker_env, port, MAILING_JOB_BUDGET="0.3", MAILING_STALL_AFTER="3600")
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
-        counts = wait_for_settled(mailing_id, timeout=120)
+        counts = wait_for_settled(mailing_id, timeout=120, worker=worker)
     finally:
         worker.stop()
     assert counts == Counter({DeliveryStatus.SENT: 150})
     assert_each_recipient_once(mailing_id, box)
     runs = worker.output().count("send_mailing_deliveries(")
     assert runs >= 3, f"{runs} job runs: the hand-over was not exercised"
+
+
+def terminate_other_connections() -> int:
+    """What a failover or an administrator does: end every other session on the database
+    (the worker's, its sweeper's, and this test's pooled ones)."""
+    db.session.close()  # this test's connection goes back to the pool, checked at checkout
+    with db.engine.connect() as connection:
+        ended = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+        connection.commit()
+    return ended
+
+
+def test_losing_the_database_connection_mid_mailing_leaves_no_letter_unknown_or_doubled(
+    campaign_app, sink, worker_env, tmp_path
+):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("ending another session's connection is PostgreSQL's pg_terminate_backend")
+    box, port = sink
+    mailing_id = start_letter(200)
+    # The sweeper marks a delivery left in sending for 2 s unknown, and wakes a lane idle
+    # for 1 s: a job that lost an outcome, or died, would show.
+    worker = WorkerProcess(worker_settings(worker_env, port), tmp_path / "worker.log").start()
+    try:
+        for received in (30, 80, 130):
+            box.wait_for(received, timeout=60)
+            assert terminate_other_connections() >= 1
+        counts = wait_for_settled(mailing_id, timeout=120, worker=worker)
+    finally:
+        worker.stop()
+    assert "AdminShutdown" in worker.output(), "a connection was cut mid-job"
+    assert counts == Counter({DeliveryStatus.SENT: 200}), worker.output()[-3000:]
+    assert_each_recipient_once(mailing_id, box)
