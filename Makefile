@@ -54,7 +54,7 @@ worker: install ## Run an RQ worker (needs REDIS_URL)
 	$(FLASK) worker
 
 # One test process per core (pytest-xdist), at most 8: each has its own database and its
-# own Redis database (15 down to 8, tests/conftest.py). `make test TEST_WORKERS=0` runs in one.
+# own Redis database (the first free of 15, 14..., tests/conftest.py). `make test TEST_WORKERS=0` runs in one.
 TEST_WORKERS ?= auto
 PYTEST := $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist worksteal
 

@@ -4,6 +4,7 @@ loopback); real Redis; a real `flask worker` process."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import os
@@ -40,18 +41,30 @@ TEST_SECRETS = {
 }
 
 
+# How long a test process's claim on a Redis database outlives it if it dies without
+# releasing it (a pass of the suite takes minutes).
+REDIS_CLAIM_SECONDS = 3600
+
+
 def _redis_test_url() -> str:
-    """Redis database 15, or, under pytest-xdist, one database per worker counting down
-    from 15 (gw0 -> 15, gw1 -> 14...): each worker empties its own between tests."""
+    """A Redis database of this test process's own: the first of 15, 14... 1 (from
+    TEST_REDIS_URL's number down) that no other test process holds, of this run or of
+    another one on the machine (claims are keys in database 0). Each process empties its
+    own between tests, so two runs side by side never flush each other's jobs."""
+    import redis
+
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not worker.startswith("gw"):
-        return url
     base, _, number = url.rpartition("/")
-    database = int(number or 0) - int(worker[2:])
-    if database < 0:
-        raise pytest.UsageError(f"too many test processes for one Redis database each ({url})")
-    return f"{base}/{database}"
+    try:
+        claims = redis.Redis.from_url(f"{base}/0", socket_connect_timeout=2)
+        for database in range(int(number or 0), 0, -1):
+            key = f"tribune-test:redis-database:{database}"
+            if claims.set(key, os.getpid(), nx=True, ex=REDIS_CLAIM_SECONDS):
+                atexit.register(claims.delete, key)
+                return f"{base}/{database}"
+    except redis.RedisError:
+        return url  # the redis_url fixture says Redis is unreachable
+    raise pytest.UsageError(f"every Redis database of {base} is held by another test process")
 
 
 REDIS_TEST_URL = _redis_test_url()
