@@ -8,6 +8,7 @@ import threading
 import click
 from flask import Flask, current_app
 from rq import SimpleWorker
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
 
@@ -45,6 +46,19 @@ class AppWorker(SimpleWorker):
             daemon=True,
             exception_handler=self._pubsub_exception_handler,
         )
+
+    def handle_job_success(self, job: Job, queue: Queue, **kwargs: object) -> None:
+        """As RQ does, unless Redis forgot the job while it ran (flushed, or restarted
+        without persistence): its work is done and recorded in the database, so there is
+        nothing left to record. RQ would log an ERROR and list it among the failed jobs,
+        misleading whoever reads them."""
+        try:
+            super().handle_job_success(job=job, queue=queue, **kwargs)
+        except (InvalidJobOperation, NoSuchJobError):
+            # What a flush leaves: at most the fields written since, never the status.
+            if self.connection.hexists(job.key, "status"):
+                raise
+            log.warning("job %s finished after Redis forgot it: nothing to record", job.id)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         with self.flask_app.app_context():
