@@ -116,6 +116,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "UNSUBSCRIBE_LINK_MAX_AGE": int(env.get("UNSUBSCRIBE_LINK_MAX_AGE", str(365 * 86400))),
         # Confirmation links and their resends.
         "CONFIRMATION_TOKEN_MAX_AGE": int(env.get("CONFIRMATION_TOKEN_MAX_AGE", str(7 * 86400))),
+        # Withdrawal links (in the confirmation email): past this, the signer asks for a
+        # fresh link to their data, from which they can withdraw.
+        "WITHDRAW_LINK_MAX_AGE": int(env.get("WITHDRAW_LINK_MAX_AGE", str(90 * 86400))),
         "CONFIRMATION_RESEND_INTERVAL": int(env.get("CONFIRMATION_RESEND_INTERVAL", "600")),
         "CONFIRMATION_MAX_SENDS": int(env.get("CONFIRMATION_MAX_SENDS", "5")),
         "CONFIRMATION_DAILY_CAP_PER_ADDRESS": int(

@@ -27,11 +27,12 @@ class TokenInvalid(DomainError):
 
 
 class TokenExpired(DomainError):
-    """A genuine token past its lifetime; carries the id it was issued for."""
+    """A genuine token past its lifetime; carries the id it was issued for, and its purpose."""
 
-    def __init__(self, subject_id: int) -> None:
+    def __init__(self, subject_id: int, purpose: str = "confirm") -> None:
         super().__init__(subject_id)
         self.subject_id = subject_id
+        self.purpose = purpose
 
 
 def _wants_json() -> bool:

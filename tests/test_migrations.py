@@ -10,3 +10,54 @@ def test_migrations_match_the_models(app):
     with db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
     assert differences == [], "run `flask db migrate` and review the revision"
+
+
+def _insert_row(connection, table: str, **values) -> None:
+    """A row with `values` and a plain value in every other NOT NULL column (raw SQL: the
+    models already describe the newer schema)."""
+    from sqlalchemy import text
+
+    plain = {"INTEGER": 1, "BOOLEAN": 0, "DATETIME": "2026-01-01 00:00:00", "BLOB": b"x"}
+    columns = connection.execute(text(f"PRAGMA table_info({table})")).all()
+    row = {
+        name: plain.get(kind.split("(")[0], "x")
+        for _cid, name, kind, notnull, default, primary in columns
+        if notnull and default is None and not primary
+    }
+    row.update(values)
+    names = ", ".join(row)
+    marks = ", ".join(f":{name}" for name in row)
+    connection.execute(text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), row)
+
+
+def test_rebuilding_the_signatures_table_on_sqlite_keeps_every_referencing_row(
+    base_config, tmp_path
+):
+    """Migration 40a033485774 rebuilds `signatures` on SQLite (AUTOINCREMENT): with foreign
+    keys on, dropping the old table would cascade-delete its outbox rows, consent records..."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from campaign import create_app
+
+    url = f"sqlite:///{tmp_path / 'upgraded.db'}"
+    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(revision="97392997d778")
+        with db.engine.begin() as connection:
+            _insert_row(connection, "categories", key="citizen")
+            _insert_row(connection, "petitions", id=1, slug="p")
+            _insert_row(connection, "signatures", id=7, petition_id=1, category_key="citizen")
+            _insert_row(connection, "outbox_messages", id=1, signature_id=7, kind="x")
+        upgrade()
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT signature_id FROM outbox_messages")).all() == [
+                (7,)
+            ]
+            [key] = connection.execute(text("SELECT link_key FROM signatures")).scalars()
+            schema = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'signatures'")
+            ).scalar_one()
+        db.engine.dispose()
+    assert len(key) == 32
+    assert "AUTOINCREMENT" in schema

@@ -22,8 +22,7 @@ from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
 from campaign.signatures.forms import ActionForm
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import find_signature
-from campaign.tokens import read_token
+from campaign.signatures.services import signature_from_token
 
 bp = Blueprint("mailings", __name__)
 
@@ -52,7 +51,7 @@ def expired_link(_error: TokenExpired):
 def _supporter(slug: str, token: str) -> tuple[Signature, Petition]:
     """The signatory a write link is about, on this petition. Raises TokenInvalid."""
     max_age = current_app.config["WRITE_LINK_MAX_AGE"]
-    signature = find_signature(read_token("write", token, utcnow(), max_age))
+    signature = signature_from_token("write", token, utcnow(), max_age)
     petition = find_public_petition(slug)
     if signature is None or petition is None or signature.petition_id != petition.id:
         raise TokenInvalid("write")
@@ -125,7 +124,7 @@ def write(slug: str, token: str):
 def _subscriber(token: str) -> tuple[Signature, Petition]:
     """The signatory an unsubscribe link is about. Raises TokenInvalid or TokenExpired."""
     max_age = current_app.config["UNSUBSCRIBE_LINK_MAX_AGE"]
-    signature = find_signature(read_token("unsubscribe", token, utcnow(), max_age))
+    signature = signature_from_token("unsubscribe", token, utcnow(), max_age)
     if signature is None:
         raise TokenInvalid("unsubscribe")
     return signature, find_petition(signature.petition_id)

@@ -11,7 +11,8 @@ from campaign.mail.transport import MailConnection, render_email
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.emails import reachable_signer
-from campaign.tokens import external_url, make_token
+from campaign.signatures.services import signature_token
+from campaign.tokens import external_url
 
 
 def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
@@ -26,7 +27,7 @@ def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) ->
         signature.language,
         petition_title=petition.text(signature.language).title,
         rights_url=external_url(
-            "privacy.my_data", token=make_token("rights", signature.id, utcnow())
+            "privacy.my_data", token=signature_token("rights", signature, utcnow())
         ),
         max_age_days=current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"] // 86400,
     )

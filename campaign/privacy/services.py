@@ -20,8 +20,7 @@ from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
-from campaign.signatures.services import withdraw_signature
-from campaign.tokens import read_token
+from campaign.signatures.services import signature_from_token, withdraw_signature
 from campaign.verification.services import (
     erase_petition_verification_data,
     verification_fields,
@@ -80,7 +79,7 @@ def signature_from_rights_token(token: str, now: datetime) -> Signature:
     """The signature a rights link is about. Raises TokenInvalid, or TokenExpired past
     PRIVACY_RIGHTS_LINK_MAX_AGE."""
     max_age = current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"]
-    signature = db.session.get(Signature, read_token("rights", token, now, max_age))
+    signature = signature_from_token("rights", token, now, max_age)
     if signature is None:
         raise TokenInvalid("rights")
     return signature

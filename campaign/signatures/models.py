@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from campaign.clock import utcnow
 from campaign.errors import InvalidTransition
 from campaign.extensions import db
+from campaign.tokens import new_link_key
 from campaign.verification.models import VerificationLevel, VerificationMethod
 
 # Sort keys compare byte by byte on both databases: PostgreSQL's locale collations skip
@@ -77,6 +78,9 @@ class Signature(db.Model):
         # one IP or one domain, and moderation looks rows up by either digest.
         Index("ix_signatures_ip_digest_created", "ip_digest", "created_at"),
         Index("ix_signatures_domain_digest_created", "email_domain_digest", "created_at"),
+        # Never reuse an id (SQLite would reuse the highest after a delete): a link is about
+        # one signature, for ever.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +104,9 @@ class Signature(db.Model):
     consented_at: Mapped[datetime]
     # Personal data at rest.
     email_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What every emailed link about this signature is bound to (campaign/tokens.py): random,
+    # never changed, kept on the tombstone.
+    link_key: Mapped[str] = mapped_column(String(32), default=new_link_key)
     email_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     ip_digest: Mapped[str | None] = mapped_column(String(32))
     # Signed above a rate limit: becomes suspect rather than confirmed.

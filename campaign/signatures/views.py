@@ -32,9 +32,10 @@ from campaign.signatures.services import (
     sign_petition,
     signatory_line,
     signature_count,
+    signature_from_token,
+    signature_token,
     withdraw_signature,
 )
-from campaign.tokens import make_token, read_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import signer_verification
 
@@ -52,7 +53,8 @@ def _resend_limit() -> str:
 def _resend_key() -> str:
     """Resends are limited per signature (one address on one petition), not per IP."""
     try:
-        return f"resend:{read_token('confirm', request.view_args['token'], utcnow(), None)}"
+        signature = signature_from_token("confirm", request.view_args["token"], utcnow(), None)
+        return f"resend:{signature.id}"
     except (TokenInvalid, KeyError):
         return f"resend-ip:{request_ip_digest()}"
 
@@ -101,7 +103,7 @@ def check_inbox(slug: str):
 def _signature_from(purpose: str, token: str, max_age: int | None) -> tuple[Signature, Petition]:
     """The signature a link token is about, and its petition. Raises TokenInvalid or
     TokenExpired, which the handlers below turn into pages."""
-    signature = find_signature(read_token(purpose, token, utcnow(), max_age))
+    signature = signature_from_token(purpose, token, utcnow(), max_age)
     if signature is None:
         raise TokenInvalid(purpose)
     return signature, find_petition(signature.petition_id)
@@ -122,6 +124,7 @@ def expired_link(error: TokenExpired):
         petition=find_petition(signature.petition_id),
         form=ActionForm(),
         token=request.view_args["token"],
+        purpose=error.purpose,
     )
     return page, 410
 
@@ -138,7 +141,7 @@ def confirmation(token: str):
         count=signature_count(petition.id),
         status=SignatureStatus(signature.status),
         form=ActionForm(),
-        withdraw_token=make_token("withdraw", signature.id, utcnow()),
+        withdraw_token=signature_token("withdraw", signature, utcnow()),
         receipt=receipt_for(signature),
         verification=signer_verification(signature),
         address_form=ProfessionalAddressForm(),
@@ -171,9 +174,13 @@ def resend(token: str):
     return redirect(url_for("signatures.check_inbox", slug=petition.slug), code=303)
 
 
+def _withdraw_max_age() -> int:
+    return current_app.config["WITHDRAW_LINK_MAX_AGE"]
+
+
 @bp.route("/s/<token>/withdraw", methods=["GET", "HEAD"])
 def withdrawal(token: str):
-    signature, petition = _signature_from("withdraw", token, max_age=None)
+    signature, petition = _signature_from("withdraw", token, _withdraw_max_age())
     return render_template(
         "signatures/withdrawal.html",
         signature=signature,
@@ -186,7 +193,7 @@ def withdrawal(token: str):
 
 @bp.post("/s/<token>/withdraw")
 def withdraw(token: str):
-    signature, _petition = _signature_from("withdraw", token, max_age=None)
+    signature, _petition = _signature_from("withdraw", token, _withdraw_max_age())
     if not ActionForm().validate_on_submit():
         abort(400)
     if withdraw_signature(signature.id, utcnow()):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.tokens import new_link_key
 
 
 class VerificationLevel(StrEnum):
@@ -124,6 +125,8 @@ class ProfessionalAddress(db.Model):
     )
     email_digest: Mapped[str] = mapped_column(String(64), index=True)
     email_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # What its confirmation link is bound to (campaign/tokens.py).
+    link_key: Mapped[str] = mapped_column(String(32), default=new_link_key)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
 

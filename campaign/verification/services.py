@@ -405,10 +405,16 @@ def request_professional_address(signature_id: int, address: str, now: datetime)
     deliver_soon(outbox.id)
 
 
+def _address_link_key(address_id: int) -> str | None:
+    address = db.session.get(ProfessionalAddress, address_id)
+    return None if address is None else address.link_key
+
+
 def professional_address_from_token(token: str, now: datetime) -> ProfessionalAddress:
     """The address a confirmation link is about. Raises TokenInvalid, or TokenExpired."""
     max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
-    address = db.session.get(ProfessionalAddress, read_token("verify_address", token, now, max_age))
+    address_id = read_token("verify_address", token, now, max_age, _address_link_key)
+    address = db.session.get(ProfessionalAddress, address_id)
     if address is None:
         raise TokenInvalid("verify_address")
     return address

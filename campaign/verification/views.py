@@ -12,8 +12,7 @@ from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
 from campaign.petitions.services import find_petition
 from campaign.signatures.forms import ActionForm
-from campaign.signatures.services import find_signature
-from campaign.tokens import read_token
+from campaign.signatures.services import find_signature, signature_from_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import (
     ProfessionalAddressRefused,
@@ -52,7 +51,7 @@ def expired_link(_error: TokenExpired):
 @limiter.limit(_resend_limit)
 def add_professional_address(token: str):
     max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
-    signature = find_signature(read_token("confirm", token, utcnow(), max_age))
+    signature = signature_from_token("confirm", token, utcnow(), max_age)
     if signature is None:
         raise TokenInvalid("confirm")
     form = ProfessionalAddressForm()
