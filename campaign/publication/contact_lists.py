@@ -1,6 +1,7 @@
-"""Organiser exports with personal data: every confirmed signature of a petition with its
-email address and contact consent. Only managers of the petition get them, each export is
-audit-logged, and addresses are decrypted on the server, row by row, as the file streams."""
+"""Organiser exports with personal data: the confirmed signers of a petition who agreed to be
+kept informed, with their email address; never anyone who did not agree. Only managers of
+the petition get them, each export is audit-logged, and addresses are decrypted on the
+server, row by row, as the file streams."""
 
 from __future__ import annotations
 
@@ -20,15 +21,24 @@ from campaign.signatures.models import COUNTED, Signature
 
 CONTACT_COLUMNS = (
     "last_name", "first_name", "title", "organisation", "category", "email",
-    "contact_ok", "published", "confirmed_on", "source",
+    "published", "confirmed_on", "source",
 )  # fmt: skip
 
 
+def _contactable(petition_id: int):
+    """Confirmed signatures whose signer agreed to be kept informed."""
+    return (
+        Signature.petition_id == petition_id,
+        Signature.status.in_(COUNTED),
+        Signature.contact_ok.is_(True),
+    )
+
+
 def contact_rows(petition_id: int) -> Iterator[tuple[str, ...]]:
-    """Confirmed signatures in French alphabetical order, as text cells."""
+    """The contactable signers in French alphabetical order, as text cells."""
     query = (
         select(Signature)
-        .where(Signature.petition_id == petition_id, Signature.status.in_(COUNTED))
+        .where(*_contactable(petition_id))
         .order_by(Signature.sort_last, Signature.sort_first, Signature.id)
         .execution_options(yield_per=1000)
     )
@@ -41,7 +51,6 @@ def contact_rows(petition_id: int) -> Iterator[tuple[str, ...]]:
             signature.organisation,
             signature.category_key,
             email,
-            "1" if signature.contact_ok else "0",
             "1" if signature.show_name else "0",
             f"{signature.confirmed_at:%Y-%m-%d}" if signature.confirmed_at else "",
             signature.source,
@@ -73,11 +82,7 @@ def render_contact_xlsx(rows: Iterable[tuple[str, ...]]) -> bytes:
 
 def record_contact_export(petition: Petition, actor, file_format: str, now: datetime) -> int:
     """Write the audit entry for an export of personal data; returns how many rows it holds."""
-    count = db.session.scalar(
-        select(db.func.count(Signature.id)).where(
-            Signature.petition_id == petition.id, Signature.status.in_(COUNTED)
-        )
-    )
+    count = db.session.scalar(select(db.func.count(Signature.id)).where(*_contactable(petition.id)))
     record(
         "personal data exported",
         now,

@@ -1,4 +1,5 @@
-"""Organiser exports with personal data (emails and contact consent)."""
+"""Organiser exports with personal data: the addresses of the signers who agreed to be kept
+informed."""
 
 from __future__ import annotations
 
