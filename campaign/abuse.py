@@ -4,8 +4,10 @@ above which signatures are held for review instead of counted."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -101,20 +103,35 @@ def widget_strings() -> dict[str, str]:
     }
 
 
+def _decoded_proof(payload: str) -> dict[str, object] | None:
+    """The widget's payload (base64 of a JSON object), decoded as the altcha library does."""
+    try:
+        decoded = json.loads(base64.b64decode(payload).decode())
+    except (ValueError, TypeError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
 def proof_is_valid(payload: str | None, now: datetime) -> bool:
     """Whether the widget's payload solves a challenge of ours, unexpired and unused.
-    A valid proof is spent: the same payload is refused the second time."""
+    A valid proof spends its challenge: the challenge is refused the second time, however
+    its solution is written (the decoding is lenient: other JSON spacing or key order, or
+    characters base64 skips, would make another payload of the same solution)."""
     if not current_app.config["ALTCHA_ENABLED"]:
         return True
     if not payload or len(payload) > 2000:
         return False
+    proof = _decoded_proof(payload)
+    if proof is None or not isinstance(proof.get("signature"), str):
+        return False
     try:
-        valid, _error = verify_solution_v1(payload, _challenge_key(), check_expires=True)
+        valid, _error = verify_solution_v1(proof, _challenge_key(), check_expires=True)
     except (ValueError, TypeError, KeyError):
         return False
     if not valid:
         return False
-    return _spend_challenge(hashlib.sha256(payload.encode()).hexdigest(), now)
+    # The challenge's own signature (our HMAC of it) names the challenge, not its encoding.
+    return _spend_challenge(hashlib.sha256(proof["signature"].encode()).hexdigest(), now)
 
 
 @lru_cache(maxsize=2)

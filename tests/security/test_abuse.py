@@ -74,6 +74,30 @@ def test_signing_with_a_solved_challenge_is_accepted_once(guarded):
     assert rows() == 1
 
 
+def reencodings(payload: str) -> list[str]:
+    """The same solution written otherwise: JSON spacing, key order, characters base64 skips."""
+    fields = json.loads(base64.b64decode(payload))
+    compact = json.dumps(fields, separators=(",", ":"))
+    reordered = json.dumps(dict(reversed(list(fields.items()))))
+    return [
+        base64.b64encode(compact.encode()).decode(),
+        base64.b64encode(reordered.encode()).decode(),
+        "!" + payload[:8] + "\n" + payload[8:] + "@",
+    ]
+
+
+def test_a_solution_re_encoded_does_not_sign_again(guarded):
+    petition = make_petition()
+    client = guarded.test_client()
+    payload = solved_payload(client.get("/altcha/challenge").json)
+    assert sign(client, petition, altcha=payload).status_code == 303
+    for number, other in enumerate(reencodings(payload)):
+        assert other != payload
+        replay = sign(client, petition, altcha=other, email=f"replay{number}@example.org")
+        assert replay.status_code == 422, f"re-encoding {number} signed again"
+    assert rows() == 1
+
+
 def test_one_solution_posted_by_ten_signers_at_once_signs_once(make_app):
     app = make_app(ALTCHA_ENABLED=True, ALTCHA_MAX_NUMBER=2000, WTF_CSRF_ENABLED=False)
     with app.app_context():
