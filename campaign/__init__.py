@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         count = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
+    _keep_sqlite_file_private(app.config["SQLALCHEMY_DATABASE_URI"], Path(app.instance_path))
     _init_extensions(app)
     _configure_templates(app)
     _register_blueprints(app)
@@ -43,6 +45,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_commands(app)
     _register_response_headers(app)
     return app
+
+
+def _keep_sqlite_file_private(url: str, instance: Path) -> None:
+    """The embedded default's database holds personal data: create its file readable by
+    Tribune's user only (SQLite gives its -wal and -shm files the same mode), and tighten
+    one made earlier with the default umask."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        return
+    # Relative to the instance folder, as Flask-SQLAlchemy reads it.
+    path = instance / url[len(prefix) :].split("?", 1)[0]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:
+        return  # SQLite will say what is wrong with the file
 
 
 def _configure_logging(app: Flask) -> None:

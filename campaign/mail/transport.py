@@ -11,6 +11,7 @@ import contextlib
 import email.charset
 import email.message
 import email.policy
+import os
 import re
 import secrets
 import smtplib
@@ -168,13 +169,14 @@ class SMTPConnection(flask_mail.Connection):
 
 
 class OutboxFolder:
-    """The embedded default's mail transport: one .eml file per message in OUTBOX_DIR."""
+    """The embedded default's mail transport: one .eml file per message in OUTBOX_DIR,
+    readable by Tribune's user only (addresses and live links are in them)."""
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
     def __enter__(self) -> OutboxFolder:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -182,8 +184,9 @@ class OutboxFolder:
 
     def send(self, message: flask_mail.Message) -> None:
         name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
-        path = self.folder / name
-        path.write_bytes(message.as_bytes())
+        fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(message.as_bytes())
 
 
 def open_mail_connection() -> SMTPConnection | OutboxFolder:
