@@ -10,14 +10,15 @@ id.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from campaign.errors import TokenExpired, TokenInvalid
+from campaign.extensions import db
 
 PURPOSES = ("confirm", "withdraw", "rights", "unsubscribe", "verify_address", "write")
 
@@ -32,31 +33,34 @@ def _epoch(moment: datetime) -> int:
     return int(moment.replace(tzinfo=UTC).timestamp())
 
 
-def _serializer(purpose: str, binding: str) -> URLSafeSerializer:
+def _serializer(purpose: str, link_key: str) -> URLSafeSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"tribune-{purpose}:{binding}")
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"tribune-{purpose}:{link_key}")
 
 
-def make_token(purpose: str, subject_id: int, binding: str, now: datetime) -> str:
-    """A URL-safe token for `purpose` about the row `subject_id`, whose binding is
-    `binding`, issued at `now`."""
-    if not binding:
-        raise ValueError("a token needs its row's binding")
-    return _serializer(purpose, binding).dumps([subject_id, _epoch(now)])
+class LinkedRow(Protocol):
+    """A row that emailed links are about: a signature, a professional address."""
+
+    id: int
+    link_key: str
 
 
-def read_token(
-    purpose: str,
-    token: str,
-    now: datetime,
-    max_age: int | None,
-    binding_of: Callable[[int], str | None],
-) -> int:
-    """The subject id of a valid token: signed for `purpose` and for the binding that
-    binding_of(id) gives the row now (None: the row is gone or erased). Raises TokenInvalid,
-    or TokenExpired past max_age."""
-    # The id first, unverified, to find the row whose binding the signature must hold.
+Row = TypeVar("Row", bound=LinkedRow)
+
+
+def make_token(purpose: str, row: LinkedRow, now: datetime) -> str:
+    """A URL-safe token for `purpose` about `row`, issued at `now`."""
+    return _serializer(purpose, row.link_key).dumps([row.id, _epoch(now)])
+
+
+def row_from_token(
+    purpose: str, token: str, now: datetime, max_age: int | None, model: type[Row]
+) -> Row:
+    """The row of `model` a valid token was issued for: signed for `purpose` and for that
+    row's link key. Raises TokenInvalid (forged, another purpose, or the row is gone and
+    another took its id), or TokenExpired past max_age."""
+    # The id first, unverified, to find the row whose link key the signature must hold.
     _, payload = _serializer(purpose, "").loads_unsafe(token)
     if (
         not isinstance(payload, list)
@@ -65,16 +69,16 @@ def read_token(
     ):
         raise TokenInvalid(purpose)
     subject_id, issued = payload
-    binding = binding_of(subject_id)
-    if not binding:
+    row = db.session.get(model, subject_id)
+    if row is None:
         raise TokenInvalid(purpose)
     try:
-        _serializer(purpose, binding).loads(token)
+        _serializer(purpose, row.link_key).loads(token)
     except (BadSignature, ValueError, TypeError) as error:
         raise TokenInvalid(purpose) from error
     if max_age is not None and _epoch(now) - issued > max_age:
         raise TokenExpired(subject_id, purpose)
-    return subject_id
+    return row
 
 
 def external_url(endpoint: str, **values: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from email.message import EmailMessage
 from html import unescape
 
@@ -80,3 +81,11 @@ def login(client, user, password: str = "correct horse battery staple"):
     )
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     return response
+
+
+def wait_until(condition, ceiling: float, what: str) -> None:
+    """Poll `condition` until it holds; fail after `ceiling` seconds, naming `what`."""
+    deadline = time.monotonic() + ceiling
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {ceiling} s: {what}"
+        time.sleep(0.01)

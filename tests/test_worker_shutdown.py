@@ -9,7 +9,6 @@ import asyncio
 import os
 import signal
 import threading
-import time
 
 import pytest
 import redis
@@ -23,7 +22,7 @@ from campaign.petitions.services import ensure_default_categories
 from campaign.worker import AppWorker
 from tests.conftest import Mailbox, WorkerProcess
 from tests.factories import make_petition
-from tests.support import sign
+from tests.support import sign, wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -45,13 +44,6 @@ class HeldMailbox(Mailbox):
         # Wait in a thread: the server's event loop must keep serving.
         await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
         return await super().handle_DATA(server, session, envelope)
-
-
-def wait_until(condition, ceiling: float, what: str) -> None:
-    deadline = time.monotonic() + ceiling
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {ceiling} s: {what}"
-        time.sleep(0.05)
 
 
 def listening(redis_url: str, queue_name: str) -> bool:

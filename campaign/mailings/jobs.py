@@ -52,8 +52,7 @@ from campaign.mailings.templates import TemplateProblem, one_line, render_letter
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import signature_token
-from campaign.tokens import external_url
+from campaign.tokens import external_url, make_token
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +233,7 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
         )
         recipient = decrypt_email(signature.email_ciphertext)
         unsubscribe = external_url(
-            "mailings.unsubscribe", token=signature_token("unsubscribe", signature, now)
+            "mailings.unsubscribe", token=make_token("unsubscribe", signature, now)
         )
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

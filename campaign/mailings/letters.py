@@ -43,7 +43,7 @@ from campaign.mailings.services import (
 )
 from campaign.mailings.templates import TemplateProblem
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import signature_token
+from campaign.tokens import make_token
 
 # The representatives a supporter writes to, in the order they are offered.
 REPRESENTATIVE_ROLES = (OfficialRole.DEPUTE, OfficialRole.SENATEUR)
@@ -152,7 +152,7 @@ def write_link_token(signature: Signature, now: datetime) -> str | None:
         return None
     if open_letter_mailing(signature.petition_id) is None:
         return None
-    return signature_token("write", signature, now)
+    return make_token("write", signature, now)
 
 
 def draft_letter(mailing: Mailing, departement: str | None) -> LetterDraft:

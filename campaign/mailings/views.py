@@ -53,7 +53,7 @@ def _supporter(slug: str, token: str) -> tuple[Signature, Petition]:
     max_age = current_app.config["WRITE_LINK_MAX_AGE"]
     signature = signature_from_token("write", token, utcnow(), max_age)
     petition = find_public_petition(slug)
-    if signature is None or petition is None or signature.petition_id != petition.id:
+    if petition is None or signature.petition_id != petition.id:
         raise TokenInvalid("write")
     return signature, petition
 
@@ -125,8 +125,6 @@ def _subscriber(token: str) -> tuple[Signature, Petition]:
     """The signatory an unsubscribe link is about. Raises TokenInvalid or TokenExpired."""
     max_age = current_app.config["UNSUBSCRIBE_LINK_MAX_AGE"]
     signature = signature_from_token("unsubscribe", token, utcnow(), max_age)
-    if signature is None:
-        raise TokenInvalid("unsubscribe")
     return signature, find_petition(signature.petition_id)
 
 

@@ -11,8 +11,7 @@ from campaign.mail.transport import MailConnection, render_email
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.emails import reachable_signer
-from campaign.signatures.services import signature_token
-from campaign.tokens import external_url
+from campaign.tokens import external_url, make_token
 
 
 def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
@@ -26,9 +25,7 @@ def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) ->
         "rights_link",
         signature.language,
         petition_title=petition.text(signature.language).title,
-        rights_url=external_url(
-            "privacy.my_data", token=signature_token("rights", signature, utcnow())
-        ),
+        rights_url=external_url("privacy.my_data", token=make_token("rights", signature, utcnow())),
         max_age_days=current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"] // 86400,
     )
     deliver(outbox, connection, decrypt_email(signature.email_ciphertext), subject, text, html)

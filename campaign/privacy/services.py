@@ -13,7 +13,6 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from campaign.accounts.models import User
 from campaign.audit import record
-from campaign.errors import TokenInvalid
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, queue_email
 from campaign.personal_data import decrypt_email, email_digest
@@ -79,10 +78,7 @@ def signature_from_rights_token(token: str, now: datetime) -> Signature:
     """The signature a rights link is about. Raises TokenInvalid, or TokenExpired past
     PRIVACY_RIGHTS_LINK_MAX_AGE."""
     max_age = current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"]
-    signature = signature_from_token("rights", token, now, max_age)
-    if signature is None:
-        raise TokenInvalid("rights")
-    return signature
+    return signature_from_token("rights", token, now, max_age)
 
 
 def _readable_email(ciphertext: bytes | None) -> str | None:

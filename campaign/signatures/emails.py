@@ -14,8 +14,7 @@ from campaign.mail.transport import MailConnection, render_email
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import signature_token
-from campaign.tokens import external_url
+from campaign.tokens import external_url, make_token
 
 
 def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
@@ -29,10 +28,10 @@ def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailCon
         return False
     petition = db.session.get(Petition, signature.petition_id)
     confirm_url = external_url(
-        "signatures.confirmation", token=signature_token("confirm", signature, utcnow())
+        "signatures.confirmation", token=make_token("confirm", signature, utcnow())
     )
     withdraw_url = external_url(
-        "signatures.withdrawal", token=signature_token("withdraw", signature, utcnow())
+        "signatures.withdrawal", token=make_token("withdraw", signature, utcnow())
     )
     subject, text, html = render_email(
         "signature_confirmation",

@@ -23,7 +23,7 @@ from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
-from campaign.tokens import make_token, read_token
+from campaign.tokens import row_from_token
 from campaign.verification.services import (
     assess_at_confirmation,
     claim_at_signing,
@@ -343,21 +343,10 @@ def find_signature(signature_id: int) -> Signature | None:
     return db.session.get(Signature, signature_id)
 
 
-def signature_token(purpose: str, signature: Signature, now: datetime) -> str:
-    """A link token about this signature (confirm, withdraw, rights, write, unsubscribe),
-    bound to its link key: it opens this signature only."""
-    return make_token(purpose, signature.id, signature.link_key, now)
-
-
-def _link_key_of(signature_id: int) -> str | None:
-    signature = db.session.get(Signature, signature_id)
-    return None if signature is None else signature.link_key
-
-
 def signature_from_token(purpose: str, token: str, now: datetime, max_age: int | None) -> Signature:
     """The signature a link token was issued for. Raises TokenInvalid (forged, made for
     another purpose, or its signature is gone and another took the id) or TokenExpired."""
-    return db.session.get(Signature, read_token(purpose, token, now, max_age, _link_key_of))
+    return row_from_token(purpose, token, now, max_age, Signature)
 
 
 # --- The public list -------------------------------------------------------------------------

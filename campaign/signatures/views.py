@@ -33,9 +33,9 @@ from campaign.signatures.services import (
     signatory_line,
     signature_count,
     signature_from_token,
-    signature_token,
     withdraw_signature,
 )
+from campaign.tokens import make_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import signer_verification
 
@@ -104,8 +104,6 @@ def _signature_from(purpose: str, token: str, max_age: int | None) -> tuple[Sign
     """The signature a link token is about, and its petition. Raises TokenInvalid or
     TokenExpired, which the handlers below turn into pages."""
     signature = signature_from_token(purpose, token, utcnow(), max_age)
-    if signature is None:
-        raise TokenInvalid(purpose)
     return signature, find_petition(signature.petition_id)
 
 
@@ -141,7 +139,7 @@ def confirmation(token: str):
         count=signature_count(petition.id),
         status=SignatureStatus(signature.status),
         form=ActionForm(),
-        withdraw_token=signature_token("withdraw", signature, utcnow()),
+        withdraw_token=make_token("withdraw", signature, utcnow()),
         receipt=receipt_for(signature),
         verification=signer_verification(signature),
         address_form=ProfessionalAddressForm(),
@@ -174,13 +172,10 @@ def resend(token: str):
     return redirect(url_for("signatures.check_inbox", slug=petition.slug), code=303)
 
 
-def _withdraw_max_age() -> int:
-    return current_app.config["WITHDRAW_LINK_MAX_AGE"]
-
-
 @bp.route("/s/<token>/withdraw", methods=["GET", "HEAD"])
 def withdrawal(token: str):
-    signature, petition = _signature_from("withdraw", token, _withdraw_max_age())
+    max_age = current_app.config["WITHDRAW_LINK_MAX_AGE"]
+    signature, petition = _signature_from("withdraw", token, max_age)
     return render_template(
         "signatures/withdrawal.html",
         signature=signature,
@@ -193,7 +188,8 @@ def withdrawal(token: str):
 
 @bp.post("/s/<token>/withdraw")
 def withdraw(token: str):
-    signature, _petition = _signature_from("withdraw", token, _withdraw_max_age())
+    max_age = current_app.config["WITHDRAW_LINK_MAX_AGE"]
+    signature, _petition = _signature_from("withdraw", token, max_age)
     if not ActionForm().validate_on_submit():
         abort(400)
     if withdraw_signature(signature.id, utcnow()):

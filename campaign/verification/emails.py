@@ -38,7 +38,7 @@ def send_professional_address_email(outbox: OutboxMessage, connection: MailConne
         petition_title=petition.text(signature.language).title,
         confirm_url=external_url(
             "verification.professional_address",
-            token=make_token("verify_address", address.id, address.link_key, utcnow()),
+            token=make_token("verify_address", address, utcnow()),
         ),
         max_age_days=current_app.config["CONFIRMATION_TOKEN_MAX_AGE"] // 86400,
     )

@@ -16,7 +16,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from campaign.audit import record
 from campaign.clock import utcnow
-from campaign.errors import DomainError, TokenInvalid
+from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
@@ -24,7 +24,7 @@ from campaign.personal_data import decrypt_email, email_digest, encrypt_email
 from campaign.petitions.models import Category, Petition
 from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
-from campaign.tokens import read_token
+from campaign.tokens import row_from_token
 from campaign.verification.models import (
     CONCLUSIVE,
     VERIFIED,
@@ -405,19 +405,10 @@ def request_professional_address(signature_id: int, address: str, now: datetime)
     deliver_soon(outbox.id)
 
 
-def _address_link_key(address_id: int) -> str | None:
-    address = db.session.get(ProfessionalAddress, address_id)
-    return None if address is None else address.link_key
-
-
 def professional_address_from_token(token: str, now: datetime) -> ProfessionalAddress:
     """The address a confirmation link is about. Raises TokenInvalid, or TokenExpired."""
     max_age = current_app.config["CONFIRMATION_TOKEN_MAX_AGE"]
-    address_id = read_token("verify_address", token, now, max_age, _address_link_key)
-    address = db.session.get(ProfessionalAddress, address_id)
-    if address is None:
-        raise TokenInvalid("verify_address")
-    return address
+    return row_from_token("verify_address", token, now, max_age, ProfessionalAddress)
 
 
 def confirm_professional_address(address_id: int, now: datetime) -> Signature | None:

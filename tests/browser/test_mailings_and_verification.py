@@ -15,7 +15,7 @@ from campaign.extensions import db
 from campaign.mailings.models import Delivery, DeliveryStatus, MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.signatures.models import Signature
-from campaign.signatures.services import signature_token
+from campaign.tokens import make_token
 from campaign.verification.models import VerificationClaim
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_sign_flow import french
@@ -201,7 +201,7 @@ def test_a_supporter_writes_to_their_representatives(live_server, browser, mailb
             utcnow(),
         )
         start_mailing(mailing.id, organiser, utcnow())
-        token = signature_token("write", signature, utcnow())
+        token = make_token("write", signature, utcnow())
         slug, name, address = petition.slug, depute.full_name, depute.email
         mailing_id, signature_id = mailing.id, signature.id
     _ = french(app)
@@ -249,7 +249,7 @@ def test_a_signatory_unsubscribes_from_the_updates(live_server, browser):
     with app.app_context():
         petition = make_petition(title="Pour des nouvelles")
         signature = make_signature(petition, contact_ok=True)
-        token = signature_token("unsubscribe", signature, utcnow())
+        token = make_token("unsubscribe", signature, utcnow())
         signature_id, title = signature.id, petition.text("fr").title
     _ = french(app)
 

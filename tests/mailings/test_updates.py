@@ -13,7 +13,7 @@ from campaign.mailings.models import MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.privacy.models import ConsentEvent, ConsentKind
 from campaign.signatures.models import Signature
-from campaign.signatures.services import signature_token
+from campaign.tokens import make_token
 from tests.factories import make_signature
 from tests.support import path_of
 
@@ -47,7 +47,7 @@ def contact_events(signature_id: int) -> list[ConsentEvent]:
 
 
 def unsubscribe_path(signature, now=None) -> str:
-    return f"/u/{signature_token('unsubscribe', signature, now or utcnow())}"
+    return f"/u/{make_token('unsubscribe', signature, now or utcnow())}"
 
 
 def test_get_shows_a_button_and_changes_nothing(browser, petition):
@@ -81,7 +81,7 @@ def test_bad_or_expired_unsubscribe_links_change_nothing(browser, petition):
     assert browser.post("/u/nonsense", data=ONE_CLICK).status_code == 404
     expired = unsubscribe_path(signature, utcnow() - timedelta(days=400))
     assert browser.post(expired, data=ONE_CLICK).status_code == 410
-    other_purpose = f"/u/{signature_token('withdraw', signature, utcnow())}"
+    other_purpose = f"/u/{make_token('withdraw', signature, utcnow())}"
     assert browser.post(other_purpose, data=ONE_CLICK).status_code == 404
     assert contact_ok(signature.id) and contact_events(signature.id) == []
 

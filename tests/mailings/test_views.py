@@ -12,7 +12,7 @@ from sqlalchemy import select
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.mailings.models import Delivery, DeliveryStatus
-from campaign.signatures.services import signature_token
+from campaign.tokens import make_token
 from tests.factories import make_official, make_petition, make_signature
 from tests.support import csrf_token, english_client, visible_text
 
@@ -20,7 +20,7 @@ WRITE_LINK = re.compile(r'href="(/p/[^/"]+/write/[^"]+)"')
 
 
 def write_path(petition, signature, now=None) -> str:
-    return f"/p/{petition.slug}/write/{signature_token('write', signature, now or utcnow())}"
+    return f"/p/{petition.slug}/write/{make_token('write', signature, now or utcnow())}"
 
 
 def form_values(html: str) -> dict[str, str]:
@@ -48,7 +48,7 @@ def test_confirming_shows_the_invitation_to_write_when_letters_are_open(
 ):
     open_letters()
     pending = make_signature(petition, status="pending", departement="75")
-    page = f"/s/{signature_token('confirm', pending, utcnow())}"
+    page = f"/s/{make_token('confirm', pending, utcnow())}"
     assert not WRITE_LINK.search(browser.get(page).get_data(as_text=True))
     response = browser.post(page, data={"csrf_token": csrf_token(browser, page)})
     assert response.status_code == 303
@@ -61,9 +61,7 @@ def test_confirming_shows_the_invitation_to_write_when_letters_are_open(
 
 def test_no_invitation_without_an_open_letters_mailing(browser, petition):
     signature = make_signature(petition)
-    html = browser.get(f"/s/{signature_token('confirm', signature, utcnow())}").get_data(
-        as_text=True
-    )
+    html = browser.get(f"/s/{make_token('confirm', signature, utcnow())}").get_data(as_text=True)
     assert not WRITE_LINK.search(html)
 
 
@@ -175,10 +173,10 @@ def test_write_links_that_are_wrong_expired_or_for_another_petition(
     old = write_path(petition, supporter, utcnow() - timedelta(days=31))
     assert browser.get(old).status_code == 410
     other = make_petition()
-    path = f"/p/{other.slug}/write/{signature_token('write', supporter, utcnow())}"
+    path = f"/p/{other.slug}/write/{make_token('write', supporter, utcnow())}"
     assert browser.get(path).status_code == 404
     # A token of another purpose is no write token.
-    path = f"/p/{petition.slug}/write/{signature_token('confirm', supporter, utcnow())}"
+    path = f"/p/{petition.slug}/write/{make_token('confirm', supporter, utcnow())}"
     assert browser.get(path).status_code == 404
 
 

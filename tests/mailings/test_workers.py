@@ -20,6 +20,7 @@ from campaign.mailings.services import MailingFields, create_mailing, start_mail
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox, WorkerProcess, free_port
 from tests.factories import make_petition, make_user
+from tests.support import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -131,13 +132,6 @@ def wait_for_settled(
     raise AssertionError(f"mailing not settled: {statuses(mailing_id)}\n{log}")
 
 
-def wait_until_true(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
-
 def wait_for_messages(box: SlowMailbox, count: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while len(box.messages) < count and time.monotonic() < deadline:
@@ -211,7 +205,7 @@ def test_redis_forgetting_its_queue_mid_mailing_loses_nothing_and_doubles_nothin
     try:
         wait_for_messages(box, len(box.messages) + 20)
         # And once more while a job runs.
-        wait_until_true(lambda: job_queue().started_job_registry.count > 0, 30)
+        wait_until(lambda: job_queue().started_job_registry.count > 0, 30, "a job running")
         client.flushdb()
         counts = wait_for_settled(mailing_id, timeout=120)
     finally:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import signature_token
+from campaign.tokens import make_token
 from campaign.verification.models import ProfessionalAddress
 from tests.factories import make_petition, make_signature
 from tests.support import csrf_token
@@ -43,7 +43,7 @@ def petition(site):
 def test_no_link_opens_a_later_signature_that_took_the_same_id(browser, petition):
     alice = make_signature(petition, email="alice@example.fr", first_name="Alice")
     links = {
-        purpose: page.format(token=signature_token(purpose, alice, utcnow()))
+        purpose: page.format(token=make_token(purpose, alice, utcnow()))
         for purpose, page in PAGES.items()
     }
     for purpose, link in links.items():
@@ -83,13 +83,13 @@ def test_each_signature_has_its_own_link_key(petition):
 def test_a_withdrawal_link_expires_and_sends_to_a_fresh_link(browser, petition, app):
     alice = make_signature(petition, first_name="Alice")
     max_age = app.config["WITHDRAW_LINK_MAX_AGE"]
-    old = signature_token("withdraw", alice, utcnow() - timedelta(seconds=max_age + 60))
+    old = make_token("withdraw", alice, utcnow() - timedelta(seconds=max_age + 60))
     page = browser.get(f"/s/{old}/withdraw")
     assert page.status_code == 410
     html = page.get_data(as_text=True)
     assert f"/p/{petition.slug}/my-signature" in html, "where to ask for a fresh link"
     assert "Alice" not in html
-    recent = signature_token("withdraw", alice, utcnow() - timedelta(seconds=max_age - 3600))
+    recent = make_token("withdraw", alice, utcnow() - timedelta(seconds=max_age - 3600))
     assert browser.get(f"/s/{recent}/withdraw").status_code == 200
 
 
@@ -102,7 +102,7 @@ def test_an_address_confirmation_link_opens_its_own_address_only(browser, petiti
     )
     db.session.add(first)
     db.session.commit()
-    token = make_token("verify_address", first.id, first.link_key, utcnow())
+    token = make_token("verify_address", first, utcnow())
     reused_id = first.id
     db.session.delete(first)
     db.session.commit()
@@ -117,5 +117,5 @@ def test_an_address_confirmation_link_opens_its_own_address_only(browser, petiti
     assert browser.post(f"/a/{token}", data=form).status_code == 404
     db.session.expire_all()
     assert db.session.scalar(select(ProfessionalAddress.confirmed_at)) is None
-    own = make_token("verify_address", second.id, second.link_key, utcnow())
+    own = make_token("verify_address", second, utcnow())
     assert browser.get(f"/a/{own}").status_code == 200, "the new address's own link works"

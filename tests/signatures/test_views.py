@@ -13,7 +13,7 @@ from campaign.mail.outbox import OutboxMessage
 from campaign.petitions.models import PetitionStatus
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import signature_token
+from campaign.tokens import make_token
 from tests.factories import make_petition, make_signature
 from tests.support import csrf_token, links_in, path_of, sign, sign_data, text_part, visible_text
 
@@ -244,7 +244,7 @@ def test_expired_link_offers_a_new_one(browser, site, mailbox):
     mailbox.wait_for(1)
     signature = db.session.scalar(select(Signature))
     old = utcnow() - timedelta(days=8)
-    expired = f"/s/{signature_token('confirm', signature, old)}"
+    expired = f"/s/{make_token('confirm', signature, old)}"
     response = browser.get(expired)
     assert response.status_code == 410
     assert "expiré" in response.get_data(as_text=True)
@@ -274,7 +274,7 @@ def test_withdraw_token_cannot_confirm(browser, mailbox):
     sign(browser, petition)
     mailbox.wait_for(1)
     signature = db.session.scalar(select(Signature))
-    response = browser.get(f"/s/{signature_token('withdraw', signature, utcnow())}")
+    response = browser.get(f"/s/{make_token('withdraw', signature, utcnow())}")
     assert response.status_code == 404
 
 
@@ -469,7 +469,7 @@ def test_resends_from_the_expired_link_page_are_limited_per_signature(
         old = utcnow() - timedelta(days=8)
 
         def resend(signature):
-            path = f"/s/{signature_token('confirm', signature, old)}"
+            path = f"/s/{make_token('confirm', signature, old)}"
             return client.post(f"{path}/resend", data={"csrf_token": csrf_token(client, path)})
 
         assert [resend(first).status_code for _ in range(3)] == [303, 303, 429]
