@@ -3,6 +3,7 @@ is published, withdrawal, erasure), the retention purge, and the record of proce
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,10 +15,11 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, queue_email
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
+from campaign.signatures.emails import reachable_signer
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token, withdraw_signature
 from campaign.verification.services import (
@@ -48,27 +50,59 @@ def _rights_links_sent_today(signature_id: int, now: datetime) -> int:
     )
 
 
+def _packed_digest(digest: str) -> str:
+    """An email digest (64 hex digits) in the 43 characters of base64url, to fit the
+    outbox row's `detail`."""
+    return base64.urlsafe_b64encode(bytes.fromhex(digest)).decode().rstrip("=")
+
+
+def _unpacked_digest(packed: str) -> str:
+    return base64.urlsafe_b64decode(packed + "=").hex()
+
+
 def request_rights_link(petition: Petition, email: str, now: datetime) -> None:
-    """Email the link to their data to whoever signed `petition` with this address, at most
-    PRIVACY_RIGHTS_LINKS_PER_DAY times a day. The caller cannot tell whether the address
-    signed: the answer must be the same either way."""
-    signature_id = db.session.scalar(
-        select(Signature.id).where(
-            Signature.petition_id == petition.id,
-            Signature.email_digest == email_digest(email),
-            Signature.status != SignatureStatus.WITHDRAWN,
-        )
+    """Have the link to their data emailed to whoever signed `petition` with this address.
+
+    The caller cannot tell whether the address signed, neither by the answer nor by its
+    time: the request does the same work either way (one outbox row holding the address's
+    keyed digest, one job, off the request's thread when in-process), and the sender
+    decides in the worker (rights_link_recipient)."""
+    outbox = OutboxMessage(
+        kind=EmailKind.RIGHTS_LINK,
+        petition_id=petition.id,
+        detail=_packed_digest(email_digest(email)),
+        created_at=now,
     )
-    if signature_id is None:
-        return
-    if (
-        _rights_links_sent_today(signature_id, now)
-        >= current_app.config["PRIVACY_RIGHTS_LINKS_PER_DAY"]
-    ):
-        return
-    outbox = queue_email(EmailKind.RIGHTS_LINK, now, signature_id=signature_id)
+    db.session.add(outbox)
     db.session.commit()
-    deliver_soon(outbox.id)
+    deliver_soon(outbox.id, detached=True)
+
+
+def rights_link_recipient(outbox: OutboxMessage, now: datetime) -> Signature | None:
+    """The signature a rights-link request is for, decided by the worker: the one of the
+    row's petition with the row's address digest, not withdrawn, under
+    PRIVACY_RIGHTS_LINKS_PER_DAY links in a day; None otherwise. The digest is taken off
+    the row as it is read, so that a request from an address that never signed leaves
+    nothing that could tell it later."""
+    if outbox.signature_id is None and outbox.detail:
+        digest = _unpacked_digest(outbox.detail)
+        outbox.detail = None
+        signature_id = db.session.scalar(
+            select(Signature.id).where(
+                Signature.petition_id == outbox.petition_id,
+                Signature.email_digest == digest,
+                Signature.status != SignatureStatus.WITHDRAWN,
+            )
+        )
+        if signature_id is None:
+            return None
+        if (
+            _rights_links_sent_today(signature_id, now)
+            >= current_app.config["PRIVACY_RIGHTS_LINKS_PER_DAY"]
+        ):
+            return None
+        outbox.signature_id = signature_id
+    return reachable_signer(outbox)
 
 
 # --- What we keep, for its signer ---------------------------------------------------------
