@@ -66,11 +66,21 @@ def _keep_sqlite_file_private(url: str, instance: Path) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    from campaign.tokens import RedactTokenPaths
+
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Link tokens stay out of the logs: the development server's request log (werkzeug),
+    # the app's own ("Exception on /s/<token>"), and whatever reaches the root handlers.
+    for logger in (logging.getLogger("werkzeug"), app.logger):
+        if not any(isinstance(f, RedactTokenPaths) for f in logger.filters):
+            logger.addFilter(RedactTokenPaths())
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTokenPaths) for f in handler.filters):
+            handler.addFilter(RedactTokenPaths())
 
 
 @event.listens_for(Engine, "connect")
