@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography.fernet import InvalidToken
 from flask import current_app, render_template
@@ -512,6 +513,9 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
     if dry_run:
         db.session.rollback()
         return report
+    files = purge_outbox_files(now)
+    if files:
+        record("outbox files deleted", now, actor_label=PURGE, count=files)
     for counts in report:
         record(
             "personal data purged",
@@ -523,6 +527,25 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
         )
     db.session.commit()
     return report
+
+
+def purge_outbox_files(now: datetime) -> int:
+    """Delete the embedded default's .eml files (addresses in clear, live links) older than
+    CONFIRMATION_TOKEN_MAX_AGE: the mail was delivered into the folder, and a copy kept
+    longer would outlive the pending signatures that rule 1 deletes. How many went."""
+    folder = Path(current_app.config["OUTBOX_DIR"])
+    cutoff = (now - timedelta(seconds=current_app.config["CONFIRMATION_TOKEN_MAX_AGE"])).replace(
+        tzinfo=UTC
+    )
+    deleted = 0
+    for path in folder.glob("*.eml") if folder.is_dir() else ():
+        try:
+            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:
+            continue  # another purge took it
+    return deleted
 
 
 def petition_ended_at(petition: Petition) -> datetime | None:
