@@ -135,6 +135,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute;30 per hour"),
+        "RATELIMIT_LOGIN_ACCOUNT": env.get("RATELIMIT_LOGIN_ACCOUNT", "100 per hour;300 per day"),
         # Above these rates, signatures are held for review (suspect) instead of counted.
         "SUSPECT_SIGNATURES_PER_IP_PER_HOUR": int(
             env.get("SUSPECT_SIGNATURES_PER_IP_PER_HOUR", "20")
