@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -58,7 +59,11 @@ def _keep_sqlite_file_private(url: str, instance: Path) -> None:
     path = instance / url[len(prefix) :].split("?", 1)[0]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # Never open an existing database file: closing any descriptor of it drops every
+        # POSIX lock this process's SQLite connections hold on it (a second app in one
+        # process, as in the tests), and another process may then reset the WAL under them.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
     except OSError:
