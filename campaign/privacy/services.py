@@ -88,12 +88,16 @@ def rights_link_recipient(outbox: OutboxMessage, now: datetime) -> Signature | N
     if outbox.signature_id is None and outbox.detail:
         digest = _unpacked_digest(outbox.detail)
         outbox.detail = None
+        # The signature's row stays locked until this message is settled (PostgreSQL;
+        # SQLite serialises writers): concurrent requests are counted one after the other.
         signature_id = db.session.scalar(
-            select(Signature.id).where(
+            select(Signature.id)
+            .where(
                 Signature.petition_id == outbox.petition_id,
                 Signature.email_digest == digest,
                 Signature.status != SignatureStatus.WITHDRAWN,
             )
+            .with_for_update()
         )
         if signature_id is None:
             return None
