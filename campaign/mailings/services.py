@@ -28,6 +28,7 @@ from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
 from campaign.mailings.models import (
     ACTIVE,
+    DELIVERY_TRANSITIONS,
     EDITABLE,
     OPEN_DELIVERIES,
     Civility,
@@ -648,14 +649,13 @@ def cancel_mailing(mailing_id: int, actor, now: datetime) -> bool:
     if not moved:
         db.session.rollback()
         return False
-    cancelled = db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.mailing_id == mailing_id,
-            Delivery.status.in_({DeliveryStatus.QUEUED, DeliveryStatus.HELD}),
-        )
-        .values(status=DeliveryStatus.CANCELLED)
-    ).rowcount
+    cancelled = DELIVERY_TRANSITIONS.move(
+        db.session,
+        Delivery,
+        (DeliveryStatus.QUEUED, DeliveryStatus.HELD),
+        DeliveryStatus.CANCELLED,
+        Delivery.mailing_id == mailing_id,
+    )
     audit.record(
         "mailing.cancel", now, actor=actor, detail=f"mailing {mailing_id}", count=cancelled
     )
@@ -669,11 +669,16 @@ def _requeue(
     mailing = db.session.get(Mailing, mailing_id)
     if mailing is None or mailing.status == MailingStatus.CANCELLED:
         return 0
-    count = db.session.execute(
-        update(Delivery)
-        .where(Delivery.mailing_id == mailing_id, Delivery.status.in_(statuses))
-        .values(status=DeliveryStatus.QUEUED, attempts=0, not_before=now, claim_token=None)
-    ).rowcount
+    count = DELIVERY_TRANSITIONS.move(
+        db.session,
+        Delivery,
+        statuses,
+        DeliveryStatus.QUEUED,
+        Delivery.mailing_id == mailing_id,
+        attempts=0,
+        not_before=now,
+        claim_token=None,
+    )
     if count and mailing.status == MailingStatus.DONE:
         Mailing.move(
             db.session,
@@ -704,11 +709,14 @@ def resend_unknown(mailing_id: int, actor, now: datetime) -> int:
 
 def mark_unknown_sent(mailing_id: int, actor, now: datetime) -> int:
     """The organiser decided that the deliveries of unknown outcome did leave."""
-    count = db.session.execute(
-        update(Delivery)
-        .where(Delivery.mailing_id == mailing_id, Delivery.status == DeliveryStatus.UNKNOWN)
-        .values(status=DeliveryStatus.SENT, sent_at=Delivery.claimed_at)
-    ).rowcount
+    count = DELIVERY_TRANSITIONS.move(
+        db.session,
+        Delivery,
+        DeliveryStatus.UNKNOWN,
+        DeliveryStatus.SENT,
+        Delivery.mailing_id == mailing_id,
+        sent_at=Delivery.claimed_at,
+    )
     audit.record(
         "mailing.unknown_marked_sent", now, actor=actor, detail=f"mailing {mailing_id}", count=count
     )

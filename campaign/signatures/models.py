@@ -11,14 +11,13 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
-    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from campaign.clock import utcnow
-from campaign.errors import InvalidTransition
 from campaign.extensions import db
 from campaign.tokens import new_link_key
+from campaign.transitions import StateMachine
 from campaign.verification.models import VerificationLevel, VerificationMethod
 
 # Sort keys compare byte by byte on both databases: PostgreSQL's locale collations skip
@@ -37,30 +36,33 @@ class SignatureStatus(StrEnum):
 
 
 COUNTED = frozenset({SignatureStatus.CONFIRMED})
-TRANSITIONS = {
-    SignatureStatus.PENDING: {
-        SignatureStatus.CONFIRMED,
-        SignatureStatus.SUSPECT,
-        SignatureStatus.WITHDRAWN,
+SIGNATURE_TRANSITIONS = StateMachine(
+    "signature",
+    {
+        SignatureStatus.PENDING: {
+            SignatureStatus.CONFIRMED,
+            SignatureStatus.SUSPECT,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.SUSPECT: {
+            SignatureStatus.CONFIRMED,
+            SignatureStatus.INVALIDATED,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.CONFIRMED: {
+            SignatureStatus.HIDDEN,
+            SignatureStatus.INVALIDATED,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.HIDDEN: {
+            SignatureStatus.CONFIRMED,
+            SignatureStatus.INVALIDATED,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.INVALIDATED: {SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN},
+        SignatureStatus.WITHDRAWN: set(),
     },
-    SignatureStatus.SUSPECT: {
-        SignatureStatus.CONFIRMED,
-        SignatureStatus.INVALIDATED,
-        SignatureStatus.WITHDRAWN,
-    },
-    SignatureStatus.CONFIRMED: {
-        SignatureStatus.HIDDEN,
-        SignatureStatus.INVALIDATED,
-        SignatureStatus.WITHDRAWN,
-    },
-    SignatureStatus.HIDDEN: {
-        SignatureStatus.CONFIRMED,
-        SignatureStatus.INVALIDATED,
-        SignatureStatus.WITHDRAWN,
-    },
-    SignatureStatus.INVALIDATED: {SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN},
-    SignatureStatus.WITHDRAWN: set(),
-}
+)
 
 
 class Signature(db.Model):
@@ -164,13 +166,7 @@ class Signature(db.Model):
         Returns False when the signature is in none of `sources` (another request moved it
         first), so that two confirmations in two tabs count once.
         """
-        for source in sources:
-            if to not in TRANSITIONS[source]:
-                raise InvalidTransition(f"signature: {source} -> {to}")
-        result = session.execute(
-            update(cls)
-            .where(cls.id == signature_id, cls.status.in_(sources))
-            .values(status=to, status_changed_at=now, **values)
-            .execution_options(synchronize_session=False)
+        moved = SIGNATURE_TRANSITIONS.move(
+            session, cls, sources, to, cls.id == signature_id, status_changed_at=now, **values
         )
-        return result.rowcount == 1
+        return moved == 1

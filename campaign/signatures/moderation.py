@@ -17,7 +17,12 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.personal_data import email_domain_digest
 from campaign.petitions.models import Category, Petition
-from campaign.signatures.models import COUNTED, TRANSITIONS, Signature, SignatureStatus
+from campaign.signatures.models import (
+    COUNTED,
+    SIGNATURE_TRANSITIONS,
+    Signature,
+    SignatureStatus,
+)
 from campaign.signatures.services import sort_key
 
 PER_PAGE = 50
@@ -27,9 +32,7 @@ ORIGIN_MARK_LENGTH = 8
 ONLINE = "online"
 IMPORTED = "imported"
 HIDEABLE = frozenset({SignatureStatus.CONFIRMED})
-INVALIDATABLE = frozenset(
-    status for status, targets in TRANSITIONS.items() if SignatureStatus.INVALIDATED in targets
-)
+INVALIDATABLE = SIGNATURE_TRANSITIONS.sources_of(SignatureStatus.INVALIDATED)
 # Back into the count: hidden or invalidated ones, and suspect ones held for review (release).
 RESTORABLE = frozenset(
     {SignatureStatus.HIDDEN, SignatureStatus.INVALIDATED, SignatureStatus.SUSPECT}
