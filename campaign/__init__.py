@@ -9,7 +9,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -99,27 +99,17 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
         cursor.close()
 
 
-def _select_locale() -> str:
-    """The language chosen with the switch, else the browser's preference, else French."""
-    from campaign.pages.views import LANGUAGE_COOKIE
-
-    languages = list(current_app.config["LANGUAGES"])
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or languages[0]
-
-
 def _init_extensions(app: Flask) -> None:
     from campaign.accounts.services import load_session_user
     from campaign.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from campaign.web.language import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.user_loader(load_session_user)
     login_manager.login_view = "accounts.login"
@@ -133,11 +123,9 @@ def _init_platform(app: Flask) -> None:
     import campaign.abuse
     import campaign.audit
     import campaign.mail.outbox  # noqa: F401 (their tables, for Alembic and relationships)
-    from campaign.commands import demo, maintenance, outbox
-    from campaign.worker import worker
+    from campaign import commands
 
-    for command in (demo, outbox, worker, maintenance):
-        app.cli.add_command(command)
+    commands.init_app(app)
 
 
 def _configure_templates(app: Flask) -> None:

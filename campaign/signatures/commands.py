@@ -9,8 +9,8 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from campaign.cli import acting_account, import_source
 from campaign.clock import utcnow
-from campaign.commands import acting_account, import_source
 from campaign.extensions import db
 from campaign.petitions.models import Petition
 from campaign.signatures.imports import (

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.mailings.models import Official, OfficialRole
-from campaign.pages.views import LANGUAGE_COOKIE
 from campaign.petitions.services import ensure_default_categories
+from campaign.web.language import LANGUAGE_COOKIE
 from tests.factories import make_official, make_user
 from tests.support import csrf_token, login, visible_text
 

@@ -25,7 +25,7 @@ FONTAINE = "99900000011"
 @pytest.fixture
 def browser(site):
     """A client reading English: the new strings need no catalogue to be asserted."""
-    from campaign.pages.views import LANGUAGE_COOKIE
+    from campaign.web.language import LANGUAGE_COOKIE
 
     client = site.test_client()
     client.set_cookie(LANGUAGE_COOKIE, "en")

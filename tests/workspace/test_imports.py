@@ -11,10 +11,10 @@ from campaign.accounts.services import assign_moderator
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.pages.views import LANGUAGE_COOKIE
 from campaign.petitions.models import PetitionStatus
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus
+from campaign.web.language import LANGUAGE_COOKIE
 from campaign.workspace.imports import discard_stale_uploads, keep_upload, load_upload
 from tests.factories import make_petition, make_signature, make_user
 from tests.support import csrf_token, login, visible_text
