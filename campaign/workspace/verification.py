@@ -9,7 +9,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from campaign.accounts.models import Role
 from campaign.clock import utcnow
 from campaign.petitions.services import shared_categories
 from campaign.signatures.forms import ActionForm
@@ -26,17 +25,12 @@ from campaign.verification.services import (
     review_item,
     verification_queue,
 )
-from campaign.workspace.blueprint import bp, moderated_petition
-
-
-def _require_manager() -> None:
-    if current_user.role not in (Role.ADMIN, Role.ORGANISER):
-        abort(404)
+from campaign.workspace.blueprint import bp, moderated_petition, require_admin
 
 
 @bp.route("/verification", methods=["GET", "POST"])
 def verification_settings():
-    _require_manager()
+    require_admin()
     locale = str(get_locale())
     categories = shared_categories()
     form = DomainRuleForm().offer_choices(categories, locale)
@@ -62,7 +56,7 @@ def verification_settings():
 
 @bp.post("/verification/rules/<int:rule_id>/remove")
 def remove_verification_rule(rule_id: int):
-    _require_manager()
+    require_admin()
     if not ActionForm().validate_on_submit():
         abort(400)
     if remove_domain_rule(rule_id, current_user, utcnow()):
