@@ -21,28 +21,33 @@ class VerificationLevel(StrEnum):
     NONE = "none"
     # The signer confirmed their address through the emailed link.
     EMAIL = "email"
+    # Name and number found in an official register (RPPS). The register is public: anyone
+    # can type a listed name and number, so this says what was checked, not who signed, and
+    # one number gives it to one signature per petition.
+    REGISTRY = "registry"
     # A confirmed address at an official domain of the category.
     DOMAIN = "domain"
-    # Found in an official register (RPPS) under the same names.
-    REGISTRY = "registry"
-    # Matched to the officials directory by name and official address.
+    # Matched to the officials directory by name and confirmed official address (one
+    # official, one signature per petition).
     ROSTER = "roster"
     # Checked by a moderator, with a recorded reason.
     MODERATOR = "moderator"
 
 
-# registry and roster are two proofs of the same strength.
+# A register number is public, an address at an official domain must be confirmed from its
+# mailbox: the domain (and the roster, which is an official's own address) rank above it.
 RANK = {
     VerificationLevel.NONE: 0,
     VerificationLevel.EMAIL: 1,
-    VerificationLevel.DOMAIN: 2,
-    VerificationLevel.REGISTRY: 3,
+    VerificationLevel.REGISTRY: 2,
+    VerificationLevel.DOMAIN: 3,
     VerificationLevel.ROSTER: 3,
     VerificationLevel.MODERATOR: 4,
 }
-# Above a confirmed address: what the public list marks as verified.
+# Above a confirmed address: what the public list marks.
 VERIFIED = frozenset(level for level, rank in RANK.items() if rank >= 2)
-# Proofs that settle the claim without a moderator.
+# Proofs that keep a signature out of the moderators' queue: the register entry's badge
+# (which its first confirmed signature holds) and the roster.
 CONCLUSIVE = frozenset({VerificationLevel.REGISTRY, VerificationLevel.ROSTER})
 
 
