@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
@@ -80,13 +80,26 @@ class ImportStatus(StrEnum):
 
 class DomainRule(db.Model):
     """An official email domain of a category: `assemblee-nationale.fr` for mp, or a pattern
-    with `*` inside one label (`chu-*.fr`). Subdomains match too. Removing a rule keeps its
+    with `*` inside one label (`chu-*.fr`). Subdomains match too. A rule without a petition
+    is the site's (its admins'), in force on every petition; a rule with one is that
+    petition's (its organisers') and verifies its signatures only. Removing a rule keeps its
     row (removed_at), so that the job re-assessing its category can still name it."""
 
     __tablename__ = "domain_rules"
-    __table_args__ = (UniqueConstraint("category_key", "pattern"),)
+    __table_args__ = (
+        Index(
+            "uq_domain_rules_site",
+            "category_key",
+            "pattern",
+            unique=True,
+            sqlite_where=text("petition_id IS NULL"),
+            postgresql_where=text("petition_id IS NULL"),
+        ),
+        Index("uq_domain_rules_petition", "petition_id", "category_key", "pattern", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int | None] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     category_key: Mapped[str] = mapped_column(ForeignKey("categories.key", ondelete="CASCADE"))
     pattern: Mapped[str] = mapped_column(String(253))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -113,12 +113,29 @@ def address_domain(address: str) -> str:
     return address.rpartition("@")[2].strip().lower().rstrip(".")
 
 
-def domain_rules(category_key: str | None = None) -> list[DomainRule]:
-    """The rules in force, by category then pattern."""
-    query = select(DomainRule).where(DomainRule.removed_at.is_(None))
+def domain_rules(
+    category_key: str | None = None, petition_id: int | None = None
+) -> list[DomainRule]:
+    """The rules in force on a petition (the site's and its own), or the site's alone
+    without one; by category then pattern."""
+    owner = DomainRule.petition_id.is_(None)
+    if petition_id is not None:
+        owner = or_(owner, DomainRule.petition_id == petition_id)
+    query = select(DomainRule).where(DomainRule.removed_at.is_(None), owner)
     if category_key is not None:
         query = query.where(DomainRule.category_key == category_key)
     return list(db.session.scalars(query.order_by(DomainRule.category_key, DomainRule.pattern)))
+
+
+def petition_domain_rules(petition_id: int) -> list[DomainRule]:
+    """The rules a petition's organisers added for it alone, by category then pattern."""
+    return list(
+        db.session.scalars(
+            select(DomainRule)
+            .where(DomainRule.removed_at.is_(None), DomainRule.petition_id == petition_id)
+            .order_by(DomainRule.category_key, DomainRule.pattern)
+        )
+    )
 
 
 def matching_rule(address: str, rules: list[DomainRule]) -> DomainRule | None:
@@ -127,19 +144,32 @@ def matching_rule(address: str, rules: list[DomainRule]) -> DomainRule | None:
     return next((rule for rule in rules if domain_matches(domain, rule.pattern)), None)
 
 
-def add_domain_rule(category_key: str, pattern: str, actor, now: datetime) -> DomainRule:
-    """Add (or bring back) a rule, audit it, and re-assess the category's signatures.
-    `actor` is the workspace account, or None for the demo."""
-    if db.session.get(Category, category_key) is None:
+def add_domain_rule(
+    category_key: str, pattern: str, actor, now: datetime, petition: Petition | None = None
+) -> DomainRule:
+    """Add (or bring back) a rule, audit it, and re-assess the category's signatures: of
+    every petition for a site rule, of `petition` alone for one of its own (a category it
+    offers). `actor` is the workspace account, or None for the demo."""
+    if petition is None:
+        if db.session.get(Category, category_key) is None:
+            raise DomainRuleInvalid(category_key)
+    elif category_key not in {category.key for category in petition.categories}:
         raise DomainRuleInvalid(category_key)
+    petition_id = petition.id if petition is not None else None
     pattern = normalise_pattern(pattern)
+    owner = (
+        DomainRule.petition_id.is_(None)
+        if petition_id is None
+        else DomainRule.petition_id == petition_id
+    )
     rule = db.session.scalar(
         select(DomainRule).where(
-            DomainRule.category_key == category_key, DomainRule.pattern == pattern
+            owner, DomainRule.category_key == category_key, DomainRule.pattern == pattern
         )
     )
     if rule is None:
         rule = DomainRule(
+            petition_id=petition_id,
             category_key=category_key,
             pattern=pattern,
             created_at=now,
@@ -150,28 +180,49 @@ def add_domain_rule(category_key: str, pattern: str, actor, now: datetime) -> Do
         return rule
     rule.removed_at = None
     db.session.flush()
-    record("domain rule added", now, actor=actor, detail=f"{category_key}: {pattern}")
+    record(
+        "domain rule added",
+        now,
+        actor=actor,
+        petition_id=petition_id,
+        detail=f"{category_key}: {pattern}",
+    )
     db.session.commit()
     enqueue(reassess_domain_levels, rule.id)
     return rule
 
 
-def remove_domain_rule(rule_id: int, actor, now: datetime) -> bool:
-    """Remove a rule (its row stays, marked removed) and re-assess its category."""
+def remove_domain_rule(
+    rule_id: int, actor, now: datetime, petition: Petition | None = None
+) -> bool:
+    """Remove a site rule, or with `petition` one of that petition's own rules (never
+    another's: False then, and nothing changes); its row stays, marked removed, and its
+    category is re-assessed."""
     rule = db.session.get(DomainRule, rule_id)
-    if rule is None or rule.removed_at is not None:
+    petition_id = petition.id if petition is not None else None
+    if rule is None or rule.removed_at is not None or rule.petition_id != petition_id:
         return False
     rule.removed_at = now
-    record("domain rule removed", now, actor=actor, detail=f"{rule.category_key}: {rule.pattern}")
+    record(
+        "domain rule removed",
+        now,
+        actor=actor,
+        petition_id=petition_id,
+        detail=f"{rule.category_key}: {rule.pattern}",
+    )
     db.session.commit()
     enqueue(reassess_domain_levels, rule.id)
     return True
 
 
-def verified_categories() -> frozenset[str]:
-    """Categories a signer can be verified in: with a register, the roster, or a rule."""
+def verified_categories(petition_id: int | None = None) -> frozenset[str]:
+    """Categories a signer can be verified in: with a register, the roster, or a rule in
+    force (the site's, and the petition's own when given)."""
+    owner = DomainRule.petition_id.is_(None)
+    if petition_id is not None:
+        owner = or_(owner, DomainRule.petition_id == petition_id)
     with_rules = db.session.scalars(
-        select(DomainRule.category_key).where(DomainRule.removed_at.is_(None)).distinct()
+        select(DomainRule.category_key).where(DomainRule.removed_at.is_(None), owner).distinct()
     )
     return frozenset(REGISTRY_CATEGORIES) | ROSTER_CATEGORIES | frozenset(with_rules)
 
@@ -229,7 +280,7 @@ def _automatic(
     # register's profession and badge when it has them.
     profession = registry.profession if registry else None
     badge = registry.badge if registry else None
-    rules = domain_rules(category)
+    rules = domain_rules(category, signature.petition_id)
     if rules and signing and matching_rule(signing, rules):
         method = VerificationMethod.SIGNING_ADDRESS_DOMAIN
         return Assessment(VerificationLevel.DOMAIN, method, profession, badge)
@@ -384,27 +435,30 @@ def _reassess_all(signature_ids: list[int], now: datetime) -> int:
 
 
 def reassess_domain_levels(rule_id: int) -> None:
-    """Job: a domain rule was added or removed; assess its category's signatures again.
-    Harmless twice: an assessment depends only on the rules and proofs in force."""
+    """Job: a domain rule was added or removed; assess its category's signatures again (of
+    its petition only, for a petition's own rule). Harmless twice: an assessment depends
+    only on the rules and proofs in force."""
     rule = db.session.get(DomainRule, rule_id)
     if rule is None:
         return
-    reassess_category(rule.category_key, utcnow())
+    reassess_category(rule.category_key, utcnow(), rule.petition_id)
 
 
-def reassess_category(category_key: str, now: datetime) -> int:
-    """After a rule changed: every confirmed address of the category at the email or
-    domain level, assessed again. Returns how many changed level."""
-    ids = db.session.scalars(
-        select(Signature.id)
-        .where(
-            Signature.category_key == category_key,
-            Signature.status != SignatureStatus.WITHDRAWN,
-            Signature.address_confirmed_at.is_not(None),
-            Signature.verification_level.in_([VerificationLevel.EMAIL, VerificationLevel.DOMAIN]),
-        )
-        .order_by(Signature.id)
-    ).all()
+def reassess_category(category_key: str, now: datetime, petition_id: int | None = None) -> int:
+    """After a rule changed: every confirmed address of the category (of one petition, when
+    given) at the email, register or domain level, assessed again. Returns how many changed
+    level."""
+    query = select(Signature.id).where(
+        Signature.category_key == category_key,
+        Signature.status != SignatureStatus.WITHDRAWN,
+        Signature.address_confirmed_at.is_not(None),
+        Signature.verification_level.in_(
+            [VerificationLevel.EMAIL, VerificationLevel.REGISTRY, VerificationLevel.DOMAIN]
+        ),
+    )
+    if petition_id is not None:
+        query = query.where(Signature.petition_id == petition_id)
+    ids = db.session.scalars(query.order_by(Signature.id)).all()
     return _reassess_all(list(ids), now)
 
 
@@ -576,7 +630,7 @@ def signer_verification(signature: Signature) -> SignerVerification:
         level=VerificationLevel(signature.verification_level),
         method=signature.verification_method,
         profession=signature.verified_profession,
-        category_verifiable=signature.category_key in verified_categories(),
+        category_verifiable=signature.category_key in verified_categories(signature.petition_id),
         register=_register_state(signature, claim),
         professional_pending=professional is not None and professional.confirmed_at is None,
         professional_confirmed=professional is not None and professional.confirmed_at is not None,
@@ -714,7 +768,7 @@ def _queue_conditions(petition_id: int) -> list:
     return [
         Signature.petition_id == petition_id,
         Signature.status.in_(COUNTED),
-        Signature.category_key.in_(sorted(verified_categories())),
+        Signature.category_key.in_(sorted(verified_categories(petition_id))),
         Signature.verification_level.not_in([*CONCLUSIVE, VerificationLevel.MODERATOR]),
         undecided,
     ]

@@ -1,7 +1,9 @@
 """One organiser cannot change another's campaign (issue 15.2): the settings that act on every
-petition at once (official domains of the verified categories, the officials directory, the
-block list of email domains) are the site's admins' alone; an organiser's attempt changes
-nothing, on their petition or anyone else's, and their menu does not offer them."""
+petition at once (the site's official domains of the verified categories, the officials
+directory, the block list of email domains) are the site's admins' alone; an organiser's
+attempt changes nothing, on their petition or anyone else's, and their menu does not offer
+them. What an organiser may set for their own petition (its official domains) acts on that
+petition only."""
 
 from __future__ import annotations
 
@@ -97,3 +99,64 @@ def test_the_menu_offers_organisers_only_what_they_can_use(app):
     admin = english_client(app, make_user("admin")).get("/admin/").get_data(as_text=True)
     for path in ("/admin/officials", "/admin/blocked-domains", "/admin/verification"):
         assert f'href="{path}"' in admin
+
+
+def add_petition_domain(client, petition, pattern: str, category: str = "clinician"):
+    path = f"/admin/p/{petition.slug}/verification/domains"
+    data = {"csrf_token": csrf_token(client, "/admin/"), "category": category, "pattern": pattern}
+    return client.post(path, data=data)
+
+
+def test_a_petitions_own_domain_verifies_its_signatures_and_no_others(app):
+    owner = make_user("organiser")
+    mine = make_petition(owner_id=owner.id)
+    theirs = make_petition(owner_id=make_user("organiser").id)
+    here = make_signature(mine, category_key="clinician", email="a@hopital.example")
+    there = make_signature(theirs, category_key="clinician", email="b@hopital.example")
+    client = english_client(app, owner)
+    assert add_petition_domain(client, mine, "hopital.example").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Signature, here.id).verification_level == "domain"
+    assert db.session.get(Signature, there.id).verification_level == "email"
+    page = visible_text(
+        client.get(f"/admin/p/{mine.slug}/verification/domains").get_data(as_text=True)
+    )
+    assert "hopital.example" in page
+    # A category the petition does not offer is refused, and nothing is added.
+    narrow = make_petition(owner_id=owner.id)
+    narrow.offered_categories = [
+        c for c in narrow.offered_categories if c.category_key == "citizen"
+    ]
+    db.session.commit()
+    assert add_petition_domain(client, narrow, "senat.fr", category="mp").status_code == 422
+    assert count(DomainRule) == 1
+
+
+def test_an_organiser_cannot_add_or_remove_the_rules_of_another_petition_or_the_sites(app):
+    from campaign.clock import utcnow
+    from campaign.verification.services import add_domain_rule
+
+    owner = make_user("organiser")
+    mine = make_petition(owner_id=owner.id)
+    theirs = make_petition(owner_id=make_user("organiser").id)
+    site_rule = add_domain_rule("mp", "senat.fr", make_user("admin"), utcnow())
+    their_rule = add_domain_rule("clinician", "chu-*.fr", None, utcnow(), theirs)
+    client = english_client(app, owner)
+    assert add_petition_domain(client, theirs, "mail.example").status_code == 404
+    token = csrf_token(client, "/admin/")
+    for rule in (site_rule, their_rule):
+        # Through their own petition's page: the rule is not theirs, nothing changes.
+        path = f"/admin/p/{mine.slug}/verification/domains/{rule.id}/remove"
+        assert client.post(path, data={"csrf_token": token}).status_code == 303
+    path = f"/admin/p/{theirs.slug}/verification/domains/{their_rule.id}/remove"
+    assert client.post(path, data={"csrf_token": token}).status_code == 404
+    db.session.expire_all()
+    assert count(DomainRule) == 2
+    assert db.session.scalar(select(func.count()).where(DomainRule.removed_at.is_not(None))) == 0
+
+
+def test_the_petition_page_offers_its_owner_the_petitions_domains(app):
+    owner = make_user("organiser")
+    petition = make_petition(owner_id=owner.id)
+    page = english_client(app, owner).get(f"/admin/p/{petition.slug}").get_data(as_text=True)
+    assert f'href="/admin/p/{petition.slug}/verification/domains"' in page
