@@ -80,6 +80,12 @@ class Signature(db.Model):
         # one IP or one domain, and moderation looks rows up by either digest.
         Index("ix_signatures_ip_digest_created", "ip_digest", "created_at"),
         Index("ix_signatures_domain_digest_created", "email_domain_digest", "created_at"),
+        # One register entry (an RPPS number, a member of parliament of the directory) gives
+        # its badge to one signature per petition: the database decides between two
+        # confirmations at once (NULLs, the usual case, never collide).
+        Index(
+            "uq_signatures_petition_register_badge", "petition_id", "register_badge", unique=True
+        ),
         # Never reuse an id (SQLite would reuse the highest after a delete): a link is about
         # one signature, for ever.
         {"sqlite_autoincrement": True},
@@ -131,6 +137,9 @@ class Signature(db.Model):
     verification_method: Mapped[VerificationMethod | None] = mapped_column(String(30))
     verified_profession: Mapped[str | None] = mapped_column(String(200))
     address_confirmed_at: Mapped[datetime | None]
+    # Keyed digest of the register entry whose badge this signature holds in its petition
+    # (campaign/verification/services.py: register_badge_digest), or None.
+    register_badge: Mapped[str | None] = mapped_column(String(64))
     # Collation keys of the names, for the public order and accent-blind search.
     sort_last: Mapped[str] = mapped_column(SortKey, default="")
     sort_first: Mapped[str] = mapped_column(SortKey, default="")

@@ -322,6 +322,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         sort_last="",
         sort_first="",
         verified_profession=None,
+        register_badge=None,
     )
     if moved:
         erase_verification_data(signature_id)

@@ -71,8 +71,8 @@ VERIFICATION_LABELS = {
     "none": _l("Address not confirmed (imported)"),
     "email": _l("Email address confirmed"),
     "domain": _l("Address at an official domain"),
-    "registry": _l("Found in the RPPS register"),
-    "roster": _l("Matched to the directory of members of parliament"),
+    "registry": _l("Name and number found in the RPPS register"),
+    "roster": _l("Name and official address in the directory of members of parliament"),
     "moderator": _l("Checked by a moderator"),
 }
 DOMAIN_PATTERN = re.compile(r"^[^\s@/]+\.[^\s@/.]{2,}$")
