@@ -293,6 +293,9 @@ class SignatureImportForm(FlaskForm):
         validators=[InputRequired(_l("Choose how the signatures are confirmed."))],
     )
     skip_invalid = BooleanField(_l("Import the valid lines even if other lines are invalid"))
+    first_signatories = BooleanField(
+        _l("These are the first signatories: shown first, attested by me")
+    )
     source = StringField(
         _l("Name of the list (optional)"),
         filters=[strip_text],

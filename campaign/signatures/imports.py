@@ -38,6 +38,7 @@ from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
+from campaign.verification.models import VerificationLevel, VerificationMethod
 
 COLUMNS = (
     "last_name",
@@ -265,10 +266,22 @@ def _row(
     source: str,
     now: datetime,
     by_id: int | None,
+    first_signatories: bool = False,
 ) -> dict[str, object]:
-    """The columns of the signature a line becomes."""
+    """The columns of the signature a line becomes; first signatories are attested by the
+    importer (the organisers vouch for the names they collected)."""
     confirmed = mode is ImportMode.CONFIRMED
+    attested = {
+        "first_signatory": first_signatories,
+        "attested_by_id": by_id if first_signatories else None,
+        "attested_at": now if first_signatories else None,
+        "verification_level": VerificationLevel.ATTESTED
+        if first_signatories
+        else VerificationLevel.NONE,
+        "verification_method": VerificationMethod.ORGANISERS if first_signatories else None,
+    }
     return {
+        **attested,
         "petition_id": petition.id,
         "status": SignatureStatus.CONFIRMED if confirmed else SignatureStatus.PENDING,
         "first_name": line.first_name,
@@ -341,6 +354,7 @@ def _insert_planned(
     skip_invalid: bool,
     actor: User | None,
     via: str,
+    first_signatories: bool,
 ) -> tuple[ImportOutcome, list[int]]:
     """Plan against the signatures there now, insert the new ones with their outbox rows and
     the audit entry, commit; the outcome and the outbox rows to enqueue."""
@@ -348,7 +362,7 @@ def _insert_planned(
     if not plan.ready(skip_invalid):
         return ImportOutcome(plan=plan, imported=0), []
     by_id = getattr(actor, "id", None)
-    rows = [_row(petition, line, mode, source, now, by_id) for line in plan.new]
+    rows = [_row(petition, line, mode, source, now, by_id, first_signatories) for line in plan.new]
     signature_ids = _insert(rows, returning_ids=mode is ImportMode.SEND_CONFIRMATION)
     outbox = [
         queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
@@ -362,6 +376,7 @@ def _insert_planned(
         petition_id=petition.id,
         detail=(
             f"source: {source}; mode: {mode}; via: {via}; "
+            f"{'first signatories, attested; ' if first_signatories else ''}"
             f"{plan.duplicates} duplicate(s) and {plan.invalid} invalid line(s) left out"
         ),
         count=len(rows),
@@ -382,16 +397,24 @@ def import_signatures(
     skip_invalid: bool = False,
     actor: User | None = None,
     via: str = "workspace",
+    first_signatories: bool = False,
 ) -> ImportOutcome:
     """Import a CSV list into the petition, in one transaction: nothing when a line is
     invalid (unless skip_invalid) or when every line is already there. Records the source,
-    date and importer on each signature and one audit entry; in send-confirmation mode,
+    date and importer on each signature and one audit entry; `first_signatories` marks
+    every line a first signatory, attested by the importer; in send-confirmation mode,
     writes an outbox row per signature, commits, then enqueues the emails."""
     _refuse_archived(petition)
     source = source.strip()[:SOURCE_MAX] or "import"
     report = read_signature_list(content, petition, mode)
     arguments = dict(
-        mode=mode, source=source, now=now, skip_invalid=skip_invalid, actor=actor, via=via
+        mode=mode,
+        source=source,
+        now=now,
+        skip_invalid=skip_invalid,
+        actor=actor,
+        via=via,
+        first_signatories=first_signatories,
     )
     try:
         outcome, message_ids = _insert_planned(petition, report, **arguments)

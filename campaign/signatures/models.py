@@ -11,6 +11,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -129,6 +130,13 @@ class Signature(db.Model):
     verification_method: Mapped[VerificationMethod | None] = mapped_column(String(30))
     verified_profession: Mapped[str | None] = mapped_column(String(200))
     address_confirmed_at: Mapped[datetime | None]
+    # A first signatory (an initiator), shown first under its own heading; first_position is
+    # the organisers' order among them (None: after those placed, by name). The organiser
+    # who marked it attests it: the attested level (campaign/verification) rests on them.
+    first_signatory: Mapped[bool] = mapped_column(default=False, server_default=false())
+    first_position: Mapped[int | None]
+    attested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    attested_at: Mapped[datetime | None]
     # Collation keys of the names, for the public order and accent-blind search.
     sort_last: Mapped[str] = mapped_column(SortKey, default="")
     sort_first: Mapped[str] = mapped_column(SortKey, default="")

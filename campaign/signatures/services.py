@@ -407,6 +407,29 @@ def latest_signatories(petition_id: int, limit: int = 10) -> list[Signature]:
     return list(db.session.scalars(query.limit(limit)))
 
 
+# More first signatories than a page shows is a petition misused, not a tribune.
+FIRST_SIGNATORIES_SHOWN = 500
+
+
+def first_signatory_order() -> tuple:
+    """The first signatories' order: the organisers' positions, then by name (French keys)."""
+    return (
+        Signature.first_position.is_(None),
+        Signature.first_position,
+        Signature.sort_last,
+        Signature.sort_first,
+        Signature.id,
+    )
+
+
+def first_signatories(petition_id: int) -> list[Signature]:
+    """The published first signatories, in the organisers' order."""
+    query = _published(petition_id).where(Signature.first_signatory.is_(True))
+    return list(
+        db.session.scalars(query.order_by(*first_signatory_order()).limit(FIRST_SIGNATORIES_SHOWN))
+    )
+
+
 @dataclass(frozen=True)
 class SignatoryPage:
     """One page of the public list."""
@@ -424,9 +447,13 @@ def published_signatories(
     search: str | None = None,
     page: int = 1,
     per_page: int = 100,
+    without_first: bool = False,
 ) -> SignatoryPage:
-    """The public list in French alphabetical order, filtered and paginated."""
+    """The public list in French alphabetical order, filtered and paginated; without the
+    first signatories when they are shown apart (`without_first`)."""
     query = _published(petition_id)
+    if without_first:
+        query = query.where(Signature.first_signatory.is_(False))
     if category:
         query = query.where(Signature.category_key == category)
     needle = sort_key(search or "")

@@ -27,6 +27,7 @@ from campaign.signatures.services import (
     SignatureRequest,
     confirm_signature,
     find_signature,
+    first_signatories,
     published_signatories,
     resend_confirmation,
     sign_petition,
@@ -204,18 +205,24 @@ def signatories(slug: str):
     if category and category not in {c.key for c in petition.categories}:
         category = None
     search = (request.args.get("q") or "").strip()[:100]
+    # Unfiltered, the first signatories come first under their own heading; a search or a
+    # category finds them among the others.
+    apart = not (category or search)
     page = published_signatories(
         petition.id,
         category=category,
         search=search,
         page=request.args.get("page", 1, type=int),
+        without_first=apart,
     )
+    first = first_signatories(petition.id) if apart and page.page == 1 else []
     return render_template(
         "signatures/list.html",
         petition=petition,
         text=petition.text(str(get_locale())),
         page=page,
         rows=[(signatory_line(signature), signature) for signature in page.items],
+        first_rows=[(signatory_line(signature), signature) for signature in first],
         category=category,
         search=search,
         count=signature_count(petition.id),

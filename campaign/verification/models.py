@@ -29,6 +29,9 @@ class VerificationLevel(StrEnum):
     ROSTER = "roster"
     # Checked by a moderator, with a recorded reason.
     MODERATOR = "moderator"
+    # A first signatory: the organisers who collected the name vouch for it (who and when
+    # are on the signature and in the audit log), in place of a confirmed address.
+    ATTESTED = "attested"
 
 
 # registry and roster are two proofs of the same strength.
@@ -39,7 +42,10 @@ RANK = {
     VerificationLevel.REGISTRY: 3,
     VerificationLevel.ROSTER: 3,
     VerificationLevel.MODERATOR: 4,
+    VerificationLevel.ATTESTED: 1,
 }
+# What an attestation replaces: a level that proves no more than an address.
+ATTESTABLE = frozenset({VerificationLevel.NONE, VerificationLevel.EMAIL})
 # Above a confirmed address: what the public list marks as verified.
 VERIFIED = frozenset(level for level, rank in RANK.items() if rank >= 2)
 # Proofs that settle the claim without a moderator.
@@ -55,6 +61,7 @@ class VerificationMethod(StrEnum):
     RPPS = "rpps"
     ROSTER = "roster"
     MODERATOR = "moderator"
+    ORGANISERS = "organisers"
 
 
 class ReviewDecision(StrEnum):
