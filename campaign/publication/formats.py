@@ -182,9 +182,10 @@ def one_line(text: str) -> str:
 
 def signatory_line(entry: PublicEntry) -> str:
     """'Surname Firstname, Title, Organisation': fields joined by ", ", empty ones left out,
-    on one line whatever the fields contain."""
+    on one line whatever the fields contain; an organisation (no first name): 'Name,
+    Description'."""
     last_name, first_name, title, organisation, *_ = entry
-    line = last_name + " " + first_name
+    line = last_name + " " + first_name if first_name else last_name
     if title:
         line += ", " + title
     if organisation:
@@ -248,7 +249,7 @@ def _txt_lines(
                 section = 1
                 yield "\n" + headings[1] + "\n\n"
         # signatory_line(), inlined: this loop runs once per signatory.
-        line = last_name + " " + first_name
+        line = last_name + " " + first_name if first_name else last_name
         if title:
             line += ", " + title
         if organisation:

@@ -74,7 +74,9 @@ def import_command(
 
     Columns (header row, comma or semicolon, UTF-8): last_name, first_name, title,
     organisation, category, email, departement, show_name (1: publish the line, 0: count
-    only). With --first-signatories, the lines are the petition's first signatories, shown
+    only), and optionally kind (person or organisation; an organisation has its name in
+    last_name and no first name, as has a line of category organisation with no first name).
+    With --first-signatories, the lines are the petition's first signatories, shown
     first, with the level "attested by the organisers". Exits 1 when a line is invalid,
     listing each on standard error; then nothing is imported unless --skip-invalid is given.
     Importing the same list again changes nothing.

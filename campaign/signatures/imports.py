@@ -25,6 +25,7 @@ from campaign.audit import record
 from campaign.csv_import import (
     LineError,
     check_name,
+    check_organisation_name,
     check_text,
     departement_code,
     read_csv_table,
@@ -36,7 +37,7 @@ from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.forms import is_email_address
-from campaign.signatures.models import Signature, SignatureStatus
+from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
 from campaign.verification.models import VerificationLevel, VerificationMethod
 
@@ -50,6 +51,10 @@ COLUMNS = (
     "departement",
     "show_name",
 )
+# Optional: "person" or "organisation". Without it, a line of category organisation with
+# no first name is an organisation's.
+OPTIONAL_COLUMNS = ("kind",)
+ORGANISATION_CATEGORY = "organisation"
 EMAIL_MAX, SOURCE_MAX = 254, 100
 INSERT_CHUNK = 1000
 ACTION = "signatures imported"
@@ -79,6 +84,7 @@ class ImportLine:
     email: str
     departement: str | None
     show_name: bool
+    kind: SignatoryKind = SignatoryKind.PERSON
 
     def public_line(self) -> str | None:
         """The line as the public list would print it; None when it is not published."""
@@ -151,17 +157,19 @@ def _check_line(
 ) -> tuple[ImportLine | None, list[LineError]]:
     """One line against the sign form's rules: the signature, or the errors, one per field."""
     problems: dict[str, LazyString | str] = {}
+    category = values["category"].lower()
+    kind = _kind_of(values, category, problems)
+    organisation = kind is SignatoryKind.ORGANISATION
     # Checked against None: a lazy string's truth would translate it, here, too early.
     for name, check in (
-        ("last_name", check_name),
-        ("first_name", check_name),
+        ("last_name", check_organisation_name if organisation else check_name),
+        ("first_name", _no_first_name if organisation else check_name),
         ("title", check_text),
         ("organisation", check_text),
     ):
         reason = check(values[name])
         if reason is not None:
-            problems[name] = reason
-    category = values["category"].lower()
+            problems.setdefault(name, reason)
     if not category:
         problems["category"] = _l("Required.")
     elif category not in offered:
@@ -194,14 +202,37 @@ def _check_line(
         email=email,
         departement=departement or None,
         show_name=values["show_name"] == "1",
+        kind=kind,
     )
     return line, []
+
+
+def _no_first_name(value: str) -> LazyString | None:
+    if value:
+        return _l("An organisation has no first name: leave it empty.")
+    return None
+
+
+def _kind_of(
+    values: dict[str, str], category: str, problems: dict[str, LazyString | str]
+) -> SignatoryKind:
+    """A person's or an organisation's line: the kind column, or else an organisation's
+    category with no first name."""
+    kind = values["kind"].lower()
+    if not kind:
+        if category == ORGANISATION_CATEGORY and not values["first_name"]:
+            return SignatoryKind.ORGANISATION
+        return SignatoryKind.PERSON
+    if kind not in set(SignatoryKind):
+        problems["kind"] = _l("Must be person or organisation.")
+        return SignatoryKind.PERSON
+    return SignatoryKind(kind)
 
 
 def read_signature_list(content: bytes, petition: Petition, mode: ImportMode) -> ImportReport:
     """Decode and parse a CSV list (header row; comma or semicolon) and check every line.
     Line numbers are the file's, the header being line 1."""
-    table = read_csv_table(content, COLUMNS, required=COLUMNS)
+    table = read_csv_table(content, COLUMNS + OPTIONAL_COLUMNS, required=COLUMNS)
     if table.unreadable:
         return ImportReport(errors=table.errors, unreadable=True)
     offered = {category.key for category in petition.categories}
@@ -284,6 +315,7 @@ def _row(
         **attested,
         "petition_id": petition.id,
         "status": SignatureStatus.CONFIRMED if confirmed else SignatureStatus.PENDING,
+        "kind": line.kind,
         "first_name": line.first_name,
         "last_name": line.last_name,
         "title": line.title,

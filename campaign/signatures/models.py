@@ -64,6 +64,14 @@ TRANSITIONS = {
 }
 
 
+class SignatoryKind(StrEnum):
+    """Who signs: a person (first and last name), or an organisation (one name, written as
+    it names itself, in last_name; its description in title; no first name)."""
+
+    PERSON = "person"
+    ORGANISATION = "organisation"
+
+
 class Signature(db.Model):
     """A signature. The email is kept as a keyed digest (uniqueness, look-ups) and encrypted
     (sending mail); withdrawal erases both and the personal fields, leaving a tombstone."""
@@ -87,6 +95,9 @@ class Signature(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     status: Mapped[SignatureStatus] = mapped_column(String(20), default=SignatureStatus.PENDING)
+    kind: Mapped[SignatoryKind] = mapped_column(
+        String(20), default=SignatoryKind.PERSON, server_default=SignatoryKind.PERSON.value
+    )
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200), default="")

@@ -22,7 +22,7 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
-from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import row_from_token
 from campaign.verification.services import (
     assess_at_confirmation,
@@ -64,6 +64,8 @@ class SignatureRequest:
     # Offered to verify the category: an RPPS number, evidence for moderators.
     rpps_number: str = ""
     evidence: str = ""
+    # An organisation: its name in last_name, its description in title, no first name.
+    kind: SignatoryKind = SignatoryKind.PERSON
 
 
 class ConfirmationOutcome(StrEnum):
@@ -169,6 +171,7 @@ def _signature_values(
     return {
         "petition_id": petition_id,
         "status": SignatureStatus.PENDING,
+        "kind": submitted.kind,
         "first_name": submitted.first_name,
         "last_name": submitted.last_name,
         "title": submitted.title,
@@ -353,8 +356,9 @@ def signature_from_token(purpose: str, token: str, now: datetime, max_age: int |
 
 
 def signatory_line(signature: Signature) -> str:
-    """'Surname Firstname, Title, Organisation' with the fields kept private left out."""
-    parts = [f"{signature.last_name} {signature.first_name}"]
+    """'Surname Firstname, Title, Organisation' with the fields kept private left out; an
+    organisation's 'Name, Description'."""
+    parts = [f"{signature.last_name} {signature.first_name}".rstrip()]
     if signature.show_title and signature.title:
         parts.append(signature.title)
     if signature.show_organisation and signature.organisation:

@@ -21,7 +21,7 @@ from campaign.petitions.services import (
 from campaign.petitions.views import render_petition_page
 from campaign.publication.services import receipt_for
 from campaign.signatures.forms import ActionForm, SignatureForm
-from campaign.signatures.models import Signature, SignatureStatus
+from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import (
     ConfirmationOutcome,
     SignatureRequest,
@@ -86,6 +86,7 @@ def sign(slug: str):
         ip=request.remote_addr,
         rpps_number=form.rpps_number.data or "",
         evidence=form.evidence.data or "",
+        kind=SignatoryKind.ORGANISATION if form.for_organisation.data else SignatoryKind.PERSON,
     )
     try:
         sign_petition(petition, submitted, utcnow())

@@ -23,20 +23,22 @@ from tests.support import visible_text
 
 HEADER = "last_name,first_name,title,organisation,category,email,departement,show_name"
 
-# The initiators, as the organisers typed them: accents, particles, dashes, and commas inside
-# quoted titles.
+# The initiators, as the organisers typed them: accents, particles, dashes, commas inside
+# quoted titles, and a co-signing collective named after its domain (no first name).
 INITIATORS = """\
 Lévy-Strauss,Anne-Sophie,"Professeure de médecine, université de Lyon",,researcher,,,1
+soignants-en-colere.org,,"Collectif de soignants, pour l’hôpital public",,organisation,,,1
 de La Tour,Éric,"Député, Isère",Assemblée nationale,mp,,38,1
 Œuvray,Zoé,Infirmière,"CHU de Nantes, service des urgences",clinician,,44,1
 Le Bouter,Jean,Chercheur,CNRS,researcher,,,1
 Leblond,Marc,,,citizen,,,1
 """
-# Those who signed later, from another list.
+# Those who signed later, from another list that says who is an organisation.
 SUPPORTERS = """\
-Martin,Alice,Médecin généraliste,,clinician,alice@example.fr,75,1
-Dupont,Émile,,,citizen,,,1
-Anonyme,Caché,,,citizen,,,0
+Martin,Alice,Médecin généraliste,,clinician,alice@example.fr,75,1,person
+Dupont,Émile,,,citizen,,,1,
+Association Les Amis du Rhône,,Association loi 1901,,citizen,,69,1,organisation
+Anonyme,Caché,,,citizen,,,0,person
 """
 
 EXPECTED_TXT = """\
@@ -47,9 +49,11 @@ Le Bouter Jean, Chercheur, CNRS
 Leblond Marc
 Lévy-Strauss Anne-Sophie, Professeure de médecine, université de Lyon
 Œuvray Zoé, Infirmière, CHU de Nantes, service des urgences
+soignants-en-colere.org, Collectif de soignants, pour l’hôpital public
 
 Autres signataires
 
+Association Les Amis du Rhône, Association loi 1901
 Dupont Émile
 Martin Alice, Médecin généraliste
 """
@@ -59,9 +63,9 @@ Martin Alice, Médecin généraliste
 def cli(app, tmp_path):
     runner = app.test_cli_runner()
 
-    def invoke(content: str, *args: str, name: str = "liste.csv"):
+    def invoke(content: str, *args: str, name: str = "liste.csv", header: str = HEADER):
         path = tmp_path / name
-        path.write_bytes((HEADER + "\n" + content).encode())
+        path.write_bytes((header + "\n" + content).encode())
         result = runner.invoke(args=["signatures", "import", str(path), *args])
         assert result.exit_code == 0, result.output
         return result
@@ -82,7 +86,8 @@ def test_a_tribune_imported_from_csv_comes_back_in_the_txt_verbatim_in_the_newsp
     result = cli(INITIATORS, "--petition", "tribune", "--confirmed", "--first-signatories",
                  "--as", "orga@example.org", name="initiateurs.csv")  # fmt: skip
     assert "first signatories" in result.output
-    cli(SUPPORTERS, "--petition", "tribune", "--confirmed", name="soutiens.csv")
+    cli(SUPPORTERS, "--petition", "tribune", "--confirmed", name="soutiens.csv",
+        header=HEADER + ",kind")  # fmt: skip
     publish_snapshot(petition, utcnow())
 
     response = client.get("/p/tribune/signatories.txt")
@@ -93,7 +98,8 @@ def test_a_tribune_imported_from_csv_comes_back_in_the_txt_verbatim_in_the_newsp
     assert by_category.startswith("Premiers signataires\n\nde La Tour Éric, Député, Isère,")
     assert by_category.endswith(
         "Soignantes et soignants\n\nMartin Alice, Médecin généraliste\n\n"
-        "Citoyennes et citoyens\n\nDupont Émile\n"
+        "Citoyennes et citoyens\n\nAssociation Les Amis du Rhône, Association loi 1901\n"
+        "Dupont Émile\n"
     )
     assert "Leblond" not in by_category.split("Citoyennes et citoyens")[1]
 
@@ -104,6 +110,8 @@ def test_a_tribune_imported_from_csv_comes_back_in_the_txt_verbatim_in_the_newsp
         ("Leblond", "3", "attested"),
         ("Lévy-Strauss", "4", "attested"),
         ("Œuvray", "5", "attested"),
+        ("soignants-en-colere.org", "6", "attested"),
+        ("Association Les Amis du Rhône", "", "none"),
         ("Dupont", "", "none"),
         ("Martin", "", "none"),
     ]
@@ -116,7 +124,11 @@ def test_a_tribune_imported_from_csv_comes_back_in_the_txt_verbatim_in_the_newsp
     [entry] = db.session.scalars(
         select(AuditEntry).where(AuditEntry.detail.contains("first signatories, attested"))
     ).all()
-    assert (entry.actor, entry.count) == ("orga@example.org", 5)
+    assert (entry.actor, entry.count) == ("orga@example.org", 6)
+    collective = signature_named("soignants-en-colere.org")
+    assert (collective.kind, collective.first_name) == ("organisation", "")
+    assert signature_named("Association Les Amis du Rhône").kind == "organisation"
+    assert signature_named("Martin").kind == "person"
 
 
 def test_the_organisers_order_is_signed_and_earlier_publications_still_verify(app, client):
