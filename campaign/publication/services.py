@@ -900,10 +900,23 @@ def current_publication(petition: Petition, now: datetime) -> Publication:
         return latest_publication(petition.id)
 
 
+def _published_ranks(petition_id: int) -> dict[int, int]:
+    """Signature id -> rank of the first signatories the latest publication names."""
+    rows = db.session.execute(
+        select(PublicationEntry.signature_id, PublicationEntry.first_rank).where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.until_sequence.is_(None),
+            PublicationEntry.first_rank.is_not(None),
+            PublicationEntry.signature_id.is_not(None),
+        )
+    )
+    return {signature_id: rank for signature_id, rank in rows}
+
+
 def publication_due(petition: Petition, now: datetime) -> bool:
     """Publish now? When there is none yet, when someone named has left the list, or when
-    the counts (or the counts per verification level) changed and the latest publication
-    is a day old."""
+    the counts (or the counts per verification level, or the first signatories and their
+    order) changed and the latest publication is a day old."""
     latest = latest_publication(petition.id)
     if latest is None:
         return True
@@ -915,6 +928,7 @@ def publication_due(petition: Petition, now: datetime) -> bool:
         signature_count(petition.id) != latest.signature_count
         or published_count(petition.id) != latest.entry_count
         or latest.header_fields.get("verification") != level_counts(petition.id)
+        or _published_ranks(petition.id) != first_ranks(petition.id)
     )
 
 

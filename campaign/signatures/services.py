@@ -325,6 +325,8 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         sort_last="",
         sort_first="",
         verified_profession=None,
+        first_signatory=False,
+        first_position=None,
     )
     if moved:
         erase_verification_data(signature_id)

@@ -5,6 +5,7 @@ earlier publications still verify; their level is "attested by the organisers"."
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,10 +13,11 @@ from sqlalchemy import select
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.publication.services import publish_snapshot
+from campaign.publication.services import publication_due, publish_snapshot
 from campaign.publication.verification import publication_problems
 from campaign.signatures.models import Signature
 from campaign.signatures.moderation import mark_first_signatory, unmark_first_signatory
+from campaign.signatures.services import withdraw_signature
 from campaign.verification.models import VerificationLevel
 from campaign.verification.services import reassess_signature
 from tests.factories import make_petition, make_signature, make_user
@@ -204,3 +206,29 @@ def test_the_page_and_the_list_show_the_first_signatories_first_with_their_level
         assert listing.index("Initiatrice") < listing.index(others) < listing.index("Autre Paul")
         # Imported without a confirmed address, yet not marked "address not confirmed".
         assert "badge-unconfirmed" not in html
+
+
+def test_a_new_order_of_the_first_signatories_is_published_the_next_day(app):
+    organiser = make_user("organiser")
+    petition = make_petition()
+    hugo = make_signature(petition, last_name="Hugo")
+    sand = make_signature(petition, last_name="Sand")
+    now = utcnow()
+    mark_first_signatory(petition, hugo.id, organiser, now)
+    mark_first_signatory(petition, sand.id, organiser, now)
+    publish_snapshot(petition, now)
+    assert not publication_due(petition, now + timedelta(days=1))
+    # Only the order changes: no count, no level.
+    mark_first_signatory(petition, sand.id, organiser, now, position=1)
+    assert not publication_due(petition, now + timedelta(hours=1))
+    assert publication_due(petition, now + timedelta(days=1))
+
+
+def test_a_withdrawn_first_signatory_is_one_no_more(app):
+    organiser = make_user("organiser")
+    petition = make_petition()
+    signature = make_signature(petition)
+    mark_first_signatory(petition, signature.id, organiser, utcnow(), position=2)
+    withdraw_signature(signature.id, utcnow())
+    row = db.session.get(Signature, signature.id)
+    assert (row.first_signatory, row.first_position, row.last_name) == (False, None, "")
