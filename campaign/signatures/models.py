@@ -11,6 +11,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -65,6 +66,14 @@ SIGNATURE_TRANSITIONS = StateMachine(
 )
 
 
+class SignatoryKind(StrEnum):
+    """Who signs: a person (first and last name), or an organisation (one name, written as
+    it names itself, in last_name; its description in title; no first name)."""
+
+    PERSON = "person"
+    ORGANISATION = "organisation"
+
+
 class Signature(db.Model):
     """A signature. The email is kept as a keyed digest (uniqueness, look-ups) and encrypted
     (sending mail); withdrawal erases both and the personal fields, leaving a tombstone."""
@@ -94,6 +103,9 @@ class Signature(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     status: Mapped[SignatureStatus] = mapped_column(String(20), default=SignatureStatus.PENDING)
+    kind: Mapped[SignatoryKind] = mapped_column(
+        String(20), default=SignatoryKind.PERSON, server_default=SignatoryKind.PERSON.value
+    )
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200), default="")
@@ -140,6 +152,13 @@ class Signature(db.Model):
     # Keyed digest of the register entry whose badge this signature holds in its petition
     # (campaign/verification/services.py: register_badge_digest), or None.
     register_badge: Mapped[str | None] = mapped_column(String(64))
+    # A first signatory (an initiator), shown first under its own heading; first_position is
+    # the organisers' order among them (None: after those placed, by name). The organiser
+    # who marked it attests it: the attested level (campaign/verification) rests on them.
+    first_signatory: Mapped[bool] = mapped_column(default=False, server_default=false())
+    first_position: Mapped[int | None]
+    attested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    attested_at: Mapped[datetime | None]
     # Collation keys of the names, for the public order and accent-blind search.
     sort_last: Mapped[str] = mapped_column(SortKey, default="")
     sort_first: Mapped[str] = mapped_column(SortKey, default="")

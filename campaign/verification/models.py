@@ -32,6 +32,9 @@ class VerificationLevel(StrEnum):
     ROSTER = "roster"
     # Checked by a moderator, with a recorded reason.
     MODERATOR = "moderator"
+    # A first signatory: the organisers who collected the name vouch for it (who and when
+    # are on the signature and in the audit log), in place of a confirmed address.
+    ATTESTED = "attested"
 
 
 # A register number is public, an address at an official domain must be confirmed from its
@@ -43,8 +46,11 @@ RANK = {
     VerificationLevel.DOMAIN: 3,
     VerificationLevel.ROSTER: 3,
     VerificationLevel.MODERATOR: 4,
+    VerificationLevel.ATTESTED: 1,
 }
-# Above a confirmed address: what the public list marks.
+# What an attestation replaces: a level that proves no more than an address.
+ATTESTABLE = frozenset({VerificationLevel.NONE, VerificationLevel.EMAIL})
+# Above a confirmed address: what the public list marks as verified.
 VERIFIED = frozenset(level for level, rank in RANK.items() if rank >= 2)
 # Proofs that keep a signature out of the moderators' queue: the register entry's badge
 # (which its first confirmed signature holds) and the roster.
@@ -60,6 +66,7 @@ class VerificationMethod(StrEnum):
     RPPS = "rpps"
     ROSTER = "roster"
     MODERATOR = "moderator"
+    ORGANISERS = "organisers"
 
 
 class ReviewDecision(StrEnum):

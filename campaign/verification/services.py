@@ -35,6 +35,7 @@ from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.tokens import row_from_token
 from campaign.verification.models import (
+    ATTESTABLE,
     CONCLUSIVE,
     VERIFIED,
     DomainRule,
@@ -362,11 +363,20 @@ def _take_badge(signature: Signature, badge: str) -> bool:
     return taken
 
 
+def with_attestation(signature: Signature, assessment: Assessment) -> Assessment:
+    """The level, once the organisers' attestation of a first signatory is counted: it
+    stands in for an unconfirmed or merely confirmed address, never for a stronger proof."""
+    if signature.attested_at is not None and assessment.level in ATTESTABLE:
+        return Assessment(VerificationLevel.ATTESTED, VerificationMethod.ORGANISERS)
+    return assessment
+
+
 def _apply(signature: Signature, assessment: Assessment, now: datetime) -> bool:
     """Record the assessment on the signature; True when something changed."""
     if signature.register_badge != assessment.badge:
         # Released: the number no longer matches, or a moderator rejected the claim.
         signature.register_badge = assessment.badge
+    assessment = with_attestation(signature, assessment)
     new = (assessment.level, assessment.method, assessment.profession)
     old = (
         signature.verification_level,
