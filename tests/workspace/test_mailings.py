@@ -202,12 +202,18 @@ def test_unknown_merge_field_is_shown_on_save_and_the_start_is_refused_with_noth
     saved = visible_text(
         organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
     )
-    assert "The text cannot be written out: 'dict object' has no attribute 'nom'" in saved
+    assert (
+        "The text cannot be written out: {{ official.nom }} does not exist; "
+        "did you mean {{ official.last_name }}?"
+    ) in saved
     response = post(organiser, f"{base(petition)}/{mailing_id}/start")
 
     assert response.status_code == 422
     page = visible_text(response.get_data(as_text=True))
-    assert "The text cannot be written out: 'dict object' has no attribute 'nom'" in page
+    assert (
+        "The text cannot be written out: {{ official.nom }} does not exist; "
+        "did you mean {{ official.last_name }}?"
+    ) in page
     assert deliveries(mailing_id) == {}
     assert status_of(mailing_id) == MailingStatus.DRAFT
     assert box.messages == []
