@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -161,13 +162,13 @@ class TemplateProblem(ValueError):
         if kind == ProblemKind.NOT_PUBLISHED:
             return _(
                 "%(field)s has no value yet: the list of signatories has not been published. "
-                "Publish it first, or write the field inside {%% if publication %%}…{%% endif %%}.",
+                "Publish it first, or write the field inside %(condition)s.",
                 field=f"{{{{ {field} }}}}",
+                condition="{% if publication %}…{% endif %}",
             )
         if kind == ProblemKind.SYNTAX:
             return _(
-                "line %(line)s is not written as a template: check that each {{ is closed by }} "
-                "and each {%% by %%} (%(detail)s).",
+                "line %(line)s is not written as a template: check its braces (%(detail)s).",
                 line=self.line or 1,
                 detail=self.detail,
             )
@@ -181,25 +182,27 @@ class TemplateProblem(ValueError):
             return _(
                 "it takes too much work to write out (more than %(steps)s loop turns or "
                 "%(seconds)s second): simplify its loops.",
-                steps=f"{MAX_STEPS:,}".replace(",", " "),
-                seconds=f"{MAX_SECONDS:g}",
+                steps=format_decimal(MAX_STEPS),
+                seconds=format_decimal(MAX_SECONDS),
             )
         if kind == ProblemKind.TOO_LONG:
             return _(
                 "it writes out more than %(max)s characters.",
-                max=f"{MAX_OUTPUT:,}".replace(",", " "),
+                max=format_decimal(MAX_OUTPUT),
             )
         if kind == ProblemKind.TOO_BIG:
             return _(
                 "a calculation in it makes a value far too large (a power, a repetition or "
                 "a concatenation)."
             )
+        if kind == ProblemKind.CALCULATION and self.detail == "division by zero":
+            return _("a calculation in it divides by zero.")
         if kind == ProblemKind.CALCULATION:
             return _("a calculation in it fails (%(detail)s).", detail=self.detail)
         if kind == ProblemKind.SOURCE_TOO_LONG:
             return _(
                 "it is longer than %(max)s characters.",
-                max=f"{MAX_TEMPLATE_LENGTH:,}".replace(",", " "),
+                max=format_decimal(MAX_TEMPLATE_LENGTH),
             )
         if kind == ProblemKind.MULTILINE_SUBJECT:
             return _("a subject is a single line.")
