@@ -30,6 +30,7 @@ from typing import Any
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -622,12 +623,31 @@ class _Bounds(NodeTransformer):
     visit_List = visit_Tuple = visit_Dict = _sized_literal
 
 
+# The environment's own hooks the rewritten template calls; called directly, not through
+# the sandbox's `call` (which would check them, and count them, at every piece of output).
+_HOOKS = frozenset({"looped", "emitted", "joined", "sized"})
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        if isinstance(node.node, nodes.EnvironmentAttribute) and node.node.name in _HOOKS:
+            self.write(f"environment.{node.node.name}(")
+            for index, argument in enumerate(node.args):
+                if index:
+                    self.write(", ")
+                self.visit(argument, frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame, forward_caller=forward_caller)
+
+
 class LetterEnvironment(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox (no method that changes a list or a dictionary), with the
     bounds of one render: sizes of powers, products, concatenations and filter results,
     output, loop turns and time; only text filters and read-only methods."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _BoundedCodeGenerator
 
     def __init__(self) -> None:
         super().__init__(undefined=MissingField, autoescape=False, keep_trailing_newline=True)
@@ -687,6 +707,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
 
     def emitted(self, value: Any) -> str:
         budget = _budget.get()
+        budget.tick()
         if _weight(value, budget.output) > budget.output:
             raise RenderBoundExceeded(ProblemKind.TOO_LONG, f"more than {MAX_OUTPUT} characters")
         text = str(value)
@@ -696,6 +717,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         return text
 
     def joined(self, *values: Any) -> str:
+        _tick()
         if sum(_weight(value) for value in values) > MAX_VALUE:
             raise _too_big(f"a concatenation of more than {MAX_VALUE} characters")
         return "".join(str(value) for value in values)
@@ -717,7 +739,8 @@ def _problem(part: str, error: BaseException, context: dict[str, Any]) -> Templa
     """The TemplateProblem that explains `error`, raised while rendering `part`."""
     if isinstance(error, TemplateSyntaxError):
         detail = str(error.message or error)
-        kind = ProblemKind.FORBIDDEN if detail.startswith("forbidden") else ProblemKind.SYNTAX
+        offered = not detail.startswith(("forbidden", "No filter named", "No test named"))
+        kind = ProblemKind.SYNTAX if offered else ProblemKind.FORBIDDEN
         return TemplateProblem(part, kind, detail, line=error.lineno)
     if isinstance(error, NotPublished):
         return TemplateProblem(
