@@ -90,3 +90,6 @@ bench-campaign: install ## Benchmark a 20,000-letter mailing against raw smtplib
 
 .PHONY: help install lock translations extract db demo run worker test test-latest lint bench \
 	bench-campaign
+
+settings-doc: $(VENV)/.installed ## Write docs/settings.md from the declarations in campaign/settings.py
+	$(PY) -c "from campaign.settings import settings_markdown; print(settings_markdown(), end='')" > docs/settings.md

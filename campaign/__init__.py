@@ -6,15 +6,30 @@ import contextlib
 import logging
 import os
 import sqlite3
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
+# The domains, each a package whose init_app registers its models, blueprint, commands and
+# emails; in this order (the workspace and the API read the others).
+DOMAINS = (
+    "pages",
+    "accounts",
+    "petitions",
+    "signatures",
+    "verification",
+    "mailings",
+    "publication",
+    "privacy",
+    "workspace",
+    "api",
+)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -38,12 +53,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _keep_sqlite_file_private(app.config["SQLALCHEMY_DATABASE_URI"], Path(app.instance_path))
     _init_extensions(app)
     _configure_templates(app)
-    _register_blueprints(app)
-    _register_senders()
+    _init_platform(app)
+    for name in DOMAINS:
+        import_module(f"campaign.{name}").init_app(app)
     from campaign.errors import register_error_handlers
 
     register_error_handlers(app)
-    _register_commands(app)
     _register_response_headers(app)
     return app
 
@@ -99,59 +114,33 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
         cursor.close()
 
 
-def _select_locale() -> str:
-    """The language chosen with the switch, else the browser's preference, else French."""
-    from campaign.pages.views import LANGUAGE_COOKIE
-
-    languages = list(current_app.config["LANGUAGES"])
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or languages[0]
-
-
 def _init_extensions(app: Flask) -> None:
     from campaign.accounts.services import load_session_user
     from campaign.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from campaign.web.language import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.user_loader(load_session_user)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
-    # Models must be imported for Alembic and relationships to see every table.
+
+
+def _init_platform(app: Flask) -> None:
+    """What serves every domain: the outbox, the audit log, abuse resistance, the worker,
+    and the platform's commands."""
     import campaign.abuse
-    import campaign.accounts.models
     import campaign.audit
-    import campaign.mail.outbox
-    import campaign.mailings.models
-    import campaign.petitions.models
-    import campaign.privacy.models
-    import campaign.publication.models
-    import campaign.signatures.models
-    import campaign.verification.models  # noqa: F401
+    import campaign.mail.outbox  # noqa: F401 (their tables, for Alembic and relationships)
+    from campaign import commands
 
-
-def _register_senders() -> None:
-    """Each domain's emails, by kind, for the outbox to send."""
-    from campaign.mail.outbox import register_senders
-    from campaign.mailings.emails import SENDERS as mailings
-    from campaign.petitions.emails import SENDERS as petitions
-    from campaign.privacy.emails import SENDERS as privacy
-    from campaign.publication.emails import SENDERS as publication
-    from campaign.signatures.emails import SENDERS as signatures
-    from campaign.signatures.emails import load_signers
-    from campaign.verification.emails import SENDERS as verification
-
-    register_senders(signatures, batch_loader=load_signers)
-    for senders in (petitions, privacy, publication, verification, mailings):
-        register_senders(senders)
+    commands.init_app(app)
 
 
 def _configure_templates(app: Flask) -> None:
@@ -162,56 +151,6 @@ def _configure_templates(app: Flask) -> None:
     from campaign.abuse import widget_strings
 
     app.jinja_env.globals["altcha_strings"] = widget_strings
-
-
-def _register_blueprints(app: Flask) -> None:
-    from campaign.accounts.views import bp as accounts
-    from campaign.api.views import bp as api
-    from campaign.pages.views import bp as pages
-    from campaign.petitions.views import bp as petitions
-    from campaign.signatures.views import bp as signatures
-    from campaign.workspace import bp as workspace
-
-    for blueprint in (pages, petitions, signatures, api, accounts, workspace):
-        app.register_blueprint(blueprint)
-    from campaign.publication.views import bp as publication  # publication
-
-    app.register_blueprint(publication)  # publication
-    from campaign.privacy.views import bp as privacy  # privacy
-
-    app.register_blueprint(privacy)  # privacy
-    from campaign.verification.views import bp as verification  # verification
-
-    app.register_blueprint(verification)  # verification
-    from campaign.mailings.views import bp as mailings  # mailings
-
-    app.register_blueprint(mailings)  # mailings
-    from campaign.extensions import csrf
-
-    csrf.exempt(api)
-
-
-def _register_commands(app: Flask) -> None:
-    from campaign.accounts.commands import users
-    from campaign.commands import demo, maintenance, outbox
-    from campaign.signatures.commands import signatures
-    from campaign.worker import worker
-
-    for command in (demo, outbox, worker, users, maintenance, signatures):
-        app.cli.add_command(command)
-    from campaign.publication.commands import publication  # publication
-
-    app.cli.add_command(publication)  # publication
-    from campaign.privacy.commands import privacy  # privacy
-
-    app.cli.add_command(privacy)  # privacy
-    from campaign.verification.commands import registry  # verification
-
-    app.cli.add_command(registry)  # verification
-    from campaign.mailings.commands import mailings, officials  # officials
-
-    app.cli.add_command(officials)  # officials
-    app.cli.add_command(mailings)
 
 
 def _register_response_headers(app: Flask) -> None:

@@ -171,7 +171,7 @@ def email_domain(address: str) -> str:
     return canonical_email(address).rpartition("@")[2]
 
 
-# The organisers' block list is read on every sign POST: each process keeps it this long.
+# The admins' block list is read on every sign POST: each process keeps it this long.
 # Blocking or unblocking empties the cache of the process that does it; the others follow
 # within this delay.
 BLOCKED_DOMAINS_CACHE_SECONDS = 10.0

@@ -1,35 +1,13 @@
-"""CLI groups: `flask outbox flush`, `flask demo load`."""
+"""The platform's own commands: `flask outbox`, `flask demo`, `flask maintenance`,
+`flask worker`; each domain registers its own."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
 from campaign.clock import utcnow
 from campaign.mail.outbox import flush_outbox
-
-
-def import_source(source: str | None, file: Path, limit: int) -> str:
-    """The --source of an import (the file's name by default), or a usage error."""
-    source = source if source is not None else file.name
-    if not source.strip() or len(source) > limit:
-        raise click.BadParameter(f"1 to {limit} characters", param_hint="--source")
-    return source
-
-
-def acting_account(as_email: str | None):
-    """The workspace account named by --as (None without it), or an error naming it."""
-    from campaign.accounts.services import find_user_by_email
-
-    if not as_email:
-        return None
-    actor = find_user_by_email(as_email)
-    if actor is None:
-        raise click.ClickException(f"no workspace account {as_email!r}")
-    return actor
-
 
 outbox = AppGroup("outbox", help="The emails the platform owes.")
 demo = AppGroup("demo", help="Demonstration data.")
@@ -60,3 +38,11 @@ def demo_load(signatories: int) -> None:
 
     created = load_demo(utcnow(), signatories=signatories)
     click.echo(f"demo petition ready; {created} signatories added")
+
+
+def init_app(app) -> None:
+    """Register the platform's commands."""
+    from campaign.worker import worker
+
+    for command in (demo, outbox, worker, maintenance):
+        app.cli.add_command(command)

@@ -18,7 +18,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from campaign.publication.formats import FORMULA_CHARACTERS
-from campaign.signatures.forms import contains_web_address, has_control_characters
+from campaign.signatures.forms import contains_link, contains_web_address, has_control_characters
 
 NAME_MAX, TEXT_MAX = 100, 200
 
@@ -97,6 +97,20 @@ def check_name(value: str, limit: int = NAME_MAX) -> LazyString | None:
         return _l("This field contains characters that are not allowed.")
     if contains_web_address(value):
         return _l("A name cannot contain a web address.")
+    return None
+
+
+def check_organisation_name(value: str, limit: int = NAME_MAX) -> LazyString | None:
+    """Why an organisation's name cannot be taken, or None: as it names itself, a bare
+    domain included (example.org), but no link (a scheme, or a domain with a path)."""
+    if not value:
+        return _l("Required.")
+    if len(value) > limit:
+        return _l("At most %(max)d characters.", max=limit)
+    if has_control_characters(value):
+        return _l("This field contains characters that are not allowed.")
+    if contains_link(value):
+        return _l("A name cannot contain a link (https://… or a path after a domain).")
     return None
 
 

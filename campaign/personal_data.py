@@ -84,6 +84,13 @@ def email_domain_digest(address: str) -> str:
     return hmac.new(key, b"domain:" + domain.encode(), hashlib.sha256).hexdigest()
 
 
+def register_badge_digest(register: str, identifier: str) -> str:
+    """Keyed digest of a register entry (an RPPS number, an official's id): which entry a
+    signature's badge comes from, without the number being readable on the signature."""
+    key = current_app.config["EMAIL_DIGEST_KEY"].encode()
+    return hmac.new(key, f"badge:{register}:{identifier}".encode(), hashlib.sha256).hexdigest()
+
+
 def encrypt_email(address: str) -> bytes:
     """Encrypt the address as typed (trimmed), to send mail to it later."""
     fernet = Fernet(current_app.config["EMAIL_ENCRYPTION_KEY"].encode())

@@ -64,7 +64,7 @@ def visible_text(html: str) -> str:
 
 def english_client(app, user=None):
     """A client reading English (the language cookie), logged in as `user` if given."""
-    from campaign.pages.views import LANGUAGE_COOKIE
+    from campaign.web.language import LANGUAGE_COOKIE
 
     client = app.test_client()
     client.set_cookie(LANGUAGE_COOKIE, "en")

@@ -55,3 +55,42 @@ def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
     monkeypatch.setenv("EMAIL_ENCRYPTION_KEY", "A" * 43 + "=")
     config = load_config(str(tmp_path))
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://tribune@db/tribune"
+
+
+def test_a_value_of_the_wrong_type_stops_the_start_naming_the_variable(tmp_path, monkeypatch):
+    from campaign.settings import SettingError
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("MAIL_PORT", "twenty-five")
+    with pytest.raises(SettingError, match="MAIL_PORT must be a whole number, not 'twenty-five'"):
+        load_config(str(tmp_path))
+    monkeypatch.setenv("MAIL_PORT", "587")
+    monkeypatch.setenv("MAIL_USE_TLS", "maybe")
+    with pytest.raises(SettingError, match="MAIL_USE_TLS must be 1, true, yes or on"):
+        load_config(str(tmp_path))
+
+
+def test_empty_means_the_default_and_defaults_follow_the_settings_they_derive_from(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("MAIL_PORT", "")
+    monkeypatch.setenv("MAIL_TIMEOUT", "30")
+    monkeypatch.setenv("PRIVACY_CONTACT", "rgpd@example.org")
+    monkeypatch.delenv("PRIVACY_DPO_CONTACT", raising=False)
+    monkeypatch.delenv("RATELIMIT_STORAGE_URI", raising=False)
+    config = load_config(str(tmp_path), {"REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert config["MAIL_PORT"] == 25
+    assert config["MAILING_STALE_AFTER"] == 180.0
+    assert config["PRIVACY_DPO_CONTACT"] == "rgpd@example.org"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+    assert config["OUTBOX_DIR"] == str(tmp_path / "outbox")
+
+
+def test_the_settings_page_of_the_docs_is_generated_from_the_declarations():
+    from pathlib import Path
+
+    from campaign.settings import settings_markdown
+
+    page = Path(__file__).parent.parent / "docs" / "settings.md"
+    assert page.read_text() == settings_markdown(), "run `make settings-doc`"

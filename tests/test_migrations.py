@@ -61,3 +61,56 @@ def test_rebuilding_the_signatures_table_on_sqlite_keeps_every_referencing_row(
         db.engine.dispose()
     assert len(key) == 32
     assert "AUTOINCREMENT" in schema
+
+
+def test_existing_register_badges_go_to_the_first_confirmed_signature_per_number(
+    base_config, tmp_path
+):
+    """Migration 5d9f407c33e6: per petition and RPPS number, the first confirmed signature
+    keeps the register level and takes the badge; a later one goes back to the email level."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from campaign import create_app
+    from campaign.personal_data import register_badge_digest
+
+    url = f"sqlite:///{tmp_path / 'badges.db'}"
+    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": url})
+    registry = {"verification_level": "registry", "verification_method": "rpps",
+                "verified_profession": "Médecin", "status": "confirmed"}  # fmt: skip
+    with app.app_context():
+        upgrade(revision="40a033485774")
+        with db.engine.begin() as connection:
+            _insert_row(connection, "categories", key="clinician")
+            _insert_row(connection, "petitions", id=1, slug="p")
+            # Signature 8 was confirmed first.
+            for signature_id, month in ((7, "02"), (8, "01")):
+                _insert_row(
+                    connection,
+                    "signatures",
+                    id=signature_id,
+                    petition_id=1,
+                    category_key="clinician",
+                    confirmed_at=f"2026-{month}-01 10:00:00",
+                    **registry,
+                )
+                _insert_row(
+                    connection,
+                    "verification_claims",
+                    signature_id=signature_id,
+                    rpps_number="99900000011",
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT id, verification_level, verified_profession, register_badge"
+                    " FROM signatures ORDER BY id"
+                )
+            ).all()
+        badge = register_badge_digest("rpps", "99900000011")
+        db.engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        (7, "email", None, None),
+        (8, "registry", "Médecin", badge),
+    ]

@@ -33,8 +33,8 @@ from campaign.accounts.services import (
 from campaign.audit import record
 from campaign.clock import utcnow
 from campaign.extensions import db, limiter
-from campaign.pages.views import local_path
 from campaign.personal_data import request_ip_digest
+from campaign.web.redirects import local_path
 
 bp = Blueprint("accounts", __name__, url_prefix="/admin")
 

@@ -1,1 +1,13 @@
 """Mail campaigns to officials, supporters\x27 letters to their representatives, updates."""
+
+
+def init_app(app) -> None:
+    """Register the domain's models, pages, commands and emails (create_app calls each
+    domain's)."""
+    from campaign.mail.outbox import register_senders
+    from campaign.mailings import commands, emails, models, views  # noqa: F401
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(commands.officials)
+    app.cli.add_command(commands.mailings)
+    register_senders(emails.SENDERS)

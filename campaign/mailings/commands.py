@@ -8,8 +8,8 @@ import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
+from campaign.cli import acting_account, import_source
 from campaign.clock import utcnow
-from campaign.commands import acting_account, import_source
 from campaign.mailings.officials import (
     MAX_BYTES,
     SOURCE_MAX,

@@ -20,7 +20,7 @@ from email.utils import formataddr, parseaddr
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from campaign.clock import utcnow
@@ -35,6 +35,7 @@ from campaign.mail.transport import (
 )
 from campaign.mailings.models import (
     ACTIVE,
+    DELIVERY_TRANSITIONS,
     Delivery,
     DeliveryStatus,
     Mailing,
@@ -124,15 +125,15 @@ def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None
         .scalar_subquery()
     )
     row = db.session.execute(
-        update(Delivery.__table__)
-        .where(rows.id == candidate, rows.status == DeliveryStatus.QUEUED)
-        .values(
-            status=DeliveryStatus.SENDING,
+        DELIVERY_TRANSITIONS.update(
+            Delivery.__table__,
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.SENDING,
+            rows.id == candidate,
             claim_token=token,
             claimed_at=now,
             attempts=rows.attempts + 1,
-        )
-        .returning(
+        ).returning(
             rows.id,
             rows.mailing_id,
             rows.official_id,
@@ -146,18 +147,29 @@ def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None
     return None if row is None else Claim(*row, token=token)
 
 
-def _settle(delivery_id: int, token: str, commit: bool = True, **values: object) -> None:
+# The states of a claimed delivery: its worker's, or unknown (the sweeper gave up on it).
+CLAIMED = frozenset({DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN})
+
+
+def _settle(
+    delivery_id: int,
+    token: str,
+    commit: bool = True,
+    *,
+    status: DeliveryStatus,
+    **values: object,
+) -> None:
     # Only the claim's owner settles; a row the sweeper marked unknown meanwhile still
     # gets its true outcome.
     rows = Delivery.__table__.c
-    db.session.execute(
-        update(Delivery.__table__)
-        .where(
-            rows.id == delivery_id,
-            rows.claim_token == token,
-            rows.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)),
-        )
-        .values(**values)
+    DELIVERY_TRANSITIONS.move(
+        db.session,
+        Delivery.__table__,
+        CLAIMED & DELIVERY_TRANSITIONS.sources_of(status),
+        status,
+        rows.id == delivery_id,
+        rows.claim_token == token,
+        **values,
     )
     if commit:
         db.session.commit()
@@ -317,7 +329,13 @@ def _outcome_of(claim: Claim, error: Exception, max_attempts: int) -> tuple[_Out
     if isinstance(error, NothingToSend):
         values = {"status": DeliveryStatus.CANCELLED, "last_error": "recipient gone"}
         return _Outcome(delivery_id, token, values), False
-    if isinstance(error, (TemplateProblem, flask_mail.BadHeaderError)):
+    if isinstance(error, TemplateProblem):
+        # This recipient's data makes the letter fail (the sample checked at the start
+        # rendered): this delivery fails, the others go on.
+        detail = f"the template cannot be written out for this recipient: {error}"
+        values = {"status": DeliveryStatus.FAILED, "last_error": detail[:300]}
+        return _Outcome(delivery_id, token, values), False
+    if isinstance(error, flask_mail.BadHeaderError):
         values = {"status": DeliveryStatus.FAILED, "last_error": str(error)[:300]}
         return _Outcome(delivery_id, token, values), False
     if isinstance(error, AmbiguousDelivery):
@@ -362,17 +380,14 @@ def _recover(outcome: _Outcome | None, unsent_token: str | None) -> None:
                 _settle(outcome.delivery_id, outcome.token, commit=False, **outcome.values)
             if unsent_token is not None:
                 rows = Delivery.__table__.c
-                db.session.execute(
-                    update(Delivery.__table__)
-                    .where(
-                        rows.claim_token == unsent_token,
-                        rows.status == DeliveryStatus.SENDING,
-                    )
-                    .values(
-                        status=DeliveryStatus.QUEUED,
-                        claim_token=None,
-                        attempts=rows.attempts - 1,
-                    )
+                DELIVERY_TRANSITIONS.move(
+                    db.session,
+                    Delivery.__table__,
+                    DeliveryStatus.SENDING,
+                    DeliveryStatus.QUEUED,
+                    rows.claim_token == unsent_token,
+                    claim_token=None,
+                    attempts=rows.attempts - 1,
                 )
             db.session.commit()
             return
@@ -516,14 +531,14 @@ def _hand_over(mailing_id: int, lane: int, not_before: datetime | None) -> None:
 def mark_stale_deliveries_unknown(now: datetime) -> int:
     """Deliveries whose sender died mid-send: their outcome is unknown, never retried."""
     stale = now - timedelta(seconds=current_app.config["MAILING_STALE_AFTER"])
-    count = db.session.execute(
-        update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < stale)
-        .values(
-            status=DeliveryStatus.UNKNOWN,
-            last_error="the worker stopped during the send: it may or may not have left",
-        )
-    ).rowcount
+    count = DELIVERY_TRANSITIONS.move(
+        db.session,
+        Delivery,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.UNKNOWN,
+        Delivery.claimed_at < stale,
+        last_error="the worker stopped during the send: it may or may not have left",
+    )
     db.session.commit()
     return count
 

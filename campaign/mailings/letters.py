@@ -28,6 +28,7 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.mailings.models import (
     ACTIVE,
+    DELIVERY_TRANSITIONS,
     Delivery,
     DeliveryStatus,
     Mailing,
@@ -462,11 +463,7 @@ def _held_in_petition(ids: list[int], petition_id: int):
     mailings = select(Mailing.id).where(
         Mailing.petition_id == petition_id, Mailing.kind == MailingKind.REPRESENTATIVES
     )
-    return (
-        Delivery.id.in_(ids),
-        Delivery.status == DeliveryStatus.HELD,
-        Delivery.mailing_id.in_(mailings),
-    )
+    return (Delivery.id.in_(ids), Delivery.mailing_id.in_(mailings))
 
 
 def _lock_for_pacing(mailing: Mailing) -> None:
@@ -482,11 +479,13 @@ def release_letters(ids: list[int], actor, now: datetime, *, petition_id: int) -
     any more)."""
     # One statement moves them, so a letter rejected meanwhile stays rejected.
     moved = db.session.execute(
-        update(Delivery)
-        .where(*_held_in_petition(ids, petition_id))
-        .values(status=DeliveryStatus.QUEUED, not_before=now)
-        .returning(Delivery.id, Delivery.mailing_id, Delivery.recipient_domain)
-        .execution_options(synchronize_session=False)
+        DELIVERY_TRANSITIONS.update(
+            Delivery,
+            DeliveryStatus.HELD,
+            DeliveryStatus.QUEUED,
+            *_held_in_petition(ids, petition_id),
+            not_before=now,
+        ).returning(Delivery.id, Delivery.mailing_id, Delivery.recipient_domain)
     ).all()
     if not moved:
         db.session.rollback()
@@ -527,11 +526,13 @@ def reject_letters(ids: list[int], reason: str, actor, now: datetime, *, petitio
     """Held letters of the petition -> cancelled, never sent, with the moderator's reason;
     audit-logged. Returns how many were rejected."""
     moved = db.session.execute(
-        update(Delivery)
-        .where(*_held_in_petition(ids, petition_id))
-        .values(status=DeliveryStatus.CANCELLED, last_error=reason.strip()[:300])
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
+        DELIVERY_TRANSITIONS.update(
+            Delivery,
+            DeliveryStatus.HELD,
+            DeliveryStatus.CANCELLED,
+            *_held_in_petition(ids, petition_id),
+            last_error=reason.strip()[:300],
+        ).returning(Delivery.id)
     ).all()
     if not moved:
         db.session.rollback()

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, update
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from campaign.clock import utcnow
-from campaign.errors import InvalidTransition
 from campaign.extensions import db
+from campaign.transitions import StateMachine
 
 
 class OfficialRole(StrEnum):
@@ -91,15 +91,26 @@ class MailingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-MAILING_TRANSITIONS = {
-    MailingStatus.DRAFT: {MailingStatus.SCHEDULED, MailingStatus.SENDING, MailingStatus.CANCELLED},
-    MailingStatus.SCHEDULED: {MailingStatus.SENDING, MailingStatus.DRAFT, MailingStatus.CANCELLED},
-    MailingStatus.SENDING: {MailingStatus.PAUSED, MailingStatus.DONE, MailingStatus.CANCELLED},
-    MailingStatus.PAUSED: {MailingStatus.SENDING, MailingStatus.CANCELLED},
-    # A supporters' mailing stays open to new letters; "retry failed" reopens a done one.
-    MailingStatus.DONE: {MailingStatus.SENDING},
-    MailingStatus.CANCELLED: set(),
-}
+MAILING_TRANSITIONS = StateMachine(
+    "mailing",
+    {
+        MailingStatus.DRAFT: {
+            MailingStatus.SCHEDULED,
+            MailingStatus.SENDING,
+            MailingStatus.CANCELLED,
+        },
+        MailingStatus.SCHEDULED: {
+            MailingStatus.SENDING,
+            MailingStatus.DRAFT,
+            MailingStatus.CANCELLED,
+        },
+        MailingStatus.SENDING: {MailingStatus.PAUSED, MailingStatus.DONE, MailingStatus.CANCELLED},
+        MailingStatus.PAUSED: {MailingStatus.SENDING, MailingStatus.CANCELLED},
+        # A supporters' mailing stays open to new letters; "retry failed" reopens a done one.
+        MailingStatus.DONE: {MailingStatus.SENDING},
+        MailingStatus.CANCELLED: set(),
+    },
+)
 # Statuses in which workers take queued deliveries.
 ACTIVE = frozenset({MailingStatus.SENDING})
 EDITABLE = frozenset({MailingStatus.DRAFT})
@@ -151,16 +162,9 @@ class Mailing(db.Model):
     ) -> bool:
         """Move a mailing from one of `sources` to `to`, atomically; False when another
         request moved it first (a double-clicked "send" starts one run)."""
-        for source in sources:
-            if to not in MAILING_TRANSITIONS[source]:
-                raise InvalidTransition(f"mailing: {source} -> {to}")
-        result = session.execute(
-            update(cls)
-            .where(cls.id == mailing_id, cls.status.in_(sources))
-            .values(status=to, **values)
-            .execution_options(synchronize_session=False)
+        return (
+            MAILING_TRANSITIONS.move(session, cls, sources, to, cls.id == mailing_id, **values) == 1
         )
-        return result.rowcount == 1
 
 
 class DeliveryStatus(StrEnum):
@@ -176,6 +180,36 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+DELIVERY_TRANSITIONS = StateMachine(
+    "delivery",
+    {
+        # A moderator releases a held letter, or rejects it.
+        DeliveryStatus.HELD: {DeliveryStatus.QUEUED, DeliveryStatus.CANCELLED},
+        DeliveryStatus.QUEUED: {DeliveryStatus.SENDING, DeliveryStatus.CANCELLED},
+        # A worker settles its claim: sent, failed for good, unknown (no answer after the
+        # hand-over), back in the queue (retry later, or never handed over) or cancelled
+        # (the recipient is gone).
+        DeliveryStatus.SENDING: {
+            DeliveryStatus.SENT,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.UNKNOWN,
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.CANCELLED,
+        },
+        # The sweeper marked it unknown while its worker still ran: the true outcome wins;
+        # or the organiser decides it left, or that it goes again.
+        DeliveryStatus.UNKNOWN: {
+            DeliveryStatus.SENT,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.CANCELLED,
+        },
+        # "Retry failed".
+        DeliveryStatus.FAILED: {DeliveryStatus.QUEUED},
+        DeliveryStatus.SENT: set(),
+        DeliveryStatus.CANCELLED: set(),
+    },
+)
 OPEN_DELIVERIES = frozenset({DeliveryStatus.HELD, DeliveryStatus.QUEUED, DeliveryStatus.SENDING})
 
 

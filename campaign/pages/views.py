@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    url_for,
 )
 from flask_babel import get_locale
 
@@ -23,10 +22,10 @@ from campaign.clock import utcnow
 from campaign.extensions import limiter
 from campaign.petitions.services import open_petitions
 from campaign.signatures.services import signature_count
+from campaign.web.language import LANGUAGE_COOKIE
+from campaign.web.redirects import local_path
 
 bp = Blueprint("pages", __name__)
-
-LANGUAGE_COOKIE = "lang"
 
 
 @bp.get("/")
@@ -50,18 +49,6 @@ def proof_of_work_challenge():
 @bp.get("/privacy")
 def privacy():
     return render_template("pages/privacy.html")
-
-
-def local_path(target: str | None, default: str | None = None) -> str:
-    """Only a path on this site: never //host, /\\host, a scheme or a control character."""
-    if (
-        not target
-        or not target.startswith("/")
-        or target.startswith(("//", "/\\"))
-        or any(ord(char) < 32 for char in target)
-    ):
-        return default or url_for("pages.home")
-    return target
 
 
 @bp.get("/language/<code>")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from campaign.clock import utcnow
 from campaign.errors import InvalidTransition
 from campaign.extensions import db
+from campaign.transitions import StateMachine
 
 
 class PetitionStatus(StrEnum):
@@ -31,11 +32,22 @@ class LifecycleStep(StrEnum):
 
 SIGNABLE = frozenset({PetitionStatus.OPEN})
 PUBLIC = frozenset({PetitionStatus.OPEN, PetitionStatus.CLOSED, PetitionStatus.ARCHIVED})
-TRANSITIONS = {
-    PetitionStatus.DRAFT: {PetitionStatus.OPEN},
-    PetitionStatus.OPEN: {PetitionStatus.CLOSED},
-    PetitionStatus.CLOSED: {PetitionStatus.OPEN, PetitionStatus.ARCHIVED},
-    PetitionStatus.ARCHIVED: set(),
+PETITION_TRANSITIONS = StateMachine(
+    "petition",
+    {
+        PetitionStatus.DRAFT: {PetitionStatus.OPEN},
+        PetitionStatus.OPEN: {PetitionStatus.CLOSED},
+        PetitionStatus.CLOSED: {PetitionStatus.OPEN, PetitionStatus.ARCHIVED},
+        PetitionStatus.ARCHIVED: set(),
+    },
+)
+# Each lifecycle button: the state it starts from and the state it leads to ("open" and
+# "reopen" both lead to open, from draft and from closed).
+LIFECYCLE_STEPS = {
+    LifecycleStep.OPEN: (PetitionStatus.DRAFT, PetitionStatus.OPEN),
+    LifecycleStep.CLOSE: (PetitionStatus.OPEN, PetitionStatus.CLOSED),
+    LifecycleStep.REOPEN: (PetitionStatus.CLOSED, PetitionStatus.OPEN),
+    LifecycleStep.ARCHIVE: (PetitionStatus.CLOSED, PetitionStatus.ARCHIVED),
 }
 
 
@@ -153,43 +165,35 @@ class Petition(db.Model):
         """Shown to visitors (every state but draft)."""
         return self.status in PUBLIC
 
-    def _move_to(self, status: PetitionStatus) -> None:
-        if status not in TRANSITIONS[PetitionStatus(self.status)]:
-            raise InvalidTransition(f"petition {self.slug}: {self.status} -> {status}")
-        self.status = status
+    def take(self, step: LifecycleStep) -> None:
+        """Make a lifecycle step on this (unsaved or loaded) petition; raises
+        InvalidTransition when its state forbids it. Services use `move_lifecycle`, which
+        also guards against a concurrent change."""
+        source, to = LIFECYCLE_STEPS[step]
+        if self.status != source:
+            raise InvalidTransition(f"petition {self.slug}: {step} from {self.status}")
+        PETITION_TRANSITIONS.check(source, to)
+        self.status = to
 
     def open(self) -> None:
         """Start accepting signatures."""
-        self._move_to(PetitionStatus.OPEN)
+        self.take(LifecycleStep.OPEN)
 
     def close(self) -> None:
         """Stop accepting signatures; the list stays public."""
-        self._move_to(PetitionStatus.CLOSED)
+        self.take(LifecycleStep.CLOSE)
 
     def reopen(self) -> None:
         """Accept signatures again after closing."""
-        if self.status != PetitionStatus.CLOSED:
-            raise InvalidTransition(f"petition {self.slug}: only a closed petition reopens")
-        self._move_to(PetitionStatus.OPEN)
+        self.take(LifecycleStep.REOPEN)
 
     def archive(self) -> None:
         """Freeze a closed petition for good: still public, never signable nor editable."""
-        self._move_to(PetitionStatus.ARCHIVED)
+        self.take(LifecycleStep.ARCHIVE)
 
     def available_steps(self) -> list[LifecycleStep]:
-        """The lifecycle steps TRANSITIONS allows from the current state."""
-        status = PetitionStatus(self.status)
-        targets = TRANSITIONS[status]
-        steps = []
-        if PetitionStatus.OPEN in targets:
-            steps.append(
-                LifecycleStep.REOPEN if status == PetitionStatus.CLOSED else LifecycleStep.OPEN
-            )
-        if PetitionStatus.CLOSED in targets:
-            steps.append(LifecycleStep.CLOSE)
-        if PetitionStatus.ARCHIVED in targets:
-            steps.append(LifecycleStep.ARCHIVE)
-        return steps
+        """The lifecycle steps that the current state allows, in the table's order."""
+        return [step for step, (source, _) in LIFECYCLE_STEPS.items() if source == self.status]
 
     def is_editable(self) -> bool:
         """Texts and settings may change in every state but archived."""

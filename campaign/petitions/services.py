@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from campaign.accounts.models import Role, User
 from campaign.audit import record
-from campaign.errors import DomainError
+from campaign.errors import DomainError, InvalidTransition
 from campaign.extensions import db
 from campaign.petitions.models import (
+    LIFECYCLE_STEPS,
+    PETITION_TRANSITIONS,
     PUBLIC,
     Category,
     LifecycleStep,
@@ -32,7 +34,7 @@ from campaign.petitions.models import (
     PetitionStatus,
     PetitionText,
 )
-from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.models import Signature, SignatureStatus
 
 # The shared set of categories: key, French label, English label, position.
 DEFAULT_CATEGORIES = [
@@ -378,26 +380,31 @@ def update_petition(
     return EditOutcome.NEW_VERSION if publishes else EditOutcome.SAVED
 
 
-# What each lifecycle step does, and its name in the audit log.
-LIFECYCLE_STEPS = {
-    LifecycleStep.OPEN: (Petition.open, "petition opened"),
-    LifecycleStep.CLOSE: (Petition.close, "petition closed"),
-    LifecycleStep.REOPEN: (Petition.reopen, "petition reopened"),
-    LifecycleStep.ARCHIVE: (Petition.archive, "petition archived"),
+# Each lifecycle step's name in the audit log.
+LIFECYCLE_ACTIONS = {
+    LifecycleStep.OPEN: "petition opened",
+    LifecycleStep.CLOSE: "petition closed",
+    LifecycleStep.REOPEN: "petition reopened",
+    LifecycleStep.ARCHIVE: "petition archived",
 }
 
 
 def take_lifecycle_step(
     petition: Petition, step: LifecycleStep, actor: User, now: datetime
 ) -> None:
-    """Open, close, reopen or archive; raises InvalidTransition when the state forbids it."""
-    move, action = LIFECYCLE_STEPS[step]
-    before = petition.status
-    move(petition)
-    petition.updated_at = now
-    detail = f"{before} → {petition.status}"
-    record(action, now, actor=actor, petition_id=petition.id, detail=detail)
+    """Open, close, reopen or archive; raises InvalidTransition when the state forbids it,
+    also when another organiser changed the state meanwhile (the UPDATE is guarded)."""
+    source, to = LIFECYCLE_STEPS[step]
+    moved = PETITION_TRANSITIONS.move(
+        db.session, Petition, source, to, Petition.id == petition.id, updated_at=now
+    )
+    if not moved:
+        db.session.rollback()
+        raise InvalidTransition(f"petition {petition.slug}: {step} from {petition.status}")
+    detail = f"{source} → {to}"
+    record(LIFECYCLE_ACTIONS[step], now, actor=actor, petition_id=petition.id, detail=detail)
     db.session.commit()
+    db.session.refresh(petition)
 
 
 def _normalised(text: TextSubmission) -> TextSubmission:
@@ -678,7 +685,7 @@ def confirmed_signatures_by_version(petition_id: int) -> dict[int, int]:
     """Confirmed signatures per text version."""
     rows = db.session.execute(
         select(Signature.text_version, func.count(Signature.id))
-        .where(Signature.petition_id == petition_id, Signature.status.in_(COUNTED))
+        .where(Signature.petition_id == petition_id, Signature.counted)
         .group_by(Signature.text_version)
     )
     return {version: count for version, count in rows}

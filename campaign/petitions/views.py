@@ -29,6 +29,7 @@ from campaign.petitions.services import (
 from campaign.signatures.forms import SignatureForm
 from campaign.signatures.models import COUNTED, Signature
 from campaign.signatures.services import (
+    first_signatories,
     latest_signatories,
     signatory_line,
     signature_count,
@@ -60,6 +61,7 @@ class PageCounts:
     count: int
     levels: dict[str, dict[str, int]]
     latest: tuple[tuple[str, Signatory], ...]
+    first: tuple[tuple[str, Signatory], ...] = ()
 
 
 def _counts_cache() -> dict[int, tuple[float, PageCounts]]:
@@ -123,6 +125,10 @@ def page_counts(petition_id: int) -> PageCounts:
             (signatory_line(s), Signatory(s.verification_level, s.verified_profession))
             for s in latest_signatories(petition_id)
         ),
+        first=tuple(
+            (signatory_line(s), Signatory(s.verification_level, s.verified_profession))
+            for s in first_signatories(petition_id)
+        ),
     )
     cache[petition_id] = (now + PAGE_COUNTS_SECONDS, counts)
     return counts
@@ -146,6 +152,7 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
         tallies=category_tallies(petition, counts.levels),
         latest=counts.latest,
+        first=counts.first,
         form=form,
         ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,

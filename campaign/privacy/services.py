@@ -21,7 +21,7 @@ from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
 from campaign.signatures.emails import reachable_signer
-from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token, withdraw_signature
 from campaign.verification.services import (
     erase_petition_verification_data,
@@ -379,7 +379,7 @@ def _stale_pending_condition(now: datetime):
 
 
 def _published_condition():
-    return and_(Signature.status.in_(COUNTED), Signature.show_name.is_(True))
+    return Signature.published
 
 
 def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:

@@ -1,1 +1,12 @@
 """Publication: press exports, hash-chained snapshots of the public list, receipts, proofs."""
+
+
+def init_app(app) -> None:
+    """Register the domain's models, pages, commands and emails (create_app calls each
+    domain's)."""
+    from campaign.mail.outbox import register_senders
+    from campaign.publication import commands, emails, models, views  # noqa: F401
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(commands.publication)
+    register_senders(emails.SENDERS)

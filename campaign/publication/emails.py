@@ -42,7 +42,7 @@ def send_publication_receipt_email(outbox: OutboxMessage, connection: MailConnec
     subject, text, html = render_email(
         "publication_receipt",
         signature.language,
-        first_name=signature.first_name,
+        first_name=signature.first_name or signature.last_name,
         petition_title=petition.text(signature.language).title,
         receipt=entry.leaf,
         publication=publication,

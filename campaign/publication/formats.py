@@ -21,7 +21,7 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 FORMAT_VERSION = "tribune-publication/1"
 # The txt, csv and json files are rendered again at each download and must come out byte for
 # byte as when their digest was taken: bump this whenever a change here alters those bytes.
-RENDERING_VERSION = "r2"
+RENDERING_VERSION = "r3"
 CHUNK_SIZE = 64 * 1024
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"),
 # with their full-width forms, which some spreadsheets fold to ASCII.
@@ -38,8 +38,15 @@ CSV_COLUMNS = (
     "confirmed_on",
     "verification",
     "verified_profession",
+    "first_signatory",
 )
 XLSX_ALL_SHEET = "All"
+# The headings of the txt files when the list has first signatories, in the petition's
+# language: fixed here, not translated, since the bytes of a txt file must never change.
+SECTION_HEADINGS = {
+    "fr": ("Premiers signataires", "Autres signataires"),
+    "en": ("First signatories", "Other signatories"),
+}
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MEDIA_TYPES = {
     "txt": "text/plain; charset=utf-8",
@@ -65,10 +72,14 @@ class Entry(NamedTuple):
     # None in entries published before levels existed.
     verification: str | None = None
     verified_profession: str | None = None
+    # A first signatory's rank among them ("1", "2"...), in the organisers' order; None for
+    # the others, and in entries published before first signatories existed.
+    first_signatory: str | None = None
 
     def fields(self) -> dict[str, str]:
         """The entry's JSON object; title and organisation only when published, the level
-        when known, the verified profession when a register gave one."""
+        when known, the verified profession when a register gave one, the rank of a first
+        signatory (so that the digest signs who is one, and in which order)."""
         fields = {
             "category": self.category,
             "confirmed_on": self.confirmed_on,
@@ -84,6 +95,8 @@ class Entry(NamedTuple):
             fields["verification"] = self.verification
         if self.verified_profession:
             fields["verified_profession"] = self.verified_profession
+        if self.first_signatory:
+            fields["first_signatory"] = self.first_signatory
         return fields
 
     def canonical(self) -> bytes:
@@ -153,7 +166,7 @@ class Snapshot:
 
 
 # What the txt, csv, xlsx and pdf files print: an Entry, or a database row of the same
-# nine columns in the same order. The renderers unpack them as tuples: reading a
+# ten columns in the same order. The renderers unpack them as tuples: reading a
 # SQLAlchemy row by attribute costs about a microsecond a field, a million times over.
 PublicEntry = Sequence[Any]
 
@@ -169,9 +182,10 @@ def one_line(text: str) -> str:
 
 def signatory_line(entry: PublicEntry) -> str:
     """'Surname Firstname, Title, Organisation': fields joined by ", ", empty ones left out,
-    on one line whatever the fields contain."""
+    on one line whatever the fields contain; an organisation (no first name): 'Name,
+    Description'."""
     last_name, first_name, title, organisation, *_ = entry
-    line = last_name + " " + first_name
+    line = last_name + " " + first_name if first_name else last_name
     if title:
         line += ", " + title
     if organisation:
@@ -214,11 +228,28 @@ def _batched_lines(lines: Iterable[str], size: int = 500) -> Iterator[str]:
 # --- txt ------------------------------------------------------------------------------------
 
 
-def _txt_lines(entries: Iterable[PublicEntry]) -> Iterator[str]:
+def section_headings(language: str) -> tuple[str, str]:
+    """The txt files' headings of the first signatories and of the others."""
+    return SECTION_HEADINGS.get(language, SECTION_HEADINGS["en"])
+
+
+def _txt_lines(
+    entries: Iterable[PublicEntry], headings: tuple[str, str] | None = None
+) -> Iterator[str]:
+    """The lines; with `headings`, the first signatories (ranked rows, which come first)
+    under the first heading, then a blank line and the others under the second."""
     controls = CONTROL_CHARACTERS
-    for last_name, first_name, title, organisation, _category, _day, _salt, _v, _p in entries:
+    section = None
+    for last_name, first_name, title, organisation, _category, _day, _salt, _v, _p, rank in entries:
+        if headings is not None and (rank is not None) != (section == 0):
+            if rank is not None:
+                section = 0
+                yield headings[0] + "\n\n"
+            elif section == 0:
+                section = 1
+                yield "\n" + headings[1] + "\n\n"
         # signatory_line(), inlined: this loop runs once per signatory.
-        line = last_name + " " + first_name
+        line = last_name + " " + first_name if first_name else last_name
         if title:
             line += ", " + title
         if organisation:
@@ -228,19 +259,32 @@ def _txt_lines(entries: Iterable[PublicEntry]) -> Iterator[str]:
         yield line + "\n"
 
 
-def render_txt(entries: Iterable[PublicEntry]) -> Iterator[bytes]:
-    """One line per signatory, in public order."""
-    return _chunks(_batched_lines(_txt_lines(entries)))
+def render_txt(
+    entries: Iterable[PublicEntry], headings: tuple[str, str] | None = None
+) -> Iterator[bytes]:
+    """One line per signatory in press order: the first signatories in their rank's order,
+    then the others in public order. When there are first signatories, each part comes
+    under its heading (section_headings()), with a blank line between them."""
+    return _chunks(_batched_lines(_txt_lines(entries, headings)))
 
 
 def render_txt_by_category(
-    snapshot: Snapshot, entries_in: Callable[[str], Iterable[PublicEntry]]
+    snapshot: Snapshot,
+    entries_in: Callable[[str], Iterable[PublicEntry]],
+    first_rows: Iterable[PublicEntry] = (),
 ) -> Iterator[bytes]:
     """One section per category that has signatories, in the petition's order: the label,
-    a blank line, the lines, and a blank line between sections."""
+    a blank line, the lines, and a blank line between sections; the first signatories, if
+    any, before them in a section of their own (`entries_in` then leaves them out)."""
 
     def pieces() -> Iterator[str]:
         started = False
+        lines = _batched_lines(_txt_lines(first_rows))
+        head = next(lines, None)
+        if head is not None:
+            yield section_headings(snapshot.language)[0] + "\n\n" + head
+            yield from lines
+            started = True
         for category in snapshot.categories:
             lines = _batched_lines(_txt_lines(entries_in(category["key"])))
             first = next(lines, None)
@@ -268,7 +312,7 @@ def _csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[s
         for c in snapshot.categories
     }
     formula = FORMULA_CHARACTERS
-    for last, first, title, organisation, category, day, _salt, level, profession in entries:
+    for last, first, title, organisation, category, day, _salt, level, profession, rank in entries:
         # _csv_field() inlined for the fields signers typed: this runs per signatory.
         title, organisation, profession = title or "", organisation or "", profession or ""
         if last[:1] in formula:
@@ -288,7 +332,7 @@ def _csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[s
             '"' + last.replace('"', '""') + '","' + first.replace('"', '""') + '","'
             + title.replace('"', '""') + '","' + organisation.replace('"', '""') + '",'
             + tail + day + '","' + (level or "") + '","'
-            + profession.replace('"', '""') + '"\r\n'
+            + profession.replace('"', '""') + '","' + (str(rank) if rank else "") + '"\r\n'
         )  # fmt: skip
 
 
@@ -378,7 +422,7 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
         return row
 
     labels = {category["key"]: snapshot.label(category["key"]) for category in snapshot.categories}
-    for last, first, title, organisation, category, day, _salt, level, profession in entries:
+    for last, first, title, organisation, category, day, _salt, level, profession, rank in entries:
         values = [
             last,
             first,
@@ -389,6 +433,7 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
             day,
             level or "",
             profession or "",
+            str(rank) if rank else "",
         ]
         everyone.append(cells(everyone, values))
         sheet = sheets.get(category)

@@ -122,6 +122,9 @@ class PublicationEntry(db.Model):
     # levels existed, and once erased).
     verification: Mapped[str | None] = mapped_column(String(20))
     verified_profession: Mapped[str | None] = mapped_column(String(200))
+    # A first signatory's place among them, from 1 (NULL for the others): in the canonical
+    # JSON as "first_signatory", and the order of the first section of every press file.
+    first_rank: Mapped[int | None]
     # The entry's canonical JSON, exactly the bytes its leaf hashes.
     canonical: Mapped[str | None] = mapped_column(Text)
     sort_last: Mapped[str] = mapped_column(SortKey, default="")

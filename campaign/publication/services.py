@@ -54,6 +54,7 @@ from campaign.publication.formats import (
     render_json,
     render_txt,
     render_txt_by_category,
+    section_headings,
     write_pdf,
     write_xlsx,
 )
@@ -72,7 +73,11 @@ from campaign.publication.models import (
     PublicationFile,
 )
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
-from campaign.signatures.services import counts_by_category, signature_count
+from campaign.signatures.services import (
+    counts_by_category,
+    first_signatory_order,
+    signature_count,
+)
 from campaign.verification.services import level_counts
 
 log = logging.getLogger(__name__)
@@ -172,10 +177,12 @@ def _content(
     created_at: datetime,
     verification: str,
     verified_profession: str | None,
+    first_rank: int | None = None,
 ) -> tuple:
     """What a published signature shows, as stored in an entry row: last name, first name,
     title and organisation (None unless the signer chose to publish them), category, day
-    of confirmation, verification level and verified profession (None if none)."""
+    of confirmation, verification level, verified profession (None if none), and a first
+    signatory's rank among them (None for the others)."""
     title = _clean(title) if show_title else ""
     organisation = _clean(organisation) if show_organisation else ""
     return (
@@ -187,11 +194,14 @@ def _content(
         (confirmed_at or created_at).date(),
         str(verification),
         _clean(verified_profession) or None,
+        first_rank,
     )
 
 
 def _entry(signature_id: int, content: tuple, salt_key: bytes | None = None) -> Entry:
-    last_name, first_name, title, organisation, category, confirmed_on, level, profession = content
+    last_name, first_name, title, organisation, category, confirmed_on, level, profession, rank = (
+        content
+    )
     return Entry(
         last_name=last_name,
         first_name=first_name,
@@ -202,7 +212,23 @@ def _entry(signature_id: int, content: tuple, salt_key: bytes | None = None) -> 
         organisation=organisation,
         verification=level,
         verified_profession=profession,
+        first_signatory=str(rank) if rank else None,
     )
+
+
+def first_ranks(petition_id: int) -> dict[int, int]:
+    """Signature id -> rank (from 1) of each published first signatory, in the organisers'
+    order: the order of the first section of every press file, signed in each entry."""
+    query = (
+        select(Signature.id)
+        .where(
+            Signature.petition_id == petition_id,
+            Signature.published,
+            Signature.first_signatory.is_(True),
+        )
+        .order_by(*first_signatory_order())
+    )
+    return {signature_id: rank for rank, signature_id in enumerate(db.session.scalars(query), 1)}
 
 
 def public_entry(signature: Signature) -> Entry:
@@ -220,6 +246,7 @@ def public_entry(signature: Signature) -> Entry:
         signature.created_at,
         signature.verification_level,
         signature.verified_profession,
+        first_ranks(signature.petition_id).get(signature.id) if signature.first_signatory else None,
     )
     return _entry(signature.id, content)
 
@@ -237,6 +264,7 @@ def _stored_entry(row: Any) -> AnyEntry:
         organisation=row.organisation,
         verification=row.verification,
         verified_profession=row.verified_profession,
+        first_signatory=str(row.first_rank) if row.first_rank else None,
     )
 
 
@@ -261,8 +289,7 @@ def _published_signatures(petition_id: int):
         )
         .where(
             Signature.petition_id == petition_id,
-            Signature.status.in_(COUNTED),
-            Signature.show_name.is_(True),
+            Signature.published,
         )
         .order_by(Signature.id)
     )
@@ -273,8 +300,7 @@ def published_count(petition_id: int) -> int:
     return db.session.scalar(
         select(func.count(Signature.id)).where(
             Signature.petition_id == petition_id,
-            Signature.status.in_(COUNTED),
-            Signature.show_name.is_(True),
+            Signature.published,
         )
     )
 
@@ -344,6 +370,7 @@ def entries_of(publication: Publication, category: str | None = None) -> Iterato
         PublicationEntry.salt,
         PublicationEntry.verification,
         PublicationEntry.verified_profession,
+        PublicationEntry.first_rank,
         PublicationEntry.erased_at,
     ).where(PublicationEntry.member_of(publication.petition_id, publication.sequence))
     if category is not None:
@@ -362,9 +389,13 @@ def json_entries(publication: Publication) -> Iterator[str]:
         yield canonical if canonical is not None else ErasedEntry(leaf).canonical().decode()
 
 
-def public_rows(publication: Publication, category: str | None = None) -> Iterator[Any]:
+def public_rows(
+    publication: Publication, category: str | None = None, first: bool | None = None
+) -> Iterator[Any]:
     """The publication's named entries in public order, streamed as rows of the columns of
-    an Entry in its order (formats.PublicEntry), for the txt, csv, xlsx and pdf files."""
+    an Entry in its order (formats.PublicEntry), for the txt, csv, xlsx and pdf files. With
+    `first`, only the first signatories, in their rank's order; with first=False, only the
+    others."""
     query = select(
         PublicationEntry.last_name,
         PublicationEntry.first_name,
@@ -375,13 +406,26 @@ def public_rows(publication: Publication, category: str | None = None) -> Iterat
         PublicationEntry.salt,
         PublicationEntry.verification,
         PublicationEntry.verified_profession,
+        PublicationEntry.first_rank,
     ).where(
         PublicationEntry.member_of(publication.petition_id, publication.sequence),
         PublicationEntry.erased_at.is_(None),
     )
     if category is not None:
         query = query.where(PublicationEntry.category_key == category)
+    if first:
+        query = query.where(PublicationEntry.first_rank.is_not(None))
+        return _stream(query.order_by(PublicationEntry.first_rank, PublicationEntry.id))
+    if first is not None:
+        query = query.where(PublicationEntry.first_rank.is_(None))
     return _stream(query.order_by(*PublicationEntry.public_order()))
+
+
+def press_rows(publication: Publication, category: str | None = None) -> Iterator[Any]:
+    """public_rows() in the order of the press files: the first signatories in their rank's
+    order, then the others in public order."""
+    yield from public_rows(publication, category, first=True)
+    yield from public_rows(publication, category, first=False)
 
 
 def _leaves_of(petition_id: int, sequence: int) -> Iterator[bytes]:
@@ -488,6 +532,7 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
             PublicationEntry.confirmed_on,
             PublicationEntry.verification,
             PublicationEntry.verified_profession,
+            PublicationEntry.first_rank,
         )
         .where(
             PublicationEntry.petition_id == petition_id,
@@ -503,6 +548,7 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
     open_entries = ((row[0], row[1], tuple(row[2:])) for row in open_rows)
     end = (None, None, None)
     salt_key = _salt_key()
+    ranks = first_ranks(petition_id)
     new_rows: list[dict[str, Any]] = []
 
     def insert_new() -> None:
@@ -516,7 +562,7 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
             result.closed.append(pending_id)
             result.departed.add(pending_signature)
             pending_id, pending_signature, pending_content = next(open_entries, end)
-        content = _content(*fields)
+        content = _content(*fields, ranks.get(signature_id))
         kept = False
         while pending_id is not None and pending_signature == signature_id:
             if not kept and pending_content == content:
@@ -543,6 +589,7 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
                     "salt": entry.salt,
                     "verification": entry.verification,
                     "verified_profession": entry.verified_profession,
+                    "first_rank": content[8],
                     "canonical": canonical.decode(),
                     "sort_last": sort_last,
                     "sort_first": sort_first,
@@ -594,6 +641,7 @@ ENTRY_COLUMNS = (
     "salt",
     "verification",
     "verified_profession",
+    "first_rank",
     "canonical",
     "sort_last",
     "sort_first",
@@ -691,6 +739,7 @@ def erase_entries(petition_id: int, entry_ids: list[int], now: datetime) -> int:
                 salt=None,
                 verification=None,
                 verified_profession=None,
+                first_rank=None,
                 canonical=None,
                 erased_at=now,
             )
@@ -848,10 +897,23 @@ def current_publication(petition: Petition, now: datetime) -> Publication:
         return latest_publication(petition.id)
 
 
+def _published_ranks(petition_id: int) -> dict[int, int]:
+    """Signature id -> rank of the first signatories the latest publication names."""
+    rows = db.session.execute(
+        select(PublicationEntry.signature_id, PublicationEntry.first_rank).where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.until_sequence.is_(None),
+            PublicationEntry.first_rank.is_not(None),
+            PublicationEntry.signature_id.is_not(None),
+        )
+    )
+    return {signature_id: rank for signature_id, rank in rows}
+
+
 def publication_due(petition: Petition, now: datetime) -> bool:
     """Publish now? When there is none yet, when someone named has left the list, or when
-    the counts (or the counts per verification level) changed and the latest publication
-    is a day old."""
+    the counts (or the counts per verification level, or the first signatories and their
+    order) changed and the latest publication is a day old."""
     latest = latest_publication(petition.id)
     if latest is None:
         return True
@@ -863,6 +925,7 @@ def publication_due(petition: Petition, now: datetime) -> bool:
         signature_count(petition.id) != latest.signature_count
         or published_count(petition.id) != latest.entry_count
         or latest.header_fields.get("verification") != level_counts(petition.id)
+        or _published_ranks(petition.id) != first_ranks(petition.id)
     )
 
 
@@ -929,13 +992,20 @@ def pdf_html(
 
 
 def _pdf_parts(publication: Publication) -> Iterator[list[tuple[str, list[Any], bool]]]:
-    """The list cut into parts of about PDF_PART_ENTRIES entries, by category."""
+    """The list cut into parts of about PDF_PART_ENTRIES entries: the first signatories,
+    then the others by category."""
     snapshot = snapshot_of(publication)
     part: list[tuple[str, list[Any], bool]] = []
     size = 0
-    for category in snapshot.categories:
-        label, rows, continued = snapshot.label(category["key"]), [], False
-        for row in public_rows(publication, category["key"]):
+    with force_locale(snapshot.language):
+        first_label = gettext("First signatories (attested by the organisers)")
+    sections = [(first_label, lambda: public_rows(publication, first=True))] + [
+        (snapshot.label(c["key"]), lambda key=c["key"]: public_rows(publication, key, first=False))
+        for c in snapshot.categories
+    ]
+    for label, section_rows in sections:
+        rows, continued = [], False
+        for row in section_rows():
             rows.append(row)
             size += 1
             if size == PDF_PART_ENTRIES:
@@ -968,11 +1038,15 @@ def render_streamed(publication: Publication, export: ExportFile) -> Iterator[by
     """The bytes of a txt, csv or json file, rendered from the stored entries."""
     snapshot = snapshot_of(publication)
     if export.format == ExportFormat.TXT and export.by_category:
-        return render_txt_by_category(snapshot, lambda key: public_rows(publication, key))
+        return render_txt_by_category(
+            snapshot,
+            lambda key: public_rows(publication, key, first=False),
+            public_rows(publication, first=True),
+        )
     if export.format == ExportFormat.TXT:
-        return render_txt(public_rows(publication))
+        return render_txt(press_rows(publication), section_headings(snapshot.language))
     if export.format == ExportFormat.CSV:
-        return render_csv(snapshot, public_rows(publication))
+        return render_csv(snapshot, press_rows(publication))
     if export.format == ExportFormat.JSON:
         return render_json(snapshot, earlier_headers(publication), json_entries(publication))
     raise ValueError(f"{export.name} is rendered once and stored")
@@ -982,7 +1056,7 @@ def render_stored(publication: Publication, export: ExportFile, url_fetcher=None
     """The bytes of an xlsx or pdf file, rendered now."""
     with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as target:
         if export.format == ExportFormat.XLSX:
-            write_xlsx(snapshot_of(publication), public_rows(publication), target)
+            write_xlsx(snapshot_of(publication), press_rows(publication), target)
         elif export.format == ExportFormat.PDF:
             write_publication_pdf(publication, target, url_fetcher)
         else:

@@ -9,8 +9,8 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from campaign.cli import acting_account, import_source
 from campaign.clock import utcnow
-from campaign.commands import acting_account, import_source
 from campaign.extensions import db
 from campaign.petitions.models import Petition
 from campaign.signatures.imports import (
@@ -48,6 +48,11 @@ def _summary(plan: ImportPlan) -> str:
     is_flag=True,
     help="Send each signer the confirmation email; counted once they confirm.",
 )
+@click.option(
+    "--first-signatories",
+    is_flag=True,
+    help="Mark every line a first signatory, attested by the importer (see --as).",
+)
 @click.option("--dry-run", is_flag=True, help="Check and count; change nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid lines despite invalid ones.")
 @click.option("--source", metavar="NAME", help="Name of the list (default: the file's name).")
@@ -59,6 +64,7 @@ def import_command(
     slug: str,
     confirmed: bool,
     send_confirmation: bool,
+    first_signatories: bool,
     dry_run: bool,
     skip_invalid: bool,
     source: str | None,
@@ -68,8 +74,12 @@ def import_command(
 
     Columns (header row, comma or semicolon, UTF-8): last_name, first_name, title,
     organisation, category, email, departement, show_name (1: publish the line, 0: count
-    only). Exits 1 when a line is invalid, listing each on standard error; then nothing is
-    imported unless --skip-invalid is given. Importing the same list again changes nothing.
+    only), and optionally kind (person or organisation; an organisation has its name in
+    last_name and no first name, as has a line of category organisation with no first name).
+    With --first-signatories, the lines are the petition's first signatories, shown
+    first, with the level "attested by the organisers". Exits 1 when a line is invalid,
+    listing each on standard error; then nothing is imported unless --skip-invalid is given.
+    Importing the same list again changes nothing.
     """
     if confirmed == send_confirmation:
         raise click.UsageError("choose exactly one of --confirmed and --send-confirmation")
@@ -96,6 +106,7 @@ def import_command(
                     skip_invalid=skip_invalid,
                     actor=actor,
                     via="cli",
+                    first_signatories=first_signatories,
                 )
                 plan, imported = outcome.plan, outcome.imported
         except ImportNotAllowed as error:
@@ -105,7 +116,8 @@ def import_command(
     if dry_run:
         click.echo("dry run: nothing imported")
     elif imported:
-        click.echo(f"imported {imported} signature(s) from {source!r} ({mode})")
+        first = ", first signatories" if first_signatories else ""
+        click.echo(f"imported {imported} signature(s) from {source!r} ({mode}{first})")
     else:
         click.echo("nothing imported")
     if plan.errors:

@@ -29,6 +29,11 @@ from campaign.petitions.models import Petition
 from campaign.verification.registries import checked_rpps
 
 URL_PATTERN = re.compile(r"(://|www\.|\b[\w-]+\.(com|net|org|fr|io|info|ru|xyz|biz)\b)", re.I)
+# What an organisation's name may not hold: a scheme (https://, javascript:...) or a domain
+# followed by a path. A bare domain is how some collectives name themselves.
+LINK_PATTERN = re.compile(
+    r"(://|\b(https?|ftp|javascript|data|mailto|file|vbscript):|\b[\w-]+(\.[\w-]+)+/)", re.I
+)
 
 
 # Controls, invisible formatting (bidi overrides, zero-width...), line and paragraph
@@ -67,6 +72,11 @@ def has_control_characters(value: str, *, allowed: str = "") -> bool:
 def contains_web_address(value: str) -> bool:
     """Whether the text looks like it holds a link."""
     return URL_PATTERN.search(value) is not None
+
+
+def contains_link(value: str) -> bool:
+    """Whether the text holds a link proper: a scheme, or a domain with a path."""
+    return LINK_PATTERN.search(value) is not None
 
 
 def is_email_address(value: str) -> bool:
@@ -193,23 +203,18 @@ class SignatureForm(FlaskForm):
                 return super().get_translations(form)
             return _WTFORMS_MESSAGES
 
+    # Without JavaScript too: the box changes what the name fields must hold, not the page.
+    for_organisation = BooleanField(_l("I sign for an organisation"))
+    # Required for a person, empty for an organisation: see validate_first_name.
     first_name = StringField(
         _l("First name"),
         filters=[strip_text],
-        validators=[
-            DataRequired(_l("Enter your first name.")),
-            Length(max=100, message=_l("At most %(max)d characters.")),
-            person_name,
-        ],
+        validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
     last_name = StringField(
         _l("Last name"),
         filters=[strip_text],
-        validators=[
-            DataRequired(_l("Enter your last name.")),
-            Length(max=100, message=_l("At most %(max)d characters.")),
-            person_name,
-        ],
+        validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
     email = EmailField(
         _l("Email address"),
@@ -261,6 +266,31 @@ class SignatureForm(FlaskForm):
     altcha = HiddenField()
 
     petition: Petition | None = None
+
+    def validate_first_name(self, field: StringField) -> None:
+        if self.for_organisation.data:
+            if field.data:
+                raise ValidationError(
+                    _l("An organisation signs without a first name: leave it empty.")
+                )
+        elif not field.data:
+            raise ValidationError(_l("Enter your first name."))
+        else:
+            person_name(self, field)
+
+    def validate_last_name(self, field: StringField) -> None:
+        if field.errors:
+            return
+        if not self.for_organisation.data:
+            if not field.data:
+                raise ValidationError(_l("Enter your last name."))
+            person_name(self, field)
+        elif not field.data:
+            raise ValidationError(_l("Enter the name of the organisation."))
+        elif contains_link(field.data):
+            raise ValidationError(
+                _l("A name cannot contain a link (https://… or a path after a domain).")
+            )
 
     def validate_email(self, field: EmailField) -> None:
         if field.errors or not field.data:
@@ -327,6 +357,9 @@ class SignatureImportForm(FlaskForm):
         validators=[InputRequired(_l("Choose how the signatures are confirmed."))],
     )
     skip_invalid = BooleanField(_l("Import the valid lines even if other lines are invalid"))
+    first_signatories = BooleanField(
+        _l("These are the first signatories: shown first, attested by me")
+    )
     source = StringField(
         _l("Name of the list (optional)"),
         filters=[strip_text],

@@ -25,6 +25,7 @@ from campaign.audit import record
 from campaign.csv_import import (
     LineError,
     check_name,
+    check_organisation_name,
     check_text,
     departement_code,
     read_csv_table,
@@ -36,8 +37,9 @@ from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.forms import is_email_address
-from campaign.signatures.models import Signature, SignatureStatus
+from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
+from campaign.verification.models import VerificationLevel, VerificationMethod
 
 COLUMNS = (
     "last_name",
@@ -49,6 +51,10 @@ COLUMNS = (
     "departement",
     "show_name",
 )
+# Optional: "person" or "organisation". Without it, a line of category organisation with
+# no first name is an organisation's.
+OPTIONAL_COLUMNS = ("kind",)
+ORGANISATION_CATEGORY = "organisation"
 EMAIL_MAX, SOURCE_MAX = 254, 100
 INSERT_CHUNK = 1000
 ACTION = "signatures imported"
@@ -78,6 +84,7 @@ class ImportLine:
     email: str
     departement: str | None
     show_name: bool
+    kind: SignatoryKind = SignatoryKind.PERSON
 
     def public_line(self) -> str | None:
         """The line as the public list would print it; None when it is not published."""
@@ -150,17 +157,19 @@ def _check_line(
 ) -> tuple[ImportLine | None, list[LineError]]:
     """One line against the sign form's rules: the signature, or the errors, one per field."""
     problems: dict[str, LazyString | str] = {}
+    category = values["category"].lower()
+    kind = _kind_of(values, category, problems)
+    organisation = kind is SignatoryKind.ORGANISATION
     # Checked against None: a lazy string's truth would translate it, here, too early.
     for name, check in (
-        ("last_name", check_name),
-        ("first_name", check_name),
+        ("last_name", check_organisation_name if organisation else check_name),
+        ("first_name", _no_first_name if organisation else check_name),
         ("title", check_text),
         ("organisation", check_text),
     ):
         reason = check(values[name])
         if reason is not None:
-            problems[name] = reason
-    category = values["category"].lower()
+            problems.setdefault(name, reason)
     if not category:
         problems["category"] = _l("Required.")
     elif category not in offered:
@@ -193,14 +202,37 @@ def _check_line(
         email=email,
         departement=departement or None,
         show_name=values["show_name"] == "1",
+        kind=kind,
     )
     return line, []
+
+
+def _no_first_name(value: str) -> LazyString | None:
+    if value:
+        return _l("An organisation has no first name: leave it empty.")
+    return None
+
+
+def _kind_of(
+    values: dict[str, str], category: str, problems: dict[str, LazyString | str]
+) -> SignatoryKind:
+    """A person's or an organisation's line: the kind column, or else an organisation's
+    category with no first name."""
+    kind = values["kind"].lower()
+    if not kind:
+        if category == ORGANISATION_CATEGORY and not values["first_name"]:
+            return SignatoryKind.ORGANISATION
+        return SignatoryKind.PERSON
+    if kind not in set(SignatoryKind):
+        problems["kind"] = _l("Must be person or organisation.")
+        return SignatoryKind.PERSON
+    return SignatoryKind(kind)
 
 
 def read_signature_list(content: bytes, petition: Petition, mode: ImportMode) -> ImportReport:
     """Decode and parse a CSV list (header row; comma or semicolon) and check every line.
     Line numbers are the file's, the header being line 1."""
-    table = read_csv_table(content, COLUMNS, required=COLUMNS)
+    table = read_csv_table(content, COLUMNS + OPTIONAL_COLUMNS, required=COLUMNS)
     if table.unreadable:
         return ImportReport(errors=table.errors, unreadable=True)
     offered = {category.key for category in petition.categories}
@@ -265,12 +297,25 @@ def _row(
     source: str,
     now: datetime,
     by_id: int | None,
+    first_signatories: bool = False,
 ) -> dict[str, object]:
-    """The columns of the signature a line becomes."""
+    """The columns of the signature a line becomes; first signatories are attested by the
+    importer (the organisers vouch for the names they collected)."""
     confirmed = mode is ImportMode.CONFIRMED
+    attested = {
+        "first_signatory": first_signatories,
+        "attested_by_id": by_id if first_signatories else None,
+        "attested_at": now if first_signatories else None,
+        "verification_level": VerificationLevel.ATTESTED
+        if first_signatories
+        else VerificationLevel.NONE,
+        "verification_method": VerificationMethod.ORGANISERS if first_signatories else None,
+    }
     return {
+        **attested,
         "petition_id": petition.id,
         "status": SignatureStatus.CONFIRMED if confirmed else SignatureStatus.PENDING,
+        "kind": line.kind,
         "first_name": line.first_name,
         "last_name": line.last_name,
         "title": line.title,
@@ -341,6 +386,7 @@ def _insert_planned(
     skip_invalid: bool,
     actor: User | None,
     via: str,
+    first_signatories: bool,
 ) -> tuple[ImportOutcome, list[int]]:
     """Plan against the signatures there now, insert the new ones with their outbox rows and
     the audit entry, commit; the outcome and the outbox rows to enqueue."""
@@ -348,7 +394,7 @@ def _insert_planned(
     if not plan.ready(skip_invalid):
         return ImportOutcome(plan=plan, imported=0), []
     by_id = getattr(actor, "id", None)
-    rows = [_row(petition, line, mode, source, now, by_id) for line in plan.new]
+    rows = [_row(petition, line, mode, source, now, by_id, first_signatories) for line in plan.new]
     signature_ids = _insert(rows, returning_ids=mode is ImportMode.SEND_CONFIRMATION)
     outbox = [
         queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
@@ -362,6 +408,7 @@ def _insert_planned(
         petition_id=petition.id,
         detail=(
             f"source: {source}; mode: {mode}; via: {via}; "
+            f"{'first signatories, attested; ' if first_signatories else ''}"
             f"{plan.duplicates} duplicate(s) and {plan.invalid} invalid line(s) left out"
         ),
         count=len(rows),
@@ -382,16 +429,24 @@ def import_signatures(
     skip_invalid: bool = False,
     actor: User | None = None,
     via: str = "workspace",
+    first_signatories: bool = False,
 ) -> ImportOutcome:
     """Import a CSV list into the petition, in one transaction: nothing when a line is
     invalid (unless skip_invalid) or when every line is already there. Records the source,
-    date and importer on each signature and one audit entry; in send-confirmation mode,
+    date and importer on each signature and one audit entry; `first_signatories` marks
+    every line a first signatory, attested by the importer; in send-confirmation mode,
     writes an outbox row per signature, commits, then enqueues the emails."""
     _refuse_archived(petition)
     source = source.strip()[:SOURCE_MAX] or "import"
     report = read_signature_list(content, petition, mode)
     arguments = dict(
-        mode=mode, source=source, now=now, skip_invalid=skip_invalid, actor=actor, via=via
+        mode=mode,
+        source=source,
+        now=now,
+        skip_invalid=skip_invalid,
+        actor=actor,
+        via=via,
+        first_signatories=first_signatories,
     )
     try:
         outcome, message_ids = _insert_planned(petition, report, **arguments)

@@ -11,14 +11,17 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
-    update,
+    and_,
+    false,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from campaign.clock import utcnow
-from campaign.errors import InvalidTransition
 from campaign.extensions import db
 from campaign.tokens import new_link_key
+from campaign.transitions import StateMachine
 from campaign.verification.models import VerificationLevel, VerificationMethod
 
 # Sort keys compare byte by byte on both databases: PostgreSQL's locale collations skip
@@ -37,30 +40,41 @@ class SignatureStatus(StrEnum):
 
 
 COUNTED = frozenset({SignatureStatus.CONFIRMED})
-TRANSITIONS = {
-    SignatureStatus.PENDING: {
-        SignatureStatus.CONFIRMED,
-        SignatureStatus.SUSPECT,
-        SignatureStatus.WITHDRAWN,
+SIGNATURE_TRANSITIONS = StateMachine(
+    "signature",
+    {
+        SignatureStatus.PENDING: {
+            SignatureStatus.CONFIRMED,
+            SignatureStatus.SUSPECT,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.SUSPECT: {
+            SignatureStatus.CONFIRMED,
+            SignatureStatus.INVALIDATED,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.CONFIRMED: {
+            SignatureStatus.HIDDEN,
+            SignatureStatus.INVALIDATED,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.HIDDEN: {
+            SignatureStatus.CONFIRMED,
+            SignatureStatus.INVALIDATED,
+            SignatureStatus.WITHDRAWN,
+        },
+        SignatureStatus.INVALIDATED: {SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN},
+        SignatureStatus.WITHDRAWN: set(),
     },
-    SignatureStatus.SUSPECT: {
-        SignatureStatus.CONFIRMED,
-        SignatureStatus.INVALIDATED,
-        SignatureStatus.WITHDRAWN,
-    },
-    SignatureStatus.CONFIRMED: {
-        SignatureStatus.HIDDEN,
-        SignatureStatus.INVALIDATED,
-        SignatureStatus.WITHDRAWN,
-    },
-    SignatureStatus.HIDDEN: {
-        SignatureStatus.CONFIRMED,
-        SignatureStatus.INVALIDATED,
-        SignatureStatus.WITHDRAWN,
-    },
-    SignatureStatus.INVALIDATED: {SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN},
-    SignatureStatus.WITHDRAWN: set(),
-}
+)
+
+
+class SignatoryKind(StrEnum):
+    """Who signs: a person (first and last name), or an organisation (one name, written as
+    it names itself, in last_name; its description in title; no first name)."""
+
+    PERSON = "person"
+    ORGANISATION = "organisation"
 
 
 class Signature(db.Model):
@@ -78,6 +92,12 @@ class Signature(db.Model):
         # one IP or one domain, and moderation looks rows up by either digest.
         Index("ix_signatures_ip_digest_created", "ip_digest", "created_at"),
         Index("ix_signatures_domain_digest_created", "email_domain_digest", "created_at"),
+        # One register entry (an RPPS number, a member of parliament of the directory) gives
+        # its badge to one signature per petition: the database decides between two
+        # confirmations at once (NULLs, the usual case, never collide).
+        Index(
+            "uq_signatures_petition_register_badge", "petition_id", "register_badge", unique=True
+        ),
         # Never reuse an id (SQLite would reuse the highest after a delete): a link is about
         # one signature, for ever.
         {"sqlite_autoincrement": True},
@@ -86,6 +106,9 @@ class Signature(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     status: Mapped[SignatureStatus] = mapped_column(String(20), default=SignatureStatus.PENDING)
+    kind: Mapped[SignatoryKind] = mapped_column(
+        String(20), default=SignatoryKind.PERSON, server_default=SignatoryKind.PERSON.value
+    )
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200), default="")
@@ -129,6 +152,16 @@ class Signature(db.Model):
     verification_method: Mapped[VerificationMethod | None] = mapped_column(String(30))
     verified_profession: Mapped[str | None] = mapped_column(String(200))
     address_confirmed_at: Mapped[datetime | None]
+    # Keyed digest of the register entry whose badge this signature holds in its petition
+    # (campaign/verification/services.py: register_badge_digest), or None.
+    register_badge: Mapped[str | None] = mapped_column(String(64))
+    # A first signatory (an initiator), shown first under its own heading; first_position is
+    # the organisers' order among them (None: after those placed, by name). The organiser
+    # who marked it attests it: the attested level (campaign/verification) rests on them.
+    first_signatory: Mapped[bool] = mapped_column(default=False, server_default=false())
+    first_position: Mapped[int | None]
+    attested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    attested_at: Mapped[datetime | None]
     # Collation keys of the names, for the public order and accent-blind search.
     sort_last: Mapped[str] = mapped_column(SortKey, default="")
     sort_first: Mapped[str] = mapped_column(SortKey, default="")
@@ -139,15 +172,27 @@ class Signature(db.Model):
     withdrawn_at: Mapped[datetime | None]
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    @property
+    # The two rules every domain asks about, written once: in Python on a loaded signature,
+    # and in SQL (`select(...).where(Signature.published)`) on the table.
+    @hybrid_property
     def counted(self) -> bool:
         """Whether this signature is in the petition's count."""
         return self.status in COUNTED
 
-    @property
+    @counted.inplace.expression
+    @classmethod
+    def _counted_expression(cls) -> ColumnElement[bool]:
+        return cls.status.in_(COUNTED)
+
+    @hybrid_property
     def published(self) -> bool:
-        """Whether this signature appears in the public list."""
-        return self.counted and self.show_name
+        """Whether this signature appears in the public list (counted, name shown)."""
+        return self.status in COUNTED and self.show_name
+
+    @published.inplace.expression
+    @classmethod
+    def _published_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.status.in_(COUNTED), cls.show_name.is_(True))
 
     @classmethod
     def move(
@@ -164,13 +209,7 @@ class Signature(db.Model):
         Returns False when the signature is in none of `sources` (another request moved it
         first), so that two confirmations in two tabs count once.
         """
-        for source in sources:
-            if to not in TRANSITIONS[source]:
-                raise InvalidTransition(f"signature: {source} -> {to}")
-        result = session.execute(
-            update(cls)
-            .where(cls.id == signature_id, cls.status.in_(sources))
-            .values(status=to, status_changed_at=now, **values)
-            .execution_options(synchronize_session=False)
+        moved = SIGNATURE_TRANSITIONS.move(
+            session, cls, sources, to, cls.id == signature_id, status_changed_at=now, **values
         )
-        return result.rowcount == 1
+        return moved == 1

@@ -17,8 +17,14 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.personal_data import email_domain_digest
 from campaign.petitions.models import Category, Petition
-from campaign.signatures.models import COUNTED, TRANSITIONS, Signature, SignatureStatus
+from campaign.signatures.models import (
+    COUNTED,
+    SIGNATURE_TRANSITIONS,
+    Signature,
+    SignatureStatus,
+)
 from campaign.signatures.services import sort_key
+from campaign.verification.services import reassess_signature
 
 PER_PAGE = 50
 # Characters of the IP digest shown as the "same origin" mark: enough to tell clusters apart
@@ -27,9 +33,7 @@ ORIGIN_MARK_LENGTH = 8
 ONLINE = "online"
 IMPORTED = "imported"
 HIDEABLE = frozenset({SignatureStatus.CONFIRMED})
-INVALIDATABLE = frozenset(
-    status for status, targets in TRANSITIONS.items() if SignatureStatus.INVALIDATED in targets
-)
+INVALIDATABLE = SIGNATURE_TRANSITIONS.sources_of(SignatureStatus.INVALIDATED)
 # Back into the count: hidden or invalidated ones, and suspect ones held for review (release).
 RESTORABLE = frozenset(
     {SignatureStatus.HIDDEN, SignatureStatus.INVALIDATED, SignatureStatus.SUSPECT}
@@ -53,6 +57,9 @@ TABLE_COLUMNS = (
     Signature.ip_digest,
     Signature.created_at,
     Signature.moderation_reason,
+    Signature.first_signatory,
+    Signature.first_position,
+    Signature.verification_level,
 )
 
 
@@ -311,6 +318,75 @@ def restore_signature(petition: Petition, signature_id: int, actor, now: datetim
     )
 
 
+# --- First signatories -----------------------------------------------------------------------
+
+FIRST_POSITION_MAX = 10_000
+
+
+def mark_first_signatory(
+    petition: Petition,
+    signature_id: int,
+    actor,
+    now: datetime,
+    position: int | None = None,
+) -> None:
+    """Make a signature a first signatory, at `position` among them (None: by name), attested
+    by `actor`: its level becomes "attested by the organisers" unless a stronger proof gave it
+    one. Marking one again moves it and renews the attestation. Raises SignatureNotFound."""
+    if position is not None and not 1 <= position <= FIRST_POSITION_MAX:
+        raise ValueError("position out of range")
+    signature = db.session.scalar(
+        select(Signature).where(Signature.id == signature_id, Signature.petition_id == petition.id)
+    )
+    if signature is None or signature.status == SignatureStatus.WITHDRAWN:
+        raise SignatureNotFound(signature_id)
+    signature.first_signatory = True
+    signature.first_position = position
+    signature.attested_by_id = actor.id
+    signature.attested_at = now
+    # The public list changed: what last_change_at() (the API's updated_at) reads.
+    signature.status_changed_at = now
+    reassess_signature(signature_id, now)
+    where = f"position {position}" if position is not None else "by name"
+    record(
+        "first signatory attested",
+        now,
+        actor=actor,
+        petition_id=petition.id,
+        detail=f"signature {signature_id}: {where}; level {signature.verification_level}",
+        count=1,
+    )
+    db.session.commit()
+
+
+def unmark_first_signatory(petition: Petition, signature_id: int, actor, now: datetime) -> bool:
+    """Back among the other signatories, the attestation withdrawn and the level computed
+    from the proofs alone. False if it was not a first signatory; raises SignatureNotFound."""
+    signature = db.session.scalar(
+        select(Signature).where(Signature.id == signature_id, Signature.petition_id == petition.id)
+    )
+    if signature is None:
+        raise SignatureNotFound(signature_id)
+    if not signature.first_signatory:
+        return False
+    signature.first_signatory = False
+    signature.first_position = None
+    signature.attested_by_id = None
+    signature.attested_at = None
+    signature.status_changed_at = now
+    reassess_signature(signature_id, now)
+    record(
+        "first signatory withdrawn",
+        now,
+        actor=actor,
+        petition_id=petition.id,
+        detail=f"signature {signature_id}: level {signature.verification_level}",
+        count=1,
+    )
+    db.session.commit()
+    return True
+
+
 # --- In bulk ---------------------------------------------------------------------------------
 
 
@@ -482,7 +558,7 @@ def moderation_counts(
     counted_at = func.coalesce(Signature.confirmed_at, Signature.created_at)
     # Grouped by UTC hour, then moved to local days here: exact for whole-hour UTC offsets.
     hour = case(
-        (Signature.status.in_(COUNTED) & (counted_at >= since), _utc_hour(counted_at)),
+        (Signature.counted & (counted_at >= since), _utc_hour(counted_at)),
         else_=None,
     )
     rows = db.session.execute(

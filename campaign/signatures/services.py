@@ -22,7 +22,7 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
-from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import row_from_token
 from campaign.verification.services import (
     assess_at_confirmation,
@@ -64,6 +64,8 @@ class SignatureRequest:
     # Offered to verify the category: an RPPS number, evidence for moderators.
     rpps_number: str = ""
     evidence: str = ""
+    # An organisation: its name in last_name, its description in title, no first name.
+    kind: SignatoryKind = SignatoryKind.PERSON
 
 
 class ConfirmationOutcome(StrEnum):
@@ -169,6 +171,7 @@ def _signature_values(
     return {
         "petition_id": petition_id,
         "status": SignatureStatus.PENDING,
+        "kind": submitted.kind,
         "first_name": submitted.first_name,
         "last_name": submitted.last_name,
         "title": submitted.title,
@@ -322,6 +325,9 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         sort_last="",
         sort_first="",
         verified_profession=None,
+        register_badge=None,
+        first_signatory=False,
+        first_position=None,
     )
     if moved:
         erase_verification_data(signature_id)
@@ -353,8 +359,9 @@ def signature_from_token(purpose: str, token: str, now: datetime, max_age: int |
 
 
 def signatory_line(signature: Signature) -> str:
-    """'Surname Firstname, Title, Organisation' with the fields kept private left out."""
-    parts = [f"{signature.last_name} {signature.first_name}"]
+    """'Surname Firstname, Title, Organisation' with the fields kept private left out; an
+    organisation's 'Name, Description'."""
+    parts = [f"{signature.last_name} {signature.first_name}".rstrip()]
     if signature.show_title and signature.title:
         parts.append(signature.title)
     if signature.show_organisation and signature.organisation:
@@ -365,8 +372,7 @@ def signatory_line(signature: Signature) -> str:
 def _published(petition_id: int):
     return select(Signature).where(
         Signature.petition_id == petition_id,
-        Signature.status.in_(COUNTED),
-        Signature.show_name.is_(True),
+        Signature.published,
     )
 
 
@@ -374,7 +380,7 @@ def signature_count(petition_id: int) -> int:
     """Confirmed signatures, published or not."""
     return db.session.scalar(
         select(func.count(Signature.id)).where(
-            Signature.petition_id == petition_id, Signature.status.in_(COUNTED)
+            Signature.petition_id == petition_id, Signature.counted
         )
     )
 
@@ -383,7 +389,7 @@ def counts_by_category(petition: Petition) -> list[tuple[Category, int]]:
     """Confirmed signatures per category, in the petition's order, zeros included."""
     rows = db.session.execute(
         select(Signature.category_key, func.count(Signature.id))
-        .where(Signature.petition_id == petition.id, Signature.status.in_(COUNTED))
+        .where(Signature.petition_id == petition.id, Signature.counted)
         .group_by(Signature.category_key)
     )
     counts = {key: count for key, count in rows}
@@ -407,6 +413,29 @@ def latest_signatories(petition_id: int, limit: int = 10) -> list[Signature]:
     return list(db.session.scalars(query.limit(limit)))
 
 
+# More first signatories than a page shows is a petition misused, not a tribune.
+FIRST_SIGNATORIES_SHOWN = 500
+
+
+def first_signatory_order() -> tuple:
+    """The first signatories' order: the organisers' positions, then by name (French keys)."""
+    return (
+        Signature.first_position.is_(None),
+        Signature.first_position,
+        Signature.sort_last,
+        Signature.sort_first,
+        Signature.id,
+    )
+
+
+def first_signatories(petition_id: int) -> list[Signature]:
+    """The published first signatories, in the organisers' order."""
+    query = _published(petition_id).where(Signature.first_signatory.is_(True))
+    return list(
+        db.session.scalars(query.order_by(*first_signatory_order()).limit(FIRST_SIGNATORIES_SHOWN))
+    )
+
+
 @dataclass(frozen=True)
 class SignatoryPage:
     """One page of the public list."""
@@ -424,9 +453,13 @@ def published_signatories(
     search: str | None = None,
     page: int = 1,
     per_page: int = 100,
+    without_first: bool = False,
 ) -> SignatoryPage:
-    """The public list in French alphabetical order, filtered and paginated."""
+    """The public list in French alphabetical order, filtered and paginated; without the
+    first signatories when they are shown apart (`without_first`)."""
     query = _published(petition_id)
+    if without_first:
+        query = query.where(Signature.first_signatory.is_(False))
     if category:
         query = query.where(Signature.category_key == category)
     needle = sort_key(search or "")

@@ -21,12 +21,13 @@ from campaign.petitions.services import (
 from campaign.petitions.views import render_petition_page
 from campaign.publication.services import receipt_for
 from campaign.signatures.forms import ActionForm, SignatureForm
-from campaign.signatures.models import Signature, SignatureStatus
+from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import (
     ConfirmationOutcome,
     SignatureRequest,
     confirm_signature,
     find_signature,
+    first_signatories,
     published_signatories,
     resend_confirmation,
     sign_petition,
@@ -85,6 +86,7 @@ def sign(slug: str):
         ip=request.remote_addr,
         rpps_number=form.rpps_number.data or "",
         evidence=form.evidence.data or "",
+        kind=SignatoryKind.ORGANISATION if form.for_organisation.data else SignatoryKind.PERSON,
     )
     try:
         sign_petition(petition, submitted, utcnow())
@@ -204,18 +206,24 @@ def signatories(slug: str):
     if category and category not in {c.key for c in petition.categories}:
         category = None
     search = (request.args.get("q") or "").strip()[:100]
+    # Unfiltered, the first signatories come first under their own heading; a search or a
+    # category finds them among the others.
+    apart = not (category or search)
     page = published_signatories(
         petition.id,
         category=category,
         search=search,
         page=request.args.get("page", 1, type=int),
+        without_first=apart,
     )
+    first = first_signatories(petition.id) if apart and page.page == 1 else []
     return render_template(
         "signatures/list.html",
         petition=petition,
         text=petition.text(str(get_locale())),
         page=page,
         rows=[(signatory_line(signature), signature) for signature in page.items],
+        first_rows=[(signatory_line(signature), signature) for signature in first],
         category=category,
         search=search,
         count=signature_count(petition.id),

@@ -1,1 +1,12 @@
 """Verified categories: domain rules, the RPPS register, the officials roster, the queue."""
+
+
+def init_app(app) -> None:
+    """Register the domain's models, pages, commands and emails (create_app calls each
+    domain's)."""
+    from campaign.mail.outbox import register_senders
+    from campaign.verification import commands, emails, models, views  # noqa: F401
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(commands.registry)
+    register_senders(emails.SENDERS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
@@ -21,28 +21,39 @@ class VerificationLevel(StrEnum):
     NONE = "none"
     # The signer confirmed their address through the emailed link.
     EMAIL = "email"
+    # Name and number found in an official register (RPPS). The register is public: anyone
+    # can type a listed name and number, so this says what was checked, not who signed, and
+    # one number gives it to one signature per petition.
+    REGISTRY = "registry"
     # A confirmed address at an official domain of the category.
     DOMAIN = "domain"
-    # Found in an official register (RPPS) under the same names.
-    REGISTRY = "registry"
-    # Matched to the officials directory by name and official address.
+    # Matched to the officials directory by name and confirmed official address (one
+    # official, one signature per petition).
     ROSTER = "roster"
     # Checked by a moderator, with a recorded reason.
     MODERATOR = "moderator"
+    # A first signatory: the organisers who collected the name vouch for it (who and when
+    # are on the signature and in the audit log), in place of a confirmed address.
+    ATTESTED = "attested"
 
 
-# registry and roster are two proofs of the same strength.
+# A register number is public, an address at an official domain must be confirmed from its
+# mailbox: the domain (and the roster, which is an official's own address) rank above it.
 RANK = {
     VerificationLevel.NONE: 0,
     VerificationLevel.EMAIL: 1,
-    VerificationLevel.DOMAIN: 2,
-    VerificationLevel.REGISTRY: 3,
+    VerificationLevel.REGISTRY: 2,
+    VerificationLevel.DOMAIN: 3,
     VerificationLevel.ROSTER: 3,
     VerificationLevel.MODERATOR: 4,
+    VerificationLevel.ATTESTED: 1,
 }
+# What an attestation replaces: a level that proves no more than an address.
+ATTESTABLE = frozenset({VerificationLevel.NONE, VerificationLevel.EMAIL})
 # Above a confirmed address: what the public list marks as verified.
 VERIFIED = frozenset(level for level, rank in RANK.items() if rank >= 2)
-# Proofs that settle the claim without a moderator.
+# Proofs that keep a signature out of the moderators' queue: the register entry's badge
+# (which its first confirmed signature holds) and the roster.
 CONCLUSIVE = frozenset({VerificationLevel.REGISTRY, VerificationLevel.ROSTER})
 
 
@@ -55,6 +66,7 @@ class VerificationMethod(StrEnum):
     RPPS = "rpps"
     ROSTER = "roster"
     MODERATOR = "moderator"
+    ORGANISERS = "organisers"
 
 
 class ReviewDecision(StrEnum):
@@ -75,13 +87,26 @@ class ImportStatus(StrEnum):
 
 class DomainRule(db.Model):
     """An official email domain of a category: `assemblee-nationale.fr` for mp, or a pattern
-    with `*` inside one label (`chu-*.fr`). Subdomains match too. Removing a rule keeps its
+    with `*` inside one label (`chu-*.fr`). Subdomains match too. A rule without a petition
+    is the site's (its admins'), in force on every petition; a rule with one is that
+    petition's (its organisers') and verifies its signatures only. Removing a rule keeps its
     row (removed_at), so that the job re-assessing its category can still name it."""
 
     __tablename__ = "domain_rules"
-    __table_args__ = (UniqueConstraint("category_key", "pattern"),)
+    __table_args__ = (
+        Index(
+            "uq_domain_rules_site",
+            "category_key",
+            "pattern",
+            unique=True,
+            sqlite_where=text("petition_id IS NULL"),
+            postgresql_where=text("petition_id IS NULL"),
+        ),
+        Index("uq_domain_rules_petition", "petition_id", "category_key", "pattern", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int | None] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     category_key: Mapped[str] = mapped_column(ForeignKey("categories.key", ondelete="CASCADE"))
     pattern: Mapped[str] = mapped_column(String(253))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

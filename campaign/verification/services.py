@@ -8,11 +8,15 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import lru_cache
 
 from cryptography.fernet import InvalidToken
 from flask import current_app
 from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from campaign.audit import record
 from campaign.clock import utcnow
@@ -20,12 +24,18 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
-from campaign.personal_data import decrypt_email, email_digest, encrypt_email
+from campaign.personal_data import (
+    decrypt_email,
+    email_digest,
+    encrypt_email,
+    register_badge_digest,
+)
 from campaign.petitions.models import Category, Petition
 from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.tokens import row_from_token
 from campaign.verification.models import (
+    ATTESTABLE,
     CONCLUSIVE,
     VERIFIED,
     DomainRule,
@@ -104,12 +114,29 @@ def address_domain(address: str) -> str:
     return address.rpartition("@")[2].strip().lower().rstrip(".")
 
 
-def domain_rules(category_key: str | None = None) -> list[DomainRule]:
-    """The rules in force, by category then pattern."""
-    query = select(DomainRule).where(DomainRule.removed_at.is_(None))
+def domain_rules(
+    category_key: str | None = None, petition_id: int | None = None
+) -> list[DomainRule]:
+    """The rules in force on a petition (the site's and its own), or the site's alone
+    without one; by category then pattern."""
+    owner = DomainRule.petition_id.is_(None)
+    if petition_id is not None:
+        owner = or_(owner, DomainRule.petition_id == petition_id)
+    query = select(DomainRule).where(DomainRule.removed_at.is_(None), owner)
     if category_key is not None:
         query = query.where(DomainRule.category_key == category_key)
     return list(db.session.scalars(query.order_by(DomainRule.category_key, DomainRule.pattern)))
+
+
+def petition_domain_rules(petition_id: int) -> list[DomainRule]:
+    """The rules a petition's organisers added for it alone, by category then pattern."""
+    return list(
+        db.session.scalars(
+            select(DomainRule)
+            .where(DomainRule.removed_at.is_(None), DomainRule.petition_id == petition_id)
+            .order_by(DomainRule.category_key, DomainRule.pattern)
+        )
+    )
 
 
 def matching_rule(address: str, rules: list[DomainRule]) -> DomainRule | None:
@@ -118,19 +145,32 @@ def matching_rule(address: str, rules: list[DomainRule]) -> DomainRule | None:
     return next((rule for rule in rules if domain_matches(domain, rule.pattern)), None)
 
 
-def add_domain_rule(category_key: str, pattern: str, actor, now: datetime) -> DomainRule:
-    """Add (or bring back) a rule, audit it, and re-assess the category's signatures.
-    `actor` is the workspace account, or None for the demo."""
-    if db.session.get(Category, category_key) is None:
+def add_domain_rule(
+    category_key: str, pattern: str, actor, now: datetime, petition: Petition | None = None
+) -> DomainRule:
+    """Add (or bring back) a rule, audit it, and re-assess the category's signatures: of
+    every petition for a site rule, of `petition` alone for one of its own (a category it
+    offers). `actor` is the workspace account, or None for the demo."""
+    if petition is None:
+        if db.session.get(Category, category_key) is None:
+            raise DomainRuleInvalid(category_key)
+    elif category_key not in {category.key for category in petition.categories}:
         raise DomainRuleInvalid(category_key)
+    petition_id = petition.id if petition is not None else None
     pattern = normalise_pattern(pattern)
+    owner = (
+        DomainRule.petition_id.is_(None)
+        if petition_id is None
+        else DomainRule.petition_id == petition_id
+    )
     rule = db.session.scalar(
         select(DomainRule).where(
-            DomainRule.category_key == category_key, DomainRule.pattern == pattern
+            owner, DomainRule.category_key == category_key, DomainRule.pattern == pattern
         )
     )
     if rule is None:
         rule = DomainRule(
+            petition_id=petition_id,
             category_key=category_key,
             pattern=pattern,
             created_at=now,
@@ -141,28 +181,49 @@ def add_domain_rule(category_key: str, pattern: str, actor, now: datetime) -> Do
         return rule
     rule.removed_at = None
     db.session.flush()
-    record("domain rule added", now, actor=actor, detail=f"{category_key}: {pattern}")
+    record(
+        "domain rule added",
+        now,
+        actor=actor,
+        petition_id=petition_id,
+        detail=f"{category_key}: {pattern}",
+    )
     db.session.commit()
     enqueue(reassess_domain_levels, rule.id)
     return rule
 
 
-def remove_domain_rule(rule_id: int, actor, now: datetime) -> bool:
-    """Remove a rule (its row stays, marked removed) and re-assess its category."""
+def remove_domain_rule(
+    rule_id: int, actor, now: datetime, petition: Petition | None = None
+) -> bool:
+    """Remove a site rule, or with `petition` one of that petition's own rules (never
+    another's: False then, and nothing changes); its row stays, marked removed, and its
+    category is re-assessed."""
     rule = db.session.get(DomainRule, rule_id)
-    if rule is None or rule.removed_at is not None:
+    petition_id = petition.id if petition is not None else None
+    if rule is None or rule.removed_at is not None or rule.petition_id != petition_id:
         return False
     rule.removed_at = now
-    record("domain rule removed", now, actor=actor, detail=f"{rule.category_key}: {rule.pattern}")
+    record(
+        "domain rule removed",
+        now,
+        actor=actor,
+        petition_id=petition_id,
+        detail=f"{rule.category_key}: {rule.pattern}",
+    )
     db.session.commit()
     enqueue(reassess_domain_levels, rule.id)
     return True
 
 
-def verified_categories() -> frozenset[str]:
-    """Categories a signer can be verified in: with a register, the roster, or a rule."""
+def verified_categories(petition_id: int | None = None) -> frozenset[str]:
+    """Categories a signer can be verified in: with a register, the roster, or a rule in
+    force (the site's, and the petition's own when given)."""
+    owner = DomainRule.petition_id.is_(None)
+    if petition_id is not None:
+        owner = or_(owner, DomainRule.petition_id == petition_id)
     with_rules = db.session.scalars(
-        select(DomainRule.category_key).where(DomainRule.removed_at.is_(None)).distinct()
+        select(DomainRule.category_key).where(DomainRule.removed_at.is_(None), owner).distinct()
     )
     return frozenset(REGISTRY_CATEGORIES) | ROSTER_CATEGORIES | frozenset(with_rules)
 
@@ -172,11 +233,13 @@ def verified_categories() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Assessment:
-    """A signature's level, the check that gave it, and the profession a register names."""
+    """A signature's level, the check that gave it, the profession a register names, and
+    the register entry (keyed digest) whose badge it would hold."""
 
     level: VerificationLevel
     method: VerificationMethod | None = None
     profession: str | None = None
+    badge: str | None = None
 
 
 def _readable(ciphertext: bytes | None) -> str | None:
@@ -190,27 +253,43 @@ def _readable(ciphertext: bytes | None) -> str | None:
 
 
 def _automatic(
-    signature: Signature, claim: VerificationClaim | None, professional: str | None
+    signature: Signature,
+    claim: VerificationClaim | None,
+    professional: str | None,
+    badge_taken: bool = False,
 ) -> Assessment:
-    """The best level the registers, the roster and the domain rules give a signature
-    whose address is confirmed."""
+    """The best level the roster, the domain rules and the registers give a signature whose
+    address is confirmed. A register entry (an RPPS number, an official of the directory)
+    counts only for the signature holding its badge: with `badge_taken`, it counts for none."""
     signing = _readable(signature.email_ciphertext)
     category = signature.category_key
+    registry = None
     if category in REGISTRY_CATEGORIES and claim is not None and claim.rpps_number:
         answer = look_up_rpps(claim.rpps_number, signature.first_name, signature.last_name)
-        if answer.matched:
-            return Assessment(
-                VerificationLevel.REGISTRY, VerificationMethod.RPPS, answer.profession
+        if answer.matched and not badge_taken:
+            badge = register_badge_digest(RegistryName.RPPS, claim.rpps_number)
+            registry = Assessment(
+                VerificationLevel.REGISTRY, VerificationMethod.RPPS, answer.profession, badge
             )
-    if category in ROSTER_CATEGORIES:
+    if category in ROSTER_CATEGORIES and not badge_taken:
         addresses = [address for address in (signing, professional) if address]
-        if roster_official_id(addresses, signature.first_name, signature.last_name) is not None:
-            return Assessment(VerificationLevel.ROSTER, VerificationMethod.ROSTER)
-    rules = domain_rules(category)
+        official_id = roster_official_id(addresses, signature.first_name, signature.last_name)
+        if official_id is not None:
+            badge = register_badge_digest("roster", str(official_id))
+            return Assessment(VerificationLevel.ROSTER, VerificationMethod.ROSTER, badge=badge)
+    # An address at an official domain ranks above the (public) register: it keeps the
+    # register's profession and badge when it has them.
+    profession = registry.profession if registry else None
+    badge = registry.badge if registry else None
+    rules = domain_rules(category, signature.petition_id)
     if rules and signing and matching_rule(signing, rules):
-        return Assessment(VerificationLevel.DOMAIN, VerificationMethod.SIGNING_ADDRESS_DOMAIN)
+        method = VerificationMethod.SIGNING_ADDRESS_DOMAIN
+        return Assessment(VerificationLevel.DOMAIN, method, profession, badge)
     if rules and professional and matching_rule(professional, rules):
-        return Assessment(VerificationLevel.DOMAIN, VerificationMethod.PROFESSIONAL_ADDRESS_DOMAIN)
+        method = VerificationMethod.PROFESSIONAL_ADDRESS_DOMAIN
+        return Assessment(VerificationLevel.DOMAIN, method, profession, badge)
+    if registry is not None:
+        return registry
     return Assessment(VerificationLevel.EMAIL, VerificationMethod.CONFIRMATION_LINK)
 
 
@@ -218,6 +297,7 @@ def assess(
     signature: Signature,
     claim: VerificationClaim | None,
     professional: ProfessionalAddress | None,
+    badge_taken: bool = False,
 ) -> Assessment:
     """The level a signature has now. A moderator's decision prevails: approved is the
     moderator level, rejected is at most a confirmed address. Otherwise, with the signing
@@ -233,10 +313,13 @@ def assess(
         second = None
         if professional is not None and professional.confirmed_at is not None:
             second = _readable(professional.email_ciphertext)
-        automatic = _automatic(signature, claim, second)
+        automatic = _automatic(signature, claim, second, badge_taken)
     if decision == ReviewDecision.APPROVED:
         return Assessment(
-            VerificationLevel.MODERATOR, VerificationMethod.MODERATOR, automatic.profession
+            VerificationLevel.MODERATOR,
+            VerificationMethod.MODERATOR,
+            automatic.profession,
+            automatic.badge,
         )
     return automatic
 
@@ -249,8 +332,51 @@ def _professional(signature_id: int) -> ProfessionalAddress | None:
     )
 
 
+def _take_badge(signature: Signature, badge: str) -> bool:
+    """Give the register entry's badge to this signature, unless another signature of the
+    petition holds it. A guarded update, with the unique index on (petition, badge) as the
+    last word: SQLite runs writers one after the other, so the guard sees the first one's
+    badge; on PostgreSQL the second of two confirmations at once waits on the index for the
+    first, then fails inside a savepoint that leaves its own transaction intact."""
+    holder = aliased(Signature)
+    guarded = (
+        update(Signature)
+        .where(
+            Signature.id == signature.id,
+            ~select(holder.id)
+            .where(holder.petition_id == signature.petition_id, holder.register_badge == badge)
+            .exists(),
+        )
+        .values(register_badge=badge)
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.get_bind().dialect.name != "postgresql":
+        taken = db.session.execute(guarded).rowcount == 1
+    else:
+        try:
+            with db.session.begin_nested():
+                taken = db.session.execute(guarded).rowcount == 1
+        except IntegrityError:
+            taken = False
+    if taken:
+        set_committed_value(signature, "register_badge", badge)
+    return taken
+
+
+def with_attestation(signature: Signature, assessment: Assessment) -> Assessment:
+    """The level, once the organisers' attestation of a first signatory is counted: it
+    stands in for an unconfirmed or merely confirmed address, never for a stronger proof."""
+    if signature.attested_at is not None and assessment.level in ATTESTABLE:
+        return Assessment(VerificationLevel.ATTESTED, VerificationMethod.ORGANISERS)
+    return assessment
+
+
 def _apply(signature: Signature, assessment: Assessment, now: datetime) -> bool:
     """Record the assessment on the signature; True when something changed."""
+    if signature.register_badge != assessment.badge:
+        # Released: the number no longer matches, or a moderator rejected the claim.
+        signature.register_badge = assessment.badge
+    assessment = with_attestation(signature, assessment)
     new = (assessment.level, assessment.method, assessment.profession)
     old = (
         signature.verification_level,
@@ -268,6 +394,20 @@ def _apply(signature: Signature, assessment: Assessment, now: datetime) -> bool:
     return True
 
 
+def _settled(
+    signature: Signature, claim: VerificationClaim | None, professional: ProfessionalAddress | None
+) -> Assessment:
+    """The assessment, once the register entry's badge is taken or found taken: one entry,
+    one badge per petition; the first confirmed signature keeps it, and a later one is
+    assessed without it (and so waits in the moderators' queue)."""
+    assessment = assess(signature, claim, professional)
+    if assessment.badge is None or assessment.badge == signature.register_badge:
+        return assessment
+    if _take_badge(signature, assessment.badge):
+        return assessment
+    return assess(signature, claim, professional, badge_taken=True)
+
+
 def reassess_signature(signature_id: int, now: datetime) -> Signature | None:
     """Compute a signature's level again from what is known now (in the caller's
     transaction); None for an unknown or withdrawn signature."""
@@ -275,7 +415,7 @@ def reassess_signature(signature_id: int, now: datetime) -> Signature | None:
     if signature is None or signature.status == SignatureStatus.WITHDRAWN:
         return None
     claim = db.session.get(VerificationClaim, signature_id)
-    _apply(signature, assess(signature, claim, _professional(signature_id)), now)
+    _apply(signature, _settled(signature, claim, _professional(signature_id)), now)
     return signature
 
 
@@ -305,33 +445,37 @@ def _reassess_all(signature_ids: list[int], now: datetime) -> int:
 
 
 def reassess_domain_levels(rule_id: int) -> None:
-    """Job: a domain rule was added or removed; assess its category's signatures again.
-    Harmless twice: an assessment depends only on the rules and proofs in force."""
+    """Job: a domain rule was added or removed; assess its category's signatures again (of
+    its petition only, for a petition's own rule). Harmless twice: an assessment depends
+    only on the rules and proofs in force."""
     rule = db.session.get(DomainRule, rule_id)
     if rule is None:
         return
-    reassess_category(rule.category_key, utcnow())
+    reassess_category(rule.category_key, utcnow(), rule.petition_id)
 
 
-def reassess_category(category_key: str, now: datetime) -> int:
-    """After a rule changed: every confirmed address of the category at the email or
-    domain level, assessed again. Returns how many changed level."""
-    ids = db.session.scalars(
-        select(Signature.id)
-        .where(
-            Signature.category_key == category_key,
-            Signature.status != SignatureStatus.WITHDRAWN,
-            Signature.address_confirmed_at.is_not(None),
-            Signature.verification_level.in_([VerificationLevel.EMAIL, VerificationLevel.DOMAIN]),
-        )
-        .order_by(Signature.id)
-    ).all()
+def reassess_category(category_key: str, now: datetime, petition_id: int | None = None) -> int:
+    """After a rule changed: every confirmed address of the category (of one petition, when
+    given) at the email, register or domain level, assessed again. Returns how many changed
+    level."""
+    query = select(Signature.id).where(
+        Signature.category_key == category_key,
+        Signature.status != SignatureStatus.WITHDRAWN,
+        Signature.address_confirmed_at.is_not(None),
+        Signature.verification_level.in_(
+            [VerificationLevel.EMAIL, VerificationLevel.REGISTRY, VerificationLevel.DOMAIN]
+        ),
+    )
+    if petition_id is not None:
+        query = query.where(Signature.petition_id == petition_id)
+    ids = db.session.scalars(query.order_by(Signature.id)).all()
     return _reassess_all(list(ids), now)
 
 
 def reassess_registry_claims(now: datetime) -> int:
     """After a register import: every signature that gave an RPPS number, assessed again
-    (found now, or struck off). Returns how many changed level."""
+    (found now, or struck off), the first confirmed first: it takes a number's badge before
+    the later ones. Returns how many changed level."""
     ids = db.session.scalars(
         select(Signature.id)
         .join(VerificationClaim, VerificationClaim.signature_id == Signature.id)
@@ -339,7 +483,7 @@ def reassess_registry_claims(now: datetime) -> int:
             VerificationClaim.rpps_number.is_not(None),
             Signature.status != SignatureStatus.WITHDRAWN,
         )
-        .order_by(Signature.id)
+        .order_by(Signature.confirmed_at.is_(None), Signature.confirmed_at, Signature.id)
     ).all()
     return _reassess_all(list(ids), now)
 
@@ -433,6 +577,17 @@ def confirm_professional_address(address_id: int, now: datetime) -> Signature | 
 # --- What a signer sees -----------------------------------------------------------------------
 
 
+class RegisterState(StrEnum):
+    """What the register said of the number a signer gave, as their page tells it."""
+
+    # Name and number found: this signature holds the number's badge in its petition.
+    BADGE = "badge"
+    # Name and number found, but another signature of the petition holds the badge.
+    TAKEN = "taken"
+    # Not found under these names (or no register imported yet).
+    UNMATCHED = "unmatched"
+
+
 @dataclass(frozen=True)
 class SignerVerification:
     """The verification part of a signer's confirmation page."""
@@ -441,25 +596,40 @@ class SignerVerification:
     method: VerificationMethod | None
     profession: str | None
     category_verifiable: bool
-    rpps_given: bool
+    register: RegisterState | None
     professional_pending: bool
     professional_confirmed: bool
     decision: ReviewDecision | None
 
     @property
+    def rpps_given(self) -> bool:
+        """Whether the signer gave an RPPS number."""
+        return self.register is not None
+
+    @property
     def verified(self) -> bool:
-        """Whether the public list marks the signature as verified."""
+        """Whether the public list marks the signature (a register badge or better)."""
         return self.level in VERIFIED
 
     @property
     def can_add_address(self) -> bool:
-        """Whether adding a professional address could still raise the level."""
+        """Whether adding a professional address could still raise the level: a register
+        badge says only that a name and a public number were found, an address at an
+        official domain says more."""
         return (
             self.category_verifiable
-            and self.level not in CONCLUSIVE
-            and self.level != VerificationLevel.MODERATOR
+            and self.level not in (VerificationLevel.ROSTER, VerificationLevel.MODERATOR)
             and self.decision is None
         )
+
+
+def _register_state(signature: Signature, claim: VerificationClaim | None) -> RegisterState | None:
+    if claim is None or not claim.rpps_number:
+        return None
+    if signature.register_badge is not None:
+        return RegisterState.BADGE
+    answer = look_up_rpps(claim.rpps_number, signature.first_name, signature.last_name)
+    return RegisterState.TAKEN if answer.matched else RegisterState.UNMATCHED
 
 
 def signer_verification(signature: Signature) -> SignerVerification:
@@ -470,8 +640,8 @@ def signer_verification(signature: Signature) -> SignerVerification:
         level=VerificationLevel(signature.verification_level),
         method=signature.verification_method,
         profession=signature.verified_profession,
-        category_verifiable=signature.category_key in verified_categories(),
-        rpps_given=bool(claim and claim.rpps_number),
+        category_verifiable=signature.category_key in verified_categories(signature.petition_id),
+        register=_register_state(signature, claim),
         professional_pending=professional is not None and professional.confirmed_at is None,
         professional_confirmed=professional is not None and professional.confirmed_at is not None,
         decision=claim.decision if claim is not None else None,
@@ -493,19 +663,27 @@ def verification_fields(signature_id: int) -> dict[str, object]:
 
 
 def erase_verification_data(signature_id: int) -> None:
-    """On withdrawal: the professional address, the RPPS number, the evidence and the
-    moderator's note go (in the caller's transaction)."""
+    """On withdrawal: the professional address, the RPPS number and the badge it gave, the
+    evidence and the moderator's note go (in the caller's transaction)."""
     db.session.execute(
         delete(ProfessionalAddress).where(ProfessionalAddress.signature_id == signature_id)
     )
     db.session.execute(
         delete(VerificationClaim).where(VerificationClaim.signature_id == signature_id)
     )
+    # The badge's digest names the register entry: it goes with the number.
+    db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id)
+        .values(register_badge=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def erase_petition_verification_data(petition_id: int) -> tuple[int, int]:
     """At the end of retention: the petition's professional addresses are deleted, and the
-    RPPS numbers, evidence and notes of its claims erased. Returns (addresses, claims)."""
+    RPPS numbers (with their badges) and the evidence and notes of its claims erased.
+    Returns (addresses, claims)."""
     ids = select(Signature.id).where(Signature.petition_id == petition_id).scalar_subquery()
     addresses = db.session.execute(
         delete(ProfessionalAddress).where(ProfessionalAddress.signature_id.in_(ids))
@@ -523,6 +701,12 @@ def erase_petition_verification_data(petition_id: int) -> tuple[int, int]:
         .values(rpps_number=None, evidence=None, reason=None)
         .execution_options(synchronize_session=False)
     ).rowcount
+    db.session.execute(
+        update(Signature)
+        .where(Signature.petition_id == petition_id, Signature.register_badge.is_not(None))
+        .values(register_badge=None)
+        .execution_options(synchronize_session=False)
+    )
     return addresses, claims
 
 
@@ -533,7 +717,7 @@ def level_counts(petition_id: int) -> dict[str, dict[str, int]]:
     """Counted signatures per category key and level."""
     rows = db.session.execute(
         select(Signature.category_key, Signature.verification_level, func.count(Signature.id))
-        .where(Signature.petition_id == petition_id, Signature.status.in_(COUNTED))
+        .where(Signature.petition_id == petition_id, Signature.counted)
         .group_by(Signature.category_key, Signature.verification_level)
     )
     counts: dict[str, dict[str, int]] = {}
@@ -558,8 +742,8 @@ def category_tallies(
     from the strongest (from `counts`, level_counts's answer, when the caller has it)."""
     if counts is None:
         counts = level_counts(petition.id)
-    order = [VerificationLevel.MODERATOR, VerificationLevel.REGISTRY, VerificationLevel.ROSTER,
-             VerificationLevel.DOMAIN]  # fmt: skip
+    order = [VerificationLevel.MODERATOR, VerificationLevel.ROSTER, VerificationLevel.DOMAIN,
+             VerificationLevel.REGISTRY]  # fmt: skip
     tallies = []
     for category in petition.categories:
         levels = counts.get(category.key, {})
@@ -593,8 +777,8 @@ def _queue_conditions(petition_id: int) -> list:
     undecided = or_(VerificationClaim.signature_id.is_(None), VerificationClaim.decision.is_(None))
     return [
         Signature.petition_id == petition_id,
-        Signature.status.in_(COUNTED),
-        Signature.category_key.in_(sorted(verified_categories())),
+        Signature.counted,
+        Signature.category_key.in_(sorted(verified_categories(petition_id))),
         Signature.verification_level.not_in([*CONCLUSIVE, VerificationLevel.MODERATOR]),
         undecided,
     ]
@@ -676,7 +860,7 @@ def decide_verification(
     claim.reviewed_by_id = actor.id
     claim.reviewed_at = now
     db.session.flush()
-    assessment = assess(signature, claim, _professional(signature_id))
+    assessment = _settled(signature, claim, _professional(signature_id))
     _apply(signature, assessment, now)
     record(
         f"verification {decision}",

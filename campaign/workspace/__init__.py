@@ -15,4 +15,9 @@ from campaign.workspace import (  # noqa: F401
 )
 from campaign.workspace.blueprint import bp
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_app"]
+
+
+def init_app(app) -> None:
+    """Register the workspace (its areas registered their routes on import)."""
+    app.register_blueprint(bp)

@@ -50,6 +50,7 @@ class PendingImport:
     mode: ImportMode
     skip_invalid: bool
     source: str
+    first_signatories: bool = False
 
 
 def _uploads() -> Path:
@@ -130,6 +131,7 @@ def _remember_upload(petition_id: int, form: SignatureImportForm) -> None:
         "user_id": current_user.id,
         "mode": form.mode.data,
         "skip_invalid": form.skip_invalid.data,
+        "first_signatories": form.first_signatories.data,
         "source": form.source.data or list_name(upload.filename),
     }
 
@@ -208,6 +210,7 @@ def import_confirm(slug: str):
             now=utcnow(),
             skip_invalid=pending.skip_invalid,
             actor=current_user,
+            first_signatories=pending.first_signatories,
         )
     except ImportNotAllowed:
         flash(_("This petition is archived: no signatures can be imported."), "error")

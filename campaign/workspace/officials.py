@@ -1,5 +1,7 @@
 """The officials directory in the workspace: the list, and its import (upload, preview,
-confirm), for organisers and admins.
+confirm). Organisers read it (their mailings write to it); only admins import into it: it is
+shared by every petition's mailings and by the roster check of members of parliament, so one
+organiser's file would change every other organiser's letters and badges.
 
 The uploaded file waits for its confirmation as a signature list does (see
 campaign.workspace.imports): encrypted in the upload folder, under a random name that only the
@@ -28,7 +30,7 @@ from campaign.mailings.officials import (
 from campaign.mailings.officials import import_officials as import_officials_file
 from campaign.mailings.services import ROLE_LABELS, civility_word, role_label
 from campaign.signatures.forms import ActionForm
-from campaign.workspace.blueprint import bp
+from campaign.workspace.blueprint import bp, require_admin
 from campaign.workspace.imports import discard_upload, keep_upload, list_name, load_upload
 
 PENDING_IMPORT = "pending_officials_import"
@@ -106,7 +108,7 @@ def official_list():
 @bp.route("/officials/import", methods=["GET", "POST"], endpoint="import_officials")
 @csrf.exempt  # Read after raising the size limit; OfficialsImportForm checks the token itself.
 def officials_upload():
-    _require_manager()
+    require_admin()
     request.max_content_length = MAX_BYTES + FORM_OVERHEAD
     form = OfficialsImportForm()
     if not form.validate_on_submit():
@@ -119,7 +121,7 @@ def officials_upload():
 
 @bp.get("/officials/import/preview")
 def officials_import_preview():
-    _require_manager()
+    require_admin()
     pending = _pending()
     content = pending and load_upload(pending.token, utcnow())
     if not content:
@@ -141,7 +143,7 @@ def officials_import_preview():
 
 @bp.post("/officials/import/confirm")
 def officials_import_confirm():
-    _require_manager()
+    require_admin()
     if not ActionForm().validate_on_submit():
         abort(400)
     pending = _pending()

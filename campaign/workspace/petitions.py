@@ -37,6 +37,7 @@ PETITION_TOOLS = [
     ("workspace.import_signatures", _l("Import"), can_manage),
     ("workspace.mailings", _l("Mailings"), can_manage),
     ("workspace.moderation_letters", _l("Letters to representatives"), can_moderate),
+    ("workspace.petition_verification_rules", _l("Official domains"), can_manage),
 ]
 
 STEP_DONE = {

@@ -34,10 +34,12 @@ from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
+    NumberRange,
     Optional,
     ValidationError,
 )
 
+from campaign.accounts.services import can_manage
 from campaign.clock import utcnow
 from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
@@ -56,7 +58,7 @@ from campaign.signatures.moderation import (
     SignatureFilters,
     SignatureNotFound,
 )
-from campaign.workspace.blueprint import bp, moderated_petition
+from campaign.workspace.blueprint import bp, managed_petition, moderated_petition
 
 STATUS_LABELS = {
     SignatureStatus.PENDING: _l("Pending"),
@@ -71,9 +73,10 @@ VERIFICATION_LABELS = {
     "none": _l("Address not confirmed (imported)"),
     "email": _l("Email address confirmed"),
     "domain": _l("Address at an official domain"),
-    "registry": _l("Found in the RPPS register"),
-    "roster": _l("Matched to the directory of members of parliament"),
+    "registry": _l("Name and number found in the RPPS register"),
+    "roster": _l("Name and official address in the directory of members of parliament"),
     "moderator": _l("Checked by a moderator"),
+    "attested": _l("First signatory, attested by the organisers"),
 }
 DOMAIN_PATTERN = re.compile(r"^[^\s@/]+\.[^\s@/.]{2,}$")
 # What <input type="datetime-local"> sends (seconds when the step allows them).
@@ -200,6 +203,22 @@ class ModerationForm(FlaskForm):
     """Hide or restore: the button, and the page of the table to go back to."""
 
     after = HiddenField(validators=[_cursor])
+
+
+class FirstSignatoryForm(ModerationForm):
+    """Mark a signature as a first signatory, at a position among them (blank: by name)."""
+
+    position = IntegerField(
+        _l("Position among the first signatories (blank: by name)"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=1,
+                max=moderation.FIRST_POSITION_MAX,
+                message=_l("A number from %(min)d to %(max)d."),
+            ),
+        ],
+    )
 
 
 class InvalidationForm(ModerationForm):
@@ -355,6 +374,8 @@ def _render_table(
         days=days,
         periods=CHART_PERIODS,
         counts=counts,
+        may_attest=can_manage(current_user, petition),
+        level_labels=VERIFICATION_LABELS,
         status_labels=STATUS_LABELS,
         category_labels={c.key: c.label(locale) for c in petition.categories},
         origin_mark=moderation.origin_mark,
@@ -425,6 +446,43 @@ def moderation_hide(slug: str, signature_id: int):
         flash(_("The signature is hidden: it is out of the public list and the count."), "success")
     else:
         flash(_("This signature was not confirmed any more: nothing changed."), "error")
+    return _back_to_table(petition, form)
+
+
+@bp.post("/p/<slug>/signatures/<int:signature_id>/first")
+def mark_first_signatory(slug: str, signature_id: int):
+    # Organisers only: marking attests the name in their own name.
+    petition = managed_petition(slug)
+    form = FirstSignatoryForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors or form.after.errors:
+            abort(400)
+        flash(" ".join(str(error) for error in form.position.errors), "error")
+        return _back_to_table(petition, form)
+    try:
+        moderation.mark_first_signatory(
+            petition, signature_id, current_user, utcnow(), position=form.position.data
+        )
+    except SignatureNotFound:
+        return _not_in_petition(petition)
+    flash(_("First signatory: listed first, attested by you."), "success")
+    return _back_to_table(petition, form)
+
+
+@bp.post("/p/<slug>/signatures/<int:signature_id>/unfirst")
+def unmark_first_signatory(slug: str, signature_id: int):
+    petition = managed_petition(slug)
+    form = ModerationForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        removed = moderation.unmark_first_signatory(petition, signature_id, current_user, utcnow())
+    except SignatureNotFound:
+        return _not_in_petition(petition)
+    if removed:
+        flash(_("No longer a first signatory: back among the others."), "success")
+    else:
+        flash(_("This signature was not a first signatory: nothing changed."), "error")
     return _back_to_table(petition, form)
 
 

@@ -1,6 +1,7 @@
-"""Verification in the workspace: the official domains of each category and the state of
-the RPPS register (organisers), and the moderators' queue of signatures claiming a verified
-category, with their decisions."""
+"""Verification in the workspace: the site's official domains of each category and the state
+of the RPPS register (admins: they act on every petition), a petition's own official domains
+(its organisers: they act on that petition alone), and the moderators' queue of signatures
+claiming a verified category, with their decisions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from campaign.accounts.models import Role
 from campaign.clock import utcnow
 from campaign.petitions.services import shared_categories
 from campaign.signatures.forms import ActionForm
@@ -22,21 +22,17 @@ from campaign.verification.services import (
     add_domain_rule,
     decide_verification,
     domain_rules,
+    petition_domain_rules,
     remove_domain_rule,
     review_item,
     verification_queue,
 )
-from campaign.workspace.blueprint import bp, moderated_petition
-
-
-def _require_manager() -> None:
-    if current_user.role not in (Role.ADMIN, Role.ORGANISER):
-        abort(404)
+from campaign.workspace.blueprint import bp, managed_petition, moderated_petition, require_admin
 
 
 @bp.route("/verification", methods=["GET", "POST"])
 def verification_settings():
-    _require_manager()
+    require_admin()
     locale = str(get_locale())
     categories = shared_categories()
     form = DomainRuleForm().offer_choices(categories, locale)
@@ -62,12 +58,54 @@ def verification_settings():
 
 @bp.post("/verification/rules/<int:rule_id>/remove")
 def remove_verification_rule(rule_id: int):
-    _require_manager()
+    require_admin()
     if not ActionForm().validate_on_submit():
         abort(400)
     if remove_domain_rule(rule_id, current_user, utcnow()):
         flash(_("The rule is removed; the signatures it verified are assessed again."), "success")
     return redirect(url_for("workspace.verification_settings"), code=303)
+
+
+@bp.route("/p/<slug>/verification/domains", methods=["GET", "POST"])
+def petition_verification_rules(slug: str):
+    petition = managed_petition(slug)
+    locale = str(get_locale())
+    form = DomainRuleForm().offer_choices(petition.categories, locale)
+    if form.validate_on_submit():
+        try:
+            rule = add_domain_rule(
+                form.category.data, form.pattern.data, current_user, utcnow(), petition
+            )
+        except DomainRuleInvalid:
+            form.pattern.errors.append(_("Enter a domain such as senat.fr."))
+        else:
+            message = _(
+                "Addresses at %(pattern)s now verify this category on this petition.",
+                pattern=rule.pattern,
+            )
+            flash(message, "success")
+            return redirect(url_for(".petition_verification_rules", slug=slug), code=303)
+    page = render_template(
+        "workspace/verification/petition_rules.html",
+        petition=petition,
+        text=petition.text(locale),
+        form=form,
+        rules=petition_domain_rules(petition.id),
+        site_rules=domain_rules(),
+        labels={category.key: category.label(locale) for category in shared_categories()},
+        remove=ActionForm(),
+    )
+    return page, 422 if form.errors else 200
+
+
+@bp.post("/p/<slug>/verification/domains/<int:rule_id>/remove")
+def remove_petition_verification_rule(slug: str, rule_id: int):
+    petition = managed_petition(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if remove_domain_rule(rule_id, current_user, utcnow(), petition):
+        flash(_("The rule is removed; the signatures it verified are assessed again."), "success")
+    return redirect(url_for(".petition_verification_rules", slug=slug), code=303)
 
 
 @bp.get("/p/<slug>/verification")

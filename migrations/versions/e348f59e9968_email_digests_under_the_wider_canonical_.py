@@ -11,7 +11,7 @@ and alice@outlook.fr) cannot share a digest (unique per petition): the later one
 old digest, and the count of such rows is printed for the operator to review.
 
 Revision ID: e348f59e9968
-Revises: 40a033485774
+Revises: d915a9176542
 Create Date: 2026-12-07
 
 """
@@ -22,7 +22,7 @@ from cryptography.fernet import InvalidToken
 
 # revision identifiers, used by Alembic.
 revision = "e348f59e9968"
-down_revision = "40a033485774"
+down_revision = "d915a9176542"
 branch_labels = None
 depends_on = None
 

@@ -301,15 +301,16 @@ def test_the_petition_page_names_the_verification_levels(live_server, browser):
         make_signature(petition, first_name="Inès", last_name="Roux")
         slug = petition.slug
     _ = french(app)
-    registry = _("RPPS register")
+    registry = _("name and number in the RPPS register")
     unconfirmed = _("address not confirmed")
 
     page.goto(f"{url}/p/{slug}")
     latest = page.get_by_role("region", name=_("Latest signatories"))
     verified = latest.get_by_role("listitem").filter(has_text="Fontaine Camille")
-    # The level is written out (the tick is hidden from screen readers, the words are not).
+    # The level is written out (the tick is hidden from screen readers, the words are not),
+    # and says what was checked: a name and a number of a public register, not "verified".
     expect(verified.locator(".badge-verified")).to_have_text(
-        re.compile(rf"{re.escape(_('Verified:'))}\s*{re.escape(registry)} · Médecin")
+        re.compile(rf"^✓ {re.escape(registry)} · Médecin\s*$")
     )
     expect(verified.locator(".badge-verified")).to_be_visible()
     expect(latest.get_by_role("listitem").filter(has_text="Girard Paul")).to_contain_text(
@@ -321,8 +322,8 @@ def test_the_petition_page_names_the_verification_levels(live_server, browser):
     expect(
         page.get_by_text(
             _(
-                "of which %(num)s verified in the RPPS register",
-                "of which %(num)s verified in the RPPS register",
+                "of which %(num)s with name and number in the RPPS register",
+                "of which %(num)s with name and number in the RPPS register",
                 1,
             )
         )

@@ -246,13 +246,12 @@ def make_signature_at(petition, when, **values):
     return make_signature(petition, now=when, **values)
 
 
-def test_organisers_manage_the_block_list_and_it_is_audited(app, client):
+def test_admins_manage_the_block_list_and_it_is_audited(app, client):
     from campaign.audit import AuditEntry
     from tests.factories import make_user
     from tests.support import csrf_token, login
 
-    organiser = make_user("organiser")
-    login(client, organiser)
+    login(client, make_user("admin"))
     token = csrf_token(client, "/admin/blocked-domains")
     bad = client.post(
         "/admin/blocked-domains", data={"csrf_token": token, "domain": "not a domain"}
@@ -275,9 +274,10 @@ def test_organisers_manage_the_block_list_and_it_is_audited(app, client):
     assert "email domain blocked" in actions and "email domain unblocked" in actions
 
 
-def test_moderators_cannot_manage_the_block_list(app, client):
+@pytest.mark.parametrize("role", ["moderator", "organiser"])
+def test_only_admins_manage_the_block_list(app, client, role):
     from tests.factories import make_user
     from tests.support import login
 
-    login(client, make_user("moderator"))
+    login(client, make_user(role))
     assert client.get("/admin/blocked-domains").status_code == 404

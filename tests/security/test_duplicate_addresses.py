@@ -97,7 +97,7 @@ def test_the_migration_recomputes_stored_digests_from_the_encrypted_addresses(
     url = f"sqlite:///{tmp_path / 'upgraded.db'}"
     app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        upgrade(revision="40a033485774")
+        upgrade(revision="d915a9176542")
         rows = {
             1: "alice+news@outlook.fr",  # the same mailbox as 2, same petition: kept as it was
             2: "alice@outlook.fr",  # already the canonical form's digest

@@ -25,7 +25,7 @@ FONTAINE = "99900000011"
 @pytest.fixture
 def browser(site):
     """A client reading English: the new strings need no catalogue to be asserted."""
-    from campaign.pages.views import LANGUAGE_COOKIE
+    from campaign.web.language import LANGUAGE_COOKIE
 
     client = site.test_client()
     client.set_cookie(LANGUAGE_COOKIE, "en")
@@ -76,9 +76,11 @@ def test_a_clinician_with_a_valid_rpps_number_sees_the_badge_after_confirming(br
     assert "RPPS" in page and "Médecin" in page
     listing = browser.get(f"/p/{petition.slug}/signatories").get_data(as_text=True)
     assert "Fontaine Camille" in listing and "badge-verified" in listing
-    assert "Verified: RPPS register · Médecin" in visible_text(listing)  # words, not a colour
+    # Words, not a colour, that say what was checked: not "verified physician".
+    assert "✓ name and number in the RPPS register · Médecin" in visible_text(listing)
+    assert "Verified:" not in visible_text(listing)
     petition_page = visible_text(browser.get(f"/p/{petition.slug}").get_data(as_text=True))
-    assert "Clinicians: 1 of which 1 verified in the RPPS register" in petition_page
+    assert "Clinicians: 1 of which 1 with name and number in the RPPS register" in petition_page
 
 
 def test_an_rpps_number_under_other_names_leaves_the_email_level(browser, mailbox):

@@ -296,7 +296,8 @@ def test_counts_per_category_and_level_count_confirmed_signatures_only(queue_pet
     }
     tallies = {tally.category.key: tally for tally in category_tallies(petition)}
     assert tallies["clinician"].total == 5
-    assert tallies["clinician"].verified == [("registry", 1), ("domain", 1)]
+    # The strongest first: an address at an official domain ranks above the public register.
+    assert tallies["clinician"].verified == [("domain", 1), ("registry", 1)]
     assert tallies["engineer"].total == 0 and tallies["engineer"].verified == []
 
 
@@ -317,5 +318,5 @@ def test_the_petition_page_shows_the_verified_counts_in_words(queue_petition, ap
 
     petition, _signatures = queue_petition
     text = visible_text(english_client(app).get(f"/p/{petition.slug}").get_data(as_text=True))
-    assert "Clinicians: 5 of which 1 verified in the RPPS register" in text
-    assert "of which 1 with an address at an official domain" in text
+    assert "Clinicians: 5 of which 1 with an address at an official domain" in text
+    assert "of which 1 with name and number in the RPPS register" in text

@@ -1,4 +1,4 @@
-"""The workspace pages: organisers manage the official domains, moderators work through the
+"""The workspace pages: admins manage the official domains, moderators work through the
 queue and record decisions; bad input changes nothing."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def moderator(petition):
     return user
 
 
-def test_an_organiser_adds_and_removes_an_official_domain(app):
-    client = english_client(app, make_user("organiser"))
+def test_an_admin_adds_and_removes_an_official_domain(app):
+    client = english_client(app, make_user("admin"))
     token = csrf_token(client, "/admin/verification")
     response = client.post(
         "/admin/verification",
@@ -49,7 +49,7 @@ def test_an_organiser_adds_and_removes_an_official_domain(app):
 
 
 def test_a_too_broad_pattern_is_refused_and_nothing_is_added(app):
-    client = english_client(app, make_user("organiser"))
+    client = english_client(app, make_user("admin"))
     response = client.post(
         "/admin/verification",
         data={

@@ -11,10 +11,10 @@ from campaign.accounts.services import assign_moderator
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.pages.views import LANGUAGE_COOKIE
 from campaign.petitions.models import PetitionStatus
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus
+from campaign.web.language import LANGUAGE_COOKIE
 from campaign.workspace.imports import discard_stale_uploads, keep_upload, load_upload
 from tests.factories import make_petition, make_signature, make_user
 from tests.support import csrf_token, login, visible_text
@@ -304,3 +304,21 @@ def test_archived_petition_takes_no_import(site, owner):
     response = client.get(f"/admin/p/{petition.slug}/import/preview")
     assert response.status_code == 303
     assert signatures() == []
+
+
+def test_the_first_signatories_box_imports_names_attested_by_the_uploader(site, petition, owner):
+    client = as_user(site, owner)
+    upload(client, petition, csv_bytes(*VALID), first_signatories="y")
+    preview = visible_text(client.get(f"/admin/p/{petition.slug}/import/preview").text)
+    assert "First signatories yes: listed first, attested by you" in preview
+    assert confirm(client, petition).status_code == 303
+    rows = signatures()
+    assert {(s.first_signatory, s.verification_level, s.attested_by_id) for s in rows} == {
+        (True, "attested", owner.id)
+    }
+    (entry,) = import_entries()
+    assert "first signatories, attested" in entry.detail
+    # Without the box, a later list is not.
+    upload(client, petition, csv_bytes("Petit;Léa;;;citizen;;;1"))
+    confirm(client, petition)
+    assert [(s.last_name, s.first_signatory) for s in signatures()][-1] == ("Petit", False)

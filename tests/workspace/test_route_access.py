@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import Rule
 
+from campaign.abuse import block_domain
 from campaign.clock import utcnow
 from campaign.mailings.models import MailingKind
 from campaign.mailings.services import MailingFields, create_mailing
+from campaign.verification.services import add_domain_rule
 from tests.factories import make_petition, make_signature, make_user
-from tests.support import csrf_token, login
+from tests.support import csrf_token, login, sign
 
 # Routes open to any logged-in account, whatever its role.
 ANY_ACCOUNT = {
@@ -19,18 +21,12 @@ ANY_ACCOUNT = {
     "accounts.enrol_second_factor",
     "accounts.logout",
 }
-# Routes for any organiser (and admins), not tied to one petition.
+# Routes for any organiser (and admins), not tied to one petition: nothing here changes what
+# another organiser's petition shows or sends.
 ANY_ORGANISER = {
-    "workspace.blocked_domain_list",
     "workspace.new_petition",
-    # The officials directory is shared by every petition's mailings.
+    # The officials directory, read only: every petition's mailings write to it.
     "workspace.official_list",
-    "workspace.import_officials",
-    "workspace.officials_import_preview",
-    "workspace.officials_import_confirm",
-    # Verified categories: the official domains of each category, shared by every petition.
-    "workspace.verification_settings",
-    "workspace.remove_verification_rule",
 }
 # Routes a moderator assigned to the petition may use (the rest needs its manager).
 MODERATION = {
@@ -59,9 +55,23 @@ MAILINGS = {
     "workspace.resend_unknown_deliveries",
     "workspace.mark_unknown_deliveries_sent",
 }
+BLOCKED = "spam.example"
 # Routes reachable without an account.
 PUBLIC = {"accounts.login", "accounts.second_factor"}
-ADMIN_ONLY = {"workspace.audit_log"}
+# Settings that act on every petition at once: the site's admins only (issue 15.2). One
+# organiser could otherwise verify strangers' signatures on another's petition (a domain rule),
+# add a fake member of parliament that other organisers' letters go to and whose address the
+# roster check trusts (the officials import), or bar a webmail domain from every petition.
+ADMIN_ONLY = {
+    "workspace.audit_log",
+    "workspace.blocked_domain_list",
+    "workspace.unblock",
+    "workspace.import_officials",
+    "workspace.officials_import_preview",
+    "workspace.officials_import_confirm",
+    "workspace.verification_settings",
+    "workspace.remove_verification_rule",
+}
 
 
 def workspace_rules(app) -> list[Rule]:
@@ -75,18 +85,20 @@ def workspace_rules(app) -> list[Rule]:
     )
 
 
-def fill(rule: Rule, slug: str, signature_id: int = 1, mailing_id: int = 1) -> str | None:
-    """A URL for the rule: the petition's slug, the id of one of its signatures or of one of
-    its mailings; None for other arguments (those routes have their own tests)."""
+def fill(rule: Rule, slug: str, ids: dict[str, int] | None = None) -> str | None:
+    """A URL for the rule: the petition's slug, and for an id argument the id of one of the
+    petition's own rows (`ids`: signature_id, mailing_id, rule_id...) or the blocked domain;
+    None for other arguments (those routes have their own tests)."""
+    ids = ids or {}
     path = rule.rule
     for argument in rule.arguments:
         converter = type(rule._converters[argument]).__name__
         if argument == "slug":
             path = path.replace("<slug>", slug).replace("<string:slug>", slug)
-        elif argument == "signature_id" and converter == "IntegerConverter":
-            path = path.replace(f"<int:{argument}>", str(signature_id))
-        elif argument == "mailing_id" and converter == "IntegerConverter":
-            path = path.replace(f"<int:{argument}>", str(mailing_id))
+        elif argument in ids and converter == "IntegerConverter":
+            path = path.replace(f"<int:{argument}>", str(ids[argument]))
+        elif argument == "domain":
+            path = path.replace("<domain>", BLOCKED)
         else:
             return None
     return path
@@ -108,10 +120,14 @@ def cast(app):
         owner,
         utcnow(),
     )
+    admin = make_user("admin")
+    rule = add_domain_rule("mp", "assemblee-nationale.fr", admin, utcnow())
+    block_domain(BLOCKED, "", admin, utcnow())
     return {
+        "ids": {"signature_id": signature.id, "mailing_id": mailing.id, "rule_id": rule.id},
         "mailing": mailing,
         "owner": owner,
-        "admin": make_user("admin"),
+        "admin": admin,
         "other_organiser": make_user("organiser"),
         "assigned_moderator": moderator,
         "unassigned_moderator": make_user("moderator"),
@@ -141,11 +157,15 @@ def request(client, method: str, url: str):
     return client.post(url, data={"csrf_token": token})
 
 
-def test_every_workspace_route_redirects_anonymous_visitors_to_login(app, cast):
+@pytest.mark.parametrize("who", ["anonymous", "supporter"])
+def test_every_workspace_route_redirects_anonymous_visitors_to_login(app, cast, who):
+    # Supporters have no account: one who has just signed holds a session, and no more.
     client = app.test_client()
+    if who == "supporter":
+        assert sign(client, cast["petition"], email="supporter@example.org").status_code == 303
     checked = 0
     for rule in workspace_rules(app):
-        url = fill(rule, cast["petition"].slug, cast["signature"].id, cast["mailing"].id)
+        url = fill(rule, cast["petition"].slug, cast["ids"])
         if url is None:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -167,7 +187,7 @@ def test_every_workspace_route_against_every_role(app, cast, who):
     slug = cast["petition"].slug
     seen = []
     for rule in workspace_rules(app):
-        url = fill(rule, slug, cast["signature"].id, cast["mailing"].id)
+        url = fill(rule, slug, cast["ids"])
         if url is None or rule.endpoint == "accounts.logout":
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -183,3 +203,4 @@ def test_every_workspace_route_against_every_role(app, cast, who):
             seen.append((rule.endpoint, method))
     assert seen, "no workspace route was checked"
     assert MAILINGS.issubset(endpoint for endpoint, _method in seen)
+    assert ADMIN_ONLY.issubset(endpoint for endpoint, _method in seen)

@@ -1,0 +1,1 @@
+"""What every blueprint shares: the visitor's language, safe redirects."""
