@@ -14,6 +14,14 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 
+@bp.after_request
+def readable_from_any_site(response):
+    """Any site's script may read the API: it holds public fields only, and with `*` the
+    browser sends no cookie with such reads (so nothing of a visitor's session is exposed)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.get("/openapi.yaml")
 def openapi():
     """The API's description (docs/openapi.yaml)."""

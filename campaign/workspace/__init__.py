@@ -3,6 +3,7 @@
 # Importing the area modules registers their routes on the blueprint.
 from campaign.workspace import (  # noqa: F401
     abuse,
+    embed,
     exports,
     imports,
     letters,
