@@ -87,7 +87,7 @@ def sign(slug: str):
         email=form.email.data,
         category_key=form.category.data,
         departement=form.departement.data or None,
-        show_name=form.show_name.data,
+        show_name=form.show_name.data == "yes",
         show_title=False,
         show_organisation=False,
         contact_ok=form.contact_ok.data,

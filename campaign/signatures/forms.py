@@ -313,6 +313,16 @@ class EmbedSignatureForm(SignatureForm):
         csrf = False
 
     form_token = HiddenField()
+    # An explicit choice, no default: in a small box on another site, a box left unticked by
+    # oversight published nothing, and one ticked by habit published a name.
+    show_name = RadioField(
+        _l("May we publish your name in the list of signatories?"),
+        choices=[
+            SelectChoice("yes", _l("Yes, publish my name")),
+            SelectChoice("no", _l("No, count my signature without my name")),
+        ],
+        validators=[InputRequired(_l("Choose whether your name may be published."))],
+    )
 
     def validate_form_token(self, field: HiddenField) -> None:
         if self.petition is None or not embed_form_token_is_valid(field.data, self.petition.id):

@@ -115,6 +115,7 @@ def test_embed_framed_by_another_origin_signs_without_cookies(live_server, host_
             frame.get_by_label(_("Email address"), exact=True).fill("claire@example.fr")
             frame.get_by_label(_("You sign as")).select_option("citizen")
             frame.get_by_label(_("Département (optional)")).select_option("35")
+            frame.get_by_label(_("Yes, publish my name")).check()
             frame.locator("#consent").check()
             frame.locator("altcha-widget input[type=checkbox]").check()
             expect(frame.locator("altcha-widget [data-state=verified]")).to_have_count(1)

@@ -36,6 +36,7 @@ def form_token(client, path: str) -> str:
 
 
 def embed_data(token: str, **overrides) -> dict[str, str]:
+    overrides.setdefault("show_name", "yes")
     data = sign_data(form_token=token, **overrides)
     for key in ("title", "organisation", "show_title", "show_organisation"):
         data.pop(key, None)
@@ -269,3 +270,17 @@ def test_other_pages_are_not_readable_cross_origin(client):
     petition = make_petition()
     response = client.get(f"/p/{petition.slug}", headers={"Origin": "https://news.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_embed_asks_explicitly_whether_to_publish_the_name(client):
+    petition = make_petition(embed_origins="*")
+    path = f"/p/{petition.slug}/embed?lang=en"
+    response = client.post(path, data=embed_data(form_token(client, path), show_name=None))
+    assert response.status_code == 422
+    assert "Choose whether your name may be published." in unescape(response.get_data(as_text=True))
+    assert signature_total() == 0
+    response = client.post(
+        path, data=embed_data(form_token(client, path), show_name="no", email="b@example.fr")
+    )
+    assert response.status_code == 303
+    assert db.session.scalar(select(Signature.show_name)) is False
