@@ -156,6 +156,8 @@ def _configure_templates(app: Flask) -> None:
 def _register_response_headers(app: Flask) -> None:
     from flask_babel import get_locale
 
+    from campaign.web.framing import is_frameable
+
     @app.after_request
     def security_headers(response):
         headers = response.headers
@@ -166,7 +168,8 @@ def _register_response_headers(app: Flask) -> None:
         )
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
+        if not is_frameable(response):
+            headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["PUBLIC_URL"].startswith("https://"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

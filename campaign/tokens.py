@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import db
@@ -111,3 +111,31 @@ class RedactTokenPaths(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
+
+
+# --- The embed's form token ----------------------------------------------------------------
+# The embed's sign box works inside another site's frame, where the session cookie (and so
+# Flask-WTF's session-bound CSRF token) is often blocked as a third-party cookie. Its form
+# carries instead a signed, short-lived token naming the petition, issued with the page.
+EMBED_FORM_MAX_AGE = 2 * 3600
+
+
+def _embed_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="tribune-embed-form")
+
+
+def make_embed_form_token(petition_id: int) -> str:
+    """A token for the embed's sign form of this petition, with a random nonce (so that two
+    pages never carry the same token), valid EMBED_FORM_MAX_AGE seconds."""
+    return _embed_serializer().dumps([petition_id, secrets.token_urlsafe(8)])
+
+
+def embed_form_token_is_valid(token: str | None, petition_id: int) -> bool:
+    """Whether the token was issued by this site for this petition's embed, not too long ago."""
+    if not token or len(token) > 200:
+        return False
+    try:
+        payload = _embed_serializer().loads(token, max_age=EMBED_FORM_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        return False
+    return isinstance(payload, list) and len(payload) == 2 and payload[0] == petition_id

@@ -7,11 +7,24 @@ from pathlib import Path
 from flask import Blueprint, abort, jsonify, send_file
 
 from campaign.petitions.services import find_public_petition
-from campaign.signatures.services import counts_by_category, last_change_at, signature_count
+from campaign.signatures.services import (
+    counts_by_category,
+    last_change_at,
+    public_counts_by_departement,
+    signature_count,
+)
 from campaign.verification.services import level_counts
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+
+
+@bp.after_request
+def readable_from_any_site(response):
+    """Any site's script may read the API: it holds public fields only, and with `*` the
+    browser sends no cookie with such reads (so nothing of a visitor's session is exposed)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @bp.get("/openapi.yaml")
@@ -39,6 +52,7 @@ def petition(slug: str):
             category.key: count for category, count in counts_by_category(petition)
         },
         "verification_by_category": _levels_by_category(petition),
+        "counts_by_departement": public_counts_by_departement(petition.id),
         "updated_at": last_change_at(petition).isoformat(timespec="seconds") + "Z",
     }
     response = jsonify(body)

@@ -319,3 +319,13 @@ def _local(moment: datetime | None) -> datetime | None:
 def _utc(moment: datetime | None) -> datetime | None:
     """An entered wall-clock time as naive UTC, as stored."""
     return to_utc(moment) if moment else None
+
+
+class EmbedOriginsForm(FlaskForm):
+    """The sites allowed to frame the petition's embed, one origin per line."""
+
+    origins = TextAreaField(
+        _l("Sites allowed to show the embed"),
+        filters=[strip_text],
+        validators=[Length(max=2000, message=_l("At most %(max)d characters."))],
+    )

@@ -126,6 +126,9 @@ class Petition(db.Model):
     current_version: Mapped[int] = mapped_column(default=1)
     # When set (comma-separated), only addresses at these domains may sign.
     allowed_email_domains: Mapped[str] = mapped_column(String(500), default="")
+    # The origins (scheme://host[:port], one a line, or *) whose pages may frame the embed
+    # (/p/<slug>/embed); empty: no site may. Checked by campaign.petitions.embeds.
+    embed_origins: Mapped[str] = mapped_column(String(2000), default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The highest goal milestone (25, 50, 75, 100 %) the organiser was told about.
     milestone_notified: Mapped[int] = mapped_column(default=0)

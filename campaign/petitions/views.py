@@ -29,12 +29,15 @@ from campaign.petitions.services import (
 from campaign.signatures.forms import SignatureForm
 from campaign.signatures.models import COUNTED, Signature
 from campaign.signatures.services import (
+    DEPARTEMENT_COUNT_THRESHOLD,
     first_signatories,
     latest_signatories,
+    public_counts_by_departement,
     signatory_line,
     signature_count,
 )
 from campaign.verification.services import category_tallies, level_counts
+from campaign.web.departement_map import departement_map
 
 bp = Blueprint("petitions", __name__)
 
@@ -62,6 +65,8 @@ class PageCounts:
     levels: dict[str, dict[str, int]]
     latest: tuple[tuple[str, Signatory], ...]
     first: tuple[tuple[str, Signatory], ...] = ()
+    # Confirmed signatures per département shown in public (at least the threshold).
+    departements: tuple[tuple[str, int], ...] = ()
 
 
 def _counts_cache() -> dict[int, tuple[float, PageCounts]]:
@@ -129,6 +134,7 @@ def page_counts(petition_id: int) -> PageCounts:
             (signatory_line(s), Signatory(s.verification_level, s.verified_profession))
             for s in first_signatories(petition_id)
         ),
+        departements=tuple(public_counts_by_departement(petition_id).items()),
     )
     cache[petition_id] = (now + PAGE_COUNTS_SECONDS, counts)
     return counts
@@ -156,6 +162,7 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
         form=form,
         ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,
+        departement_map=departement_map(dict(counts.departements), DEPARTEMENT_COUNT_THRESHOLD),
     )
     return page, status
 

@@ -26,6 +26,7 @@ from campaign.departements import DEPARTEMENTS
 from campaign.errors import InvalidRegistryNumber
 from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
+from campaign.tokens import embed_form_token_is_valid
 from campaign.verification.registries import checked_rpps
 
 URL_PATTERN = re.compile(r"(://|www\.|\b[\w-]+\.(com|net|org|fr|io|info|ru|xyz|biz)\b)", re.I)
@@ -335,6 +336,33 @@ class SignatureForm(FlaskForm):
         ]
         self.departement.choices = DEPARTEMENT_CHOICES
         return self
+
+
+class EmbedSignatureForm(SignatureForm):
+    """The embed's sign box (campaign/signatures/embed.py): the same fields and checks, the
+    proof of work included, but its CSRF check is the signed form token issued with the page,
+    not the session's token, since the session cookie is often blocked inside a frame."""
+
+    class Meta:
+        csrf = False
+
+    form_token = HiddenField()
+    # An explicit choice, no default: in a small box on another site, a box left unticked by
+    # oversight published nothing, and one ticked by habit published a name.
+    show_name = RadioField(
+        _l("May we publish your name in the list of signatories?"),
+        choices=[
+            SelectChoice("yes", _l("Yes, publish my name")),
+            SelectChoice("no", _l("No, count my signature without my name")),
+        ],
+        validators=[InputRequired(_l("Choose whether your name may be published."))],
+    )
+
+    def validate_form_token(self, field: HiddenField) -> None:
+        if self.petition is None or not embed_form_token_is_valid(field.data, self.petition.id):
+            raise ValidationError(
+                _l("This form has expired. Reload it and sign again."),
+            )
 
 
 class ActionForm(FlaskForm):

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from campaign.abuse import over_thresholds, recent_signing_counts, recent_signing_params
+from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, insert_outbox_row
@@ -394,6 +395,51 @@ def counts_by_category(petition: Petition) -> list[tuple[Category, int]]:
     )
     counts = {key: count for key, count in rows}
     return [(category, counts.get(category.key, 0)) for category in petition.categories]
+
+
+# Below this many signatures, a département's count is not shown in public (pages, API): in a
+# small place, "2 signatories" could single people out.
+DEPARTEMENT_COUNT_THRESHOLD = 5
+
+
+def counts_by_departement(petition_id: int) -> dict[str, int]:
+    """Confirmed signatures per département code (those that gave one), every count."""
+    rows = db.session.execute(
+        select(Signature.departement, func.count(Signature.id))
+        .where(
+            Signature.petition_id == petition_id,
+            Signature.counted,
+            Signature.departement.is_not(None),
+            Signature.departement != "",
+        )
+        .group_by(Signature.departement)
+    )
+    return {code: count for code, count in rows}
+
+
+def public_counts_by_departement(petition_id: int) -> dict[str, int]:
+    """The counts per département that may be shown in public: those of at least
+    DEPARTEMENT_COUNT_THRESHOLD signatures, by code in the list's order."""
+    counts = counts_by_departement(petition_id)
+    return {
+        code: counts[code]
+        for code in DEPARTEMENTS
+        if counts.get(code, 0) >= DEPARTEMENT_COUNT_THRESHOLD
+    }
+
+
+def signatories_in_departement(signature: Signature) -> int | None:
+    """Confirmed signatures of the signature's petition in its département (None when the
+    signer gave none): what "N signatories in your département" tells the signer."""
+    if not signature.departement:
+        return None
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.petition_id == signature.petition_id,
+            Signature.counted,
+            Signature.departement == signature.departement,
+        )
+    )
 
 
 def last_change_at(petition: Petition) -> datetime:

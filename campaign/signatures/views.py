@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from campaign.clock import utcnow
+from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable, TokenExpired, TokenInvalid
 from campaign.extensions import limiter
 from campaign.mailings.letters import write_link_token
@@ -23,6 +24,7 @@ from campaign.publication.services import receipt_for
 from campaign.signatures.forms import ActionForm, SignatureForm
 from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import (
+    DEPARTEMENT_COUNT_THRESHOLD,
     ConfirmationOutcome,
     SignatureRequest,
     confirm_signature,
@@ -31,6 +33,7 @@ from campaign.signatures.services import (
     published_signatories,
     resend_confirmation,
     sign_petition,
+    signatories_in_departement,
     signatory_line,
     signature_count,
     signature_from_token,
@@ -147,6 +150,9 @@ def confirmation(token: str):
         address_form=ProfessionalAddressForm(),
         write_token=write_link_token(signature, utcnow()),
         locale=str(get_locale()),
+        in_departement=signatories_in_departement(signature),
+        departement_threshold=DEPARTEMENT_COUNT_THRESHOLD,
+        departement_name=DEPARTEMENTS.get(signature.departement or ""),
     )
 
 

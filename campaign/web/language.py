@@ -11,6 +11,10 @@ LANGUAGE_COOKIE = "lang"
 def select_locale() -> str:
     """The language chosen with the switch, else the browser's preference, else French."""
     languages = list(current_app.config["LANGUAGES"])
+    # The embed is framed by other sites, where the language cookie may not reach it: its
+    # URL may name the language (?lang=en).
+    if request.blueprint == "embed" and request.args.get("lang") in languages:
+        return request.args["lang"]
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in languages:
         return chosen

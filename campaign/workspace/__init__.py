@@ -3,7 +3,9 @@
 # Importing the area modules registers their routes on the blueprint.
 from campaign.workspace import (  # noqa: F401
     abuse,
+    embed,
     exports,
+    geography,
     imports,
     letters,
     mailings,

@@ -38,6 +38,8 @@ PETITION_TOOLS = [
     ("workspace.mailings", _l("Mailings"), can_manage),
     ("workspace.moderation_letters", _l("Letters to representatives"), can_moderate),
     ("workspace.petition_verification_rules", _l("Official domains"), can_manage),
+    ("workspace.petition_embed", _l("Embed on other sites"), can_manage),
+    ("workspace.petition_departements", _l("Signatures by département"), can_manage),
 ]
 
 STEP_DONE = {
