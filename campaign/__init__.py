@@ -26,6 +26,7 @@ DOMAINS = (
     "mailings",
     "publication",
     "privacy",
+    "objections",
     "workspace",
     "api",
 )

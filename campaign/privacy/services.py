@@ -15,6 +15,7 @@ from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, queue_email
+from campaign.objections.services import erase_objection_events
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
@@ -231,6 +232,8 @@ def withdraw_own_signature(signature: Signature, now: datetime) -> bool:
         return False
     signature = db.session.get(Signature, signature_id)
     db.session.add(ConsentEvent.about(signature, ConsentKind.SIGN, False, now))
+    # The letters' timeline goes with the signature.
+    erase_objection_events([signature_id])
     record(
         "signer withdrew",
         now,
@@ -261,6 +264,7 @@ def erase_own_data(signature: Signature, now: datetime) -> None:
     emails = db.session.execute(
         delete(OutboxMessage).where(OutboxMessage.signature_id == signature_id)
     ).rowcount
+    letter_steps = erase_objection_events([signature_id])
     db.session.execute(
         update(Signature).where(Signature.id == signature_id).values(moderation_reason=None)
     )
@@ -269,7 +273,10 @@ def erase_own_data(signature: Signature, now: datetime) -> None:
         now,
         actor_label=SIGNER,
         petition_id=petition_id,
-        detail=f"signature {signature_id}: {consents} consent record(s), {emails} email(s)",
+        detail=(
+            f"signature {signature_id}: {consents} consent record(s), {emails} email(s), "
+            f"{letter_steps} letter step(s)"
+        ),
         count=1,
     )
     db.session.commit()
@@ -290,6 +297,7 @@ class PurgeCounts:
     private_details_erased: int = 0
     contact_consents_deleted: int = 0
     emails_deleted: int = 0
+    letter_steps_deleted: int = 0
 
     COUNTERS = (
         "expired_pending_deleted",
@@ -298,6 +306,7 @@ class PurgeCounts:
         "private_details_erased",
         "contact_consents_deleted",
         "emails_deleted",
+        "letter_steps_deleted",
     )
 
     @property
@@ -356,6 +365,7 @@ def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
             )
         )
     ).rowcount
+    counts.letter_steps_deleted += erase_objection_events(signature_ids)
     counts.contact_consents_deleted = execute(
         delete(ConsentEvent).where(
             ConsentEvent.signature_id.in_(signature_ids), ConsentEvent.what == ConsentKind.CONTACT
@@ -462,6 +472,12 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
         .distinct()
     )
     for petition_id, slug in stale.all():
+        stale_ids = (
+            select(Signature.id)
+            .where(Signature.petition_id == petition_id, _stale_pending_condition(now))
+            .scalar_subquery()
+        )
+        counts_for(petition_id, slug).letter_steps_deleted = erase_objection_events(stale_ids)
         counts_for(petition_id, slug).expired_pending_deleted = db.session.execute(
             delete(Signature).where(
                 Signature.petition_id == petition_id, _stale_pending_condition(now)

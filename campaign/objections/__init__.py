@@ -1,0 +1,12 @@
+"""Objection letters: supporters exercise their own data-protection rights (object to the
+use of their data by an institution, then complain to the authority), helped by Tribune,
+which prepares the letter and keeps no content of it."""
+
+
+def init_app(app) -> None:
+    """Register the domain's models, pages and commands (create_app calls each domain's)."""
+    from campaign.objections import commands, models, views  # noqa: F401
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(commands.institutions)
+    app.cli.add_command(commands.objections)
