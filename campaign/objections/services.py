@@ -9,8 +9,9 @@ from them in memory and they are dropped with the request.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
 from babel.dates import format_date
@@ -185,6 +186,8 @@ def erase_objection_events(signature_ids) -> int:
 
 # --- Aggregates ------------------------------------------------------------------------------
 
+STEPS = (EventKind.PREPARED, EventKind.SENT, EventKind.ANSWERED, EventKind.COMPLAINT_PREPARED)
+
 
 @dataclass(frozen=True)
 class InstitutionTally:
@@ -212,3 +215,14 @@ def objection_tallies(petition_id: int) -> list[InstitutionTally]:
     for name, kind, count in rows:
         tallies.setdefault(name, {})[str(kind)] = count
     return [InstitutionTally(name, counts) for name, counts in tallies.items()]
+
+
+def prepared_per_week(petition_id: int) -> list[tuple[date, int]]:
+    """Letters prepared each week (the Monday that starts it), oldest first: counts only."""
+    moments = db.session.scalars(
+        select(ObjectionEvent.at)
+        .join(Signature, Signature.id == ObjectionEvent.signature_id)
+        .where(Signature.petition_id == petition_id, ObjectionEvent.kind == EventKind.PREPARED)
+    )
+    weeks = Counter(moment.date() - timedelta(days=moment.weekday()) for moment in moments)
+    return sorted(weeks.items())

@@ -7,6 +7,7 @@ from campaign.workspace import (  # noqa: F401
     imports,
     letters,
     mailings,
+    objections,
     officials,
     petitions,
     signatures,
