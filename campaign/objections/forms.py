@@ -38,3 +38,9 @@ class LetterPdfForm(FlaskForm):
     def validate_details(self, field) -> None:
         if field.data and has_control_characters(field.data.replace("\n", " ").replace("\r", "")):
             raise ValidationError(_l("This field contains characters that are not allowed."))
+
+
+class MarkSentForm(FlaskForm):
+    """ "I sent it": one click. The opt-in reminder (issue 20.3) is still to come."""
+
+    institution = IntegerField(validators=[InputRequired()])

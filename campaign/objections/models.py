@@ -104,3 +104,5 @@ class ObjectionEvent(db.Model):
     )
     kind: Mapped[EventKind] = mapped_column(String(30))
     at: Mapped[datetime]
+    # On a `sent` step whose supporter asked to be reminded: when the answer period ends.
+    remind_at: Mapped[datetime | None]

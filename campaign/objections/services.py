@@ -17,7 +17,7 @@ from urllib.parse import quote
 from babel.dates import format_date
 from flask import render_template
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from campaign.extensions import db
 from campaign.mailings.templates import MergeFields, RenderedLetter, render_letter
@@ -161,6 +161,64 @@ def record_prepared(signature: Signature, institutions: list[Institution], now: 
                 )
             )
     db.session.commit()
+
+
+def mark_sent(
+    signature: Signature, institution: Institution, remind: bool, now: datetime
+) -> datetime:
+    """Keep that the supporter sent their letter to this institution (once), and whether to
+    remind them when its answer period is over; returns the end of that period."""
+    sent = db.session.scalar(
+        select(ObjectionEvent).where(
+            ObjectionEvent.signature_id == signature.id,
+            ObjectionEvent.institution_id == institution.id,
+            ObjectionEvent.kind == EventKind.SENT,
+        )
+    )
+    if sent is None:
+        sent = ObjectionEvent(
+            signature_id=signature.id,
+            institution_id=institution.id,
+            kind=EventKind.SENT,
+            at=now,
+        )
+        db.session.add(sent)
+    due = sent.at + timedelta(days=institution.answer_days)
+    sent.remind_at = due if remind else None
+    db.session.commit()
+    return due
+
+
+def stop_reminders(signature: Signature) -> int:
+    """Cancel every reminder the supporter asked for; returns how many there were."""
+    count = db.session.execute(
+        update(ObjectionEvent)
+        .where(ObjectionEvent.signature_id == signature.id, ObjectionEvent.remind_at.is_not(None))
+        .values(remind_at=None)
+    ).rowcount
+    db.session.commit()
+    return count
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One step of the supporter's own timeline, as their rights page shows it."""
+
+    institution: str
+    kind: str
+    at: datetime
+    remind_at: datetime | None
+
+
+def objection_timeline(signature_id: int) -> list[TimelineStep]:
+    """Every step kept about this signature's letters, oldest first."""
+    rows = db.session.execute(
+        select(Institution.name, ObjectionEvent.kind, ObjectionEvent.at, ObjectionEvent.remind_at)
+        .join(Institution, Institution.id == ObjectionEvent.institution_id)
+        .where(ObjectionEvent.signature_id == signature_id)
+        .order_by(ObjectionEvent.at, ObjectionEvent.id)
+    )
+    return [TimelineStep(name, str(kind), at, remind_at) for name, kind, at, remind_at in rows]
 
 
 def letter_pdf(letter: PreparedLetter, now: datetime) -> bytes:

@@ -3,17 +3,19 @@ département, read the letters for its institutions, copy, email or print them."
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template
-from flask_babel import get_locale
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.objections.forms import DepartementForm, LetterPdfForm
+from campaign.objections.forms import DepartementForm, LetterPdfForm, MarkSentForm
 from campaign.objections.institutions import institutions_for
 from campaign.objections.models import Institution
 from campaign.objections.services import (
     details_placeholder,
     letter_pdf,
+    mark_sent,
     objection_letter_of,
     prepare_letters,
     record_prepared,
@@ -79,6 +81,7 @@ def show_letters(token: str):
         petition=petition,
         departement=form.departement.data,
         pdf_form=LetterPdfForm(departement=form.departement.data),
+        sent_form=MarkSentForm(),
         placeholder=details_placeholder(),
         locale=str(get_locale()),
     )
@@ -102,3 +105,21 @@ def download_letter(token: str):
         mimetype="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="tribune-letter.pdf"'},
     )
+
+
+@bp.post("/s/<token>/objection/sent")
+def mark_letter_sent(token: str):
+    now = utcnow()
+    signature, _template = _supporter(token)
+    form = MarkSentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    institution = db.session.get(Institution, form.institution.data) or abort(404)
+    due = mark_sent(signature, institution, False, now)
+    message = _(
+        "Noted. %(institution)s has until %(date)s to answer.",
+        institution=institution.name,
+        date=format_date(due, "long"),
+    )
+    flash(message, "success")
+    return redirect(url_for("privacy.my_data", token=token), code=303)

@@ -60,6 +60,7 @@ def upgrade():
         sa.Column("institution_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("remind_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["institution_id"],
             ["objection_institutions.id"],

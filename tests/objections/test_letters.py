@@ -14,7 +14,7 @@ from campaign.demo import DEMO_INSTITUTIONS, DEMO_OBJECTION_BODY, DEMO_OBJECTION
 from campaign.extensions import db
 from campaign.objections.institutions import import_institutions
 from campaign.objections.models import EventKind, Institution, ObjectionEvent
-from campaign.objections.services import set_objection_letter
+from campaign.objections.services import mark_sent, set_objection_letter, stop_reminders
 from campaign.privacy.services import erase_own_data, purge_personal_data
 from campaign.tokens import make_token
 from tests.factories import make_petition, make_signature
@@ -180,3 +180,33 @@ def test_the_retention_purge_erases_the_letters_timeline(app, client, campaign):
     report = purge_personal_data(later)
     assert events(signature.id) == []
     assert report[0].letter_steps_deleted == 2
+
+
+def _mark_sent(client, token: str, institution: Institution):
+    page = choose(client, token, "69").get_data(as_text=True)
+    data = {"csrf_token": CSRF_PATTERN.search(page).group(1), "institution": institution.id}
+    return client.post(f"/s/{token}/objection/sent", data=data)
+
+
+def test_marking_sent_keeps_one_step_shown_on_the_rights_page(client, campaign):
+    _petition, signature, token = campaign
+    fund = db.session.scalar(select(Institution).where(Institution.key == "caisse-exemple-69"))
+    response = _mark_sent(client, token, fund)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/s/{token}/my-data")
+    _mark_sent(client, token, fund)
+    assert events(signature.id).count(("caisse-exemple-69", EventKind.SENT)) == 1
+    page = client.get(f"/s/{token}/my-data").get_data(as_text=True)
+    assert "Caisse d’assurance maladie fictive du Rhône" in page
+
+
+def test_the_reminder_seam_sets_and_stops_the_date_of_the_answer_period(app, campaign):
+    _petition, signature, _token = campaign
+    fund = db.session.scalar(select(Institution).where(Institution.key == "caisse-exemple-69"))
+    now = utcnow()
+    due = mark_sent(signature, fund, True, now)
+    assert due == now + timedelta(days=fund.answer_days)
+    sent = db.session.scalar(select(ObjectionEvent).where(ObjectionEvent.kind == EventKind.SENT))
+    assert sent.remind_at == due
+    assert stop_reminders(signature) == 1
+    assert db.session.get(ObjectionEvent, sent.id).remind_at is None
