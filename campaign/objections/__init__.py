@@ -4,9 +4,11 @@ which prepares the letter and keeps no content of it."""
 
 
 def init_app(app) -> None:
-    """Register the domain's models, pages and commands (create_app calls each domain's)."""
-    from campaign.objections import commands, models, views  # noqa: F401
+    """Register the domain's models, pages, commands and email (create_app calls each domain's)."""
+    from campaign.mail.outbox import register_senders
+    from campaign.objections import commands, emails, models, views  # noqa: F401
 
     app.register_blueprint(views.bp)
     app.cli.add_command(commands.institutions)
     app.cli.add_command(commands.objections)
+    register_senders(emails.SENDERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
@@ -41,6 +41,7 @@ class LetterPdfForm(FlaskForm):
 
 
 class MarkSentForm(FlaskForm):
-    """ "I sent it": one click. The opt-in reminder (issue 20.3) is still to come."""
+    """ "I sent it": one click, with the choice of one reminder when the answer period ends."""
 
     institution = IntegerField(validators=[InputRequired()])
+    remind = BooleanField(_l("Remind me once, by email, when the answer period is over"))

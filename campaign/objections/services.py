@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
 from campaign.mailings.templates import MergeFields, RenderedLetter, render_letter
 from campaign.objections.models import (
     Channel,
@@ -198,6 +199,39 @@ def stop_reminders(signature: Signature) -> int:
     ).rowcount
     db.session.commit()
     return count
+
+
+def remind_due_letters(now: datetime) -> int:
+    """Queue one reminder email per supporter whose asked-for reminder has come (the answer
+    period of a letter they sent is over), mark each letter `reminded` and clear its
+    reminder, so that it is sent once; returns how many emails were queued."""
+    due = list(
+        db.session.scalars(
+            select(ObjectionEvent).where(
+                ObjectionEvent.kind == EventKind.SENT,
+                ObjectionEvent.remind_at.is_not(None),
+                ObjectionEvent.remind_at <= now,
+            )
+        )
+    )
+    signature_ids = sorted({event.signature_id for event in due})
+    for event in due:
+        event.remind_at = None
+        db.session.add(
+            ObjectionEvent(
+                signature_id=event.signature_id,
+                institution_id=event.institution_id,
+                kind=EventKind.REMINDED,
+                at=now,
+            )
+        )
+    messages = [
+        queue_email(EmailKind.OBJECTION_REMINDER, now, signature_id=signature_id)
+        for signature_id in signature_ids
+    ]
+    db.session.commit()
+    deliver_soon(*(message.id for message in messages))
+    return len(messages)
 
 
 @dataclass(frozen=True)

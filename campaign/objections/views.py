@@ -19,9 +19,11 @@ from campaign.objections.services import (
     objection_letter_of,
     prepare_letters,
     record_prepared,
+    stop_reminders,
 )
 from campaign.petitions.models import Petition
 from campaign.privacy.services import signature_from_rights_token
+from campaign.signatures.forms import ActionForm
 from campaign.signatures.models import SignatureStatus
 
 bp = Blueprint("objections", __name__)
@@ -115,11 +117,28 @@ def mark_letter_sent(token: str):
     if not form.validate_on_submit():
         abort(400)
     institution = db.session.get(Institution, form.institution.data) or abort(404)
-    due = mark_sent(signature, institution, False, now)
-    message = _(
-        "Noted. %(institution)s has until %(date)s to answer.",
-        institution=institution.name,
-        date=format_date(due, "long"),
-    )
+    due = mark_sent(signature, institution, form.remind.data, now)
+    if form.remind.data:
+        message = _(
+            "Noted. %(institution)s has until %(date)s to answer: we will remind you then.",
+            institution=institution.name,
+            date=format_date(due, "long"),
+        )
+    else:
+        message = _(
+            "Noted. %(institution)s has until %(date)s to answer.",
+            institution=institution.name,
+            date=format_date(due, "long"),
+        )
     flash(message, "success")
+    return redirect(url_for("privacy.my_data", token=token), code=303)
+
+
+@bp.post("/s/<token>/objection/stop-reminders")
+def stop_letter_reminders(token: str):
+    signature = signature_from_rights_token(token, utcnow())
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    stop_reminders(signature)
+    flash(_("No more reminders: nothing will be sent to you about your letters."), "success")
     return redirect(url_for("privacy.my_data", token=token), code=303)
