@@ -3,7 +3,7 @@ is published, withdrawal, erasure), the retention purge, and the record of proce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cryptography.fernet import InvalidToken
@@ -15,7 +15,11 @@ from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, queue_email
-from campaign.objections.services import erase_objection_events
+from campaign.objections.services import (
+    TimelineStep,
+    erase_objection_events,
+    objection_timeline,
+)
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
@@ -113,6 +117,7 @@ class SignerData:
     fields: dict[str, object]
     consents: list[ConsentEvent]
     emails: list[OutboxMessage]
+    letter_steps: list[TimelineStep] = field(default_factory=list)
 
     def as_json(self, now: datetime) -> dict[str, object]:
         """The same data as plain JSON values, for the download (right to portability)."""
@@ -138,6 +143,15 @@ class SignerData:
                     "sent_at": _iso(message.sent_at),
                 }
                 for message in self.emails
+            ],
+            "letter_steps": [
+                {
+                    "institution": step.institution,
+                    "step": step.kind,
+                    "at": _iso(step.at),
+                    "remind_at": _iso(step.remind_at),
+                }
+                for step in self.letter_steps
             ],
         }
 
@@ -172,6 +186,7 @@ def signer_data(signature: Signature) -> SignerData:
         fields={**stored_fields(signature), **verification_fields(signature.id)},
         consents=list(consents),
         emails=list(emails),
+        letter_steps=objection_timeline(signature.id),
     )
 
 

@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from campaign.clock import utcnow
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
-from campaign.objections.services import objection_letter_of, objection_timeline
+from campaign.objections.services import objection_letter_of
 from campaign.personal_data import email_digest, request_ip_digest
 from campaign.petitions.services import find_public_petition
 from campaign.privacy.forms import ConsentForm, RightsLinkAnyPetitionForm, RightsLinkForm
@@ -187,7 +187,6 @@ def my_data(token: str):
         token=token,
         locale=str(get_locale()),
         objection_open=objection_letter_of(signature.petition_id) is not None,
-        objection_steps=objection_timeline(signature.id),
     )
 
 

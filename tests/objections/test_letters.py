@@ -210,3 +210,14 @@ def test_the_reminder_seam_sets_and_stops_the_date_of_the_answer_period(app, cam
     assert sent.remind_at == due
     assert stop_reminders(signature) == 1
     assert db.session.get(ObjectionEvent, sent.id).remind_at is None
+
+
+def test_the_download_of_ones_data_lists_the_letter_steps(client, campaign):
+    _petition, _signature, token = campaign
+    choose(client, token, "13")
+    data = client.get(f"/s/{token}/my-data.json").get_json()
+    steps = {(step["institution"], step["step"]) for step in data["letter_steps"]}
+    assert steps == {
+        ("Caisse d’assurance maladie fictive des Bouches-du-Rhône", "prepared"),
+        ("Autorité fictive de protection des données", "prepared"),
+    }
