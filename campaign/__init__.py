@@ -27,6 +27,7 @@ DOMAINS = (
     "mailings",
     "publication",
     "privacy",
+    "objections",
     "workspace",
     "api",
 )

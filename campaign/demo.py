@@ -17,6 +17,8 @@ from campaign.extensions import db
 from campaign.mailings.models import Mailing, MailingKind
 from campaign.mailings.officials import import_officials
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
+from campaign.objections.institutions import import_institutions
+from campaign.objections.services import objection_letter_of, set_objection_letter
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
 from campaign.petitions.services import DEFAULT_CATEGORIES, ensure_default_categories
@@ -123,6 +125,36 @@ def load_demo_officials(now: datetime) -> int:
     return len(outcome.plan.new)
 
 
+# Fictional institutions (example.org addresses) for the demo's objection campaign.
+DEMO_INSTITUTIONS = ROOT / "docs" / "examples" / "institutions.csv"
+DEMO_OBJECTION_SUBJECT = "Exercer les droits informatique et libertés : opposition"
+DEMO_OBJECTION_BODY = """Madame, Monsieur,
+
+Je soussigné(e) {{ supporter.first_name }} {{ supporter.last_name }}
+{{ supporter.details }}
+m’oppose, en application de l’article 21 du RGPD, à la transmission de mes données de santé
+détenues par {{ institution.name }} à la plateforme nationale des données de santé.
+
+Je vous remercie de me confirmer la prise en compte de cette opposition dans le délai d’un
+mois prévu par l’article 12 du RGPD.
+
+Le {{ today }},
+{{ supporter.first_name }} {{ supporter.last_name }}
+"""
+
+
+def load_demo_objections(petition: Petition, now: datetime) -> None:
+    """Import the fictional institutions of docs/examples/institutions.csv and open the demo
+    petition's objection campaign (both idempotent)."""
+    plan = import_institutions(
+        DEMO_INSTITUTIONS.read_bytes(), source=DEMO_INSTITUTIONS.name, now=now, via="demo"
+    )
+    if plan.errors:
+        raise ValueError(f"{DEMO_INSTITUTIONS}: {plan.errors[0]}")
+    if objection_letter_of(petition.id) is None:
+        set_objection_letter(petition, DEMO_OBJECTION_SUBJECT, DEMO_OBJECTION_BODY, now)
+
+
 def _demo_petition(now: datetime) -> Petition:
     petition = db.session.scalar(select(Petition).where(Petition.slug == DEMO_SLUG))
     if petition is not None:
@@ -211,6 +243,7 @@ def load_demo(now: datetime, signatories: int = 200) -> int:
         added += 1
     db.session.commit()
     load_demo_officials(now)
+    load_demo_objections(petition, now)
     load_demo_verification(petition, now)
     load_demo_mailings(petition, users[Role.ORGANISER], now)
     return added

@@ -33,10 +33,17 @@ def _forget_challenges(now: datetime) -> int:
     return forget_spent_challenges(now)
 
 
+def _remind_letters(now: datetime) -> int:
+    from campaign.objections.services import remind_due_letters
+
+    return remind_due_letters(now)
+
+
 DAILY_TASKS: list[tuple[str, Callable[[datetime], int]]] = [
     ("publications of changed lists", _publish),
     ("petitions purged of expired personal data", _purge),
     ("spent challenges forgotten", _forget_challenges),
+    ("reminders of objection letters queued", _remind_letters),
 ]
 
 

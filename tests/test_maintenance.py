@@ -18,6 +18,7 @@ def test_daily_tasks_run_and_report_counts(app):
         "publications of changed lists",
         "petitions purged of expired personal data",
         "spent challenges forgotten",
+        "reminders of objection letters queued",
     }
     assert db.session.get(SpentChallenge, "b" * 64) is not None
 

@@ -72,6 +72,11 @@ def find_petition(petition_id: int) -> Petition | None:
     return db.session.get(Petition, petition_id)
 
 
+def find_petition_by_slug(slug: str) -> Petition | None:
+    """A petition by slug, whatever its state."""
+    return db.session.scalar(select(Petition).where(Petition.slug == slug))
+
+
 def find_public_petition(slug: str) -> Petition | None:
     """A petition visitors may see (not a draft), by slug."""
     return db.session.scalar(

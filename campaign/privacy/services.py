@@ -4,7 +4,7 @@ is published, withdrawal, erasure), the retention purge, and the record of proce
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +17,11 @@ from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
+from campaign.objections.services import (
+    TimelineStep,
+    erase_objection_events,
+    objection_timeline,
+)
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
@@ -151,6 +156,7 @@ class SignerData:
     fields: dict[str, object]
     consents: list[ConsentEvent]
     emails: list[OutboxMessage]
+    letter_steps: list[TimelineStep] = field(default_factory=list)
 
     def as_json(self, now: datetime) -> dict[str, object]:
         """The same data as plain JSON values, for the download (right to portability)."""
@@ -176,6 +182,15 @@ class SignerData:
                     "sent_at": _iso(message.sent_at),
                 }
                 for message in self.emails
+            ],
+            "letter_steps": [
+                {
+                    "institution": step.institution,
+                    "step": step.kind,
+                    "at": _iso(step.at),
+                    "remind_at": _iso(step.remind_at),
+                }
+                for step in self.letter_steps
             ],
         }
 
@@ -210,6 +225,7 @@ def signer_data(signature: Signature) -> SignerData:
         fields={**stored_fields(signature), **verification_fields(signature.id)},
         consents=list(consents),
         emails=list(emails),
+        letter_steps=objection_timeline(signature.id),
     )
 
 
@@ -270,6 +286,8 @@ def withdraw_own_signature(signature: Signature, now: datetime) -> bool:
         return False
     signature = db.session.get(Signature, signature_id)
     db.session.add(ConsentEvent.about(signature, ConsentKind.SIGN, False, now))
+    # The letters' timeline goes with the signature.
+    erase_objection_events([signature_id])
     record(
         "signer withdrew",
         now,
@@ -300,6 +318,7 @@ def erase_own_data(signature: Signature, now: datetime) -> None:
     emails = db.session.execute(
         delete(OutboxMessage).where(OutboxMessage.signature_id == signature_id)
     ).rowcount
+    letter_steps = erase_objection_events([signature_id])
     db.session.execute(
         update(Signature).where(Signature.id == signature_id).values(moderation_reason=None)
     )
@@ -308,7 +327,10 @@ def erase_own_data(signature: Signature, now: datetime) -> None:
         now,
         actor_label=SIGNER,
         petition_id=petition_id,
-        detail=f"signature {signature_id}: {consents} consent record(s), {emails} email(s)",
+        detail=(
+            f"signature {signature_id}: {consents} consent record(s), {emails} email(s), "
+            f"{letter_steps} letter step(s)"
+        ),
         count=1,
     )
     db.session.commit()
@@ -329,6 +351,7 @@ class PurgeCounts:
     private_details_erased: int = 0
     contact_consents_deleted: int = 0
     emails_deleted: int = 0
+    letter_steps_deleted: int = 0
 
     COUNTERS = (
         "expired_pending_deleted",
@@ -337,6 +360,7 @@ class PurgeCounts:
         "private_details_erased",
         "contact_consents_deleted",
         "emails_deleted",
+        "letter_steps_deleted",
     )
 
     @property
@@ -395,6 +419,7 @@ def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
             )
         )
     ).rowcount
+    counts.letter_steps_deleted += erase_objection_events(signature_ids)
     counts.contact_consents_deleted = execute(
         delete(ConsentEvent).where(
             ConsentEvent.signature_id.in_(signature_ids), ConsentEvent.what == ConsentKind.CONTACT
@@ -501,6 +526,12 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
         .distinct()
     )
     for petition_id, slug in stale.all():
+        stale_ids = (
+            select(Signature.id)
+            .where(Signature.petition_id == petition_id, _stale_pending_condition(now))
+            .scalar_subquery()
+        )
+        counts_for(petition_id, slug).letter_steps_deleted = erase_objection_events(stale_ids)
         counts_for(petition_id, slug).expired_pending_deleted = db.session.execute(
             delete(Signature).where(
                 Signature.petition_id == petition_id, _stale_pending_condition(now)

@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from campaign.clock import utcnow
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
+from campaign.objections.services import objection_letter_of
 from campaign.personal_data import email_digest, request_ip_digest
 from campaign.petitions.services import find_public_petition
 from campaign.privacy.forms import ConsentForm, RightsLinkAnyPetitionForm, RightsLinkForm
@@ -185,6 +186,7 @@ def my_data(token: str):
         labels=FIELD_LABELS,
         token=token,
         locale=str(get_locale()),
+        objection_open=objection_letter_of(signature.petition_id) is not None,
     )
 
 

@@ -9,6 +9,7 @@ from campaign.workspace import (  # noqa: F401
     imports,
     letters,
     mailings,
+    objections,
     officials,
     petitions,
     signatures,
