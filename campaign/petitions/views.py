@@ -8,7 +8,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import Blueprint, abort, current_app, has_app_context, render_template, request, session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    has_app_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
@@ -25,6 +35,12 @@ from campaign.petitions.services import (
     public_petition_snapshot,
     render_markdown,
     version_history,
+)
+from campaign.petitions.sharing import (
+    counted_source,
+    mastodon_instance,
+    mastodon_share_link,
+    record_share_visit,
 )
 from campaign.signatures.forms import SignatureForm
 from campaign.signatures.models import COUNTED, Signature
@@ -202,6 +218,8 @@ def _shared_page(snapshot: Petition, locale: str) -> str:
 @bp.get("/p/<slug>")
 def show(slug: str):
     locale = str(get_locale())
+    if "s" in request.args:
+        return _counted_share_visit(slug)
     if _page_is_shared():
         snapshot = public_petition_snapshot(slug) or abort(404)
         return _shared_page(snapshot, locale).replace(_CSRF_PLACEHOLDER, escape(generate_csrf()))
@@ -219,3 +237,31 @@ def versions(slug: str):
         text=petition.text(locale),
         versions=version_history(petition, locale),
     )
+
+
+def _counted_share_visit(slug: str):
+    """A visit through a shared link (?s=mail...): counted for its source, then sent to the
+    petition's own address, so that the page stays the shared one and the tag is not passed
+    on when the reader shares the address again."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    source = counted_source(request.args.get("s"), request.user_agent.string)
+    if source is not None and request.method == "GET":
+        record_share_visit(snapshot.id, source, utcnow().date())
+    return redirect(url_for("petitions.show", slug=slug), code=302)
+
+
+@bp.get("/p/<slug>/share/mastodon")
+def share_on_mastodon(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    typed = request.args.get("instance", "")[:300]
+    instance = mastodon_instance(typed)
+    title = petition.text(str(get_locale())).title
+    page = render_template(
+        "petitions/share_mastodon.html",
+        petition=petition,
+        title=title,
+        typed=typed,
+        instance=instance,
+        link=mastodon_share_link(instance, slug, title) if instance else None,
+    )
+    return page, 422 if typed and instance is None else 200

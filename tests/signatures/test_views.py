@@ -3,6 +3,8 @@
 import re
 import threading
 from datetime import timedelta
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -408,25 +410,75 @@ def test_sign_is_rate_limited_per_ip(make_app):
         assert other.status_code == 303
 
 
+# The only other hosts a page may name: plain links of the share panel (issue 18.1), which
+# load nothing until the reader clicks them.
+SHARE_HOSTS = {"wa.me", "t.me", "bsky.app", "www.linkedin.com", "www.facebook.com", "x.com"}
+
+
+class _References(HTMLParser):
+    """Every address a page names: (tag, attribute, value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in {"src", "srcset", "href", "action", "formaction", "poster", "data",
+                        "content", "style"} and value:  # fmt: skip
+                self.found.append((tag, name, value))
+
+
+def other_hosts(html: str, own: str = "tribune.test") -> list[tuple[str, str, str]]:
+    """What the page would load from, or send a reader to, another host than its own; share
+    links are allowed only as plain links (<a>) to the known networks."""
+    parser = _References()
+    parser.feed(html)
+    wrong = []
+    for tag, name, value in parser.found:
+        for url in re.findall(r"(?:https?:)?//[^\s\"'()<>,]+", value):
+            host = urlsplit(url if "//" in url[:8] else "http:" + url).hostname
+            if host == own:
+                continue
+            if tag == "a" and name == "href" and value.startswith(url) and host in SHARE_HOSTS:
+                continue
+            wrong.append((tag, name, value))
+    return wrong
+
+
 def test_rendered_pages_reference_no_other_host(browser, mailbox):
     petition = make_petition()
     make_signature(petition)
     sign(browser, petition)
+    confirmation = confirmation_path(mailbox)
+    browser.post(confirmation, data={"csrf_token": csrf_token(browser, confirmation)})
     pages = [
         "/",
         "/privacy",
         f"/p/{petition.slug}",
         f"/p/{petition.slug}/signatories",
         f"/p/{petition.slug}/check-inbox",
-        confirmation_path(mailbox),
+        confirmation,
+        f"/p/{petition.slug}/share/mastodon",
+        f"/p/{petition.slug}/share/mastodon?instance=bad/",
         "/s/invalid",
         "/nowhere",
     ]
-    reference = re.compile(r"""(?:src|href|action)\s*=\s*["']\s*(?:https?:)?//""", re.I)
     for path in pages:
-        html = browser.get(path).get_data(as_text=True)
-        assert not reference.search(html), path
-        assert "url(http" not in html
+        response = browser.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code in (200, 404, 422), path
+        assert other_hosts(html) == [], path
+        assert "url(http" not in html and "url(//" not in html
+    # The Mastodon step names the instance the reader chose, as a plain link only.
+    chosen = browser.get(f"/p/{petition.slug}/share/mastodon?instance=piaille.fr")
+    assert [(tag, name) for tag, name, _ in other_hosts(chosen.get_data(as_text=True))] == [
+        ("a", "href")
+    ]
+    # The crawler itself: a link to another site with a script would be caught.
+    assert other_hosts('<script src="https://wa.me/x.js"></script>') != []
+    assert other_hosts('<img src="//cdn.example/x.png">') != []
+    assert other_hosts('<a href="https://cdn.example/">x</a>') != []
 
 
 def test_security_headers(browser):
