@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.petitions.models import ShareCount
+from campaign.petitions.models import PetitionText, ShareCount
 from campaign.tokens import external_url
 
 # The source tags a shared link may carry (?s=...), in the order the page offers them. Any
@@ -164,3 +164,13 @@ def share_tallies(petition_id: int, since: date) -> list[SourceTally]:
         .order_by(func.sum(ShareCount.count).desc(), ShareCount.source)
     ).all()
     return [SourceTally(source, int(total), int(last or 0)) for source, total, last in rows]
+
+
+def page_description(text: PetitionText, length: int = 200) -> str:
+    """What link previews show under the title: the summary, or the body's first words
+    without Markdown's marks."""
+    plain = text.summary or re.sub(r"[#>*_`~\[\]]|\(https?://[^)]*\)", "", text.body or "")
+    plain = " ".join(plain.split())
+    if len(plain) <= length:
+        return plain
+    return plain[:length].rsplit(" ", 1)[0].rstrip(",;:.") + "…"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -19,7 +20,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import force_locale, format_decimal, get_locale, get_translations, gettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from sqlalchemy import event
@@ -28,6 +29,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from campaign.clock import utcnow
 from campaign.mailings.letters import letters_ledger
 from campaign.mailings.models import Delivery
+from campaign.petitions.cards import CardCache, CardText, count_step, draw_card
 from campaign.petitions.models import Petition
 from campaign.petitions.services import (
     cached_public_petition,
@@ -40,6 +42,8 @@ from campaign.petitions.sharing import (
     counted_source,
     mastodon_instance,
     mastodon_share_link,
+    page_description,
+    petition_url,
     record_share_visit,
 )
 from campaign.signatures.forms import SignatureForm
@@ -50,6 +54,7 @@ from campaign.signatures.services import (
     signatory_line,
     signature_count,
 )
+from campaign.tokens import external_url
 from campaign.verification.services import category_tallies, level_counts
 
 bp = Blueprint("petitions", __name__)
@@ -154,15 +159,27 @@ def page_counts(petition_id: int) -> PageCounts:
 _page_body = lru_cache(maxsize=64)(render_markdown)
 
 
+def card_url(petition: Petition, count: int, locale: str) -> str:
+    """The absolute address of the petition's preview card in this language; it changes
+    when the card would be redrawn, so that link previews fetch the new one."""
+    version = f"{petition.current_version}-{count_step(count)}"
+    return external_url("petitions.card", slug=petition.slug, lang=locale, v=version)
+
+
 def render_petition_page(petition: Petition, form: SignatureForm, status: int = 200):
     """The petition with its counts, latest signatories and the sign form."""
     locale = str(get_locale())
     counts = page_counts(petition.id)
     count = counts.count
+    text = petition.text(locale)
     page = render_template(
         "petitions/show.html",
         petition=petition,
-        text=petition.text(locale),
+        text=text,
+        canonical=petition_url(petition.slug),
+        description=page_description(text),
+        card=card_url(petition, count, locale),
+        other_languages=sorted({t.language for t in petition.current_texts()} - {locale}),
         body=_page_body(petition.text(locale).body),
         count=count,
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
@@ -265,3 +282,43 @@ def share_on_mastodon(slug: str):
         link=mastodon_share_link(instance, slug, title) if instance else None,
     )
     return page, 422 if typed and instance is None else 200
+
+
+# The cards drawn by this process; a card is a few tens of kilobytes.
+_CARDS_KEY = "tribune.petition_cards"
+
+
+@bp.get("/p/<slug>/card.png")
+def card(slug: str):
+    """The preview card (og:image), in the language asked for (link previews send no
+    cookie), drawn again when the count changes noticeably."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    locale = request.args.get("lang")
+    if locale not in current_app.config["LANGUAGES"]:
+        locale = snapshot.language
+    count = page_counts(snapshot.id).count
+    shown = count_step(count)
+    cards: CardCache = current_app.extensions.setdefault(_CARDS_KEY, CardCache())
+    key = (snapshot.id, locale, snapshot.current_version, snapshot.goal, shown)
+    png = cards.get(key)
+    if png is None:
+        with force_locale(locale):
+            number = format_decimal(shown)
+            if shown < count:
+                count_line = gettext("More than %(num)s signatures", num=number)
+            else:
+                # The page's own words, with the number written as the language writes it.
+                count_line = get_translations().ungettext(
+                    "%(num)s confirmed signature", "%(num)s confirmed signatures", shown
+                ) % {"num": number}
+            text = CardText(
+                title=snapshot.text(locale).title,
+                count_line=count_line,
+                goal_line=gettext("Goal: %(goal)s", goal=format_decimal(snapshot.goal)),
+                site=urlsplit(current_app.config["PUBLIC_URL"]).netloc,
+            )
+        png = draw_card(text, shown / snapshot.goal if snapshot.goal else 1.0)
+        cards.put(key, png)
+    response = current_app.response_class(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
