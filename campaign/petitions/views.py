@@ -55,7 +55,11 @@ from campaign.signatures.services import (
     signature_count,
 )
 from campaign.tokens import external_url
-from campaign.verification.services import category_tallies, level_counts
+from campaign.verification.services import (
+    category_tallies,
+    level_counts,
+    sign_form_verification_fields,
+)
 
 bp = Blueprint("petitions", __name__)
 
@@ -172,6 +176,9 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
     counts = page_counts(petition.id)
     count = counts.count
     text = petition.text(locale)
+    rpps_categories, evidence_categories = sign_form_verification_fields(
+        [category.key for category in petition.categories]
+    )
     page = render_template(
         "petitions/show.html",
         petition=petition,
@@ -187,6 +194,8 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
         latest=counts.latest,
         first=counts.first,
         form=form,
+        rpps_categories=rpps_categories,
+        evidence_categories=evidence_categories,
         ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,
     )

@@ -1,6 +1,7 @@
 """Sharing (issue 18.1): the share panel's links, the Mastodon step, and the visits each
 source brings, counted per petition and day and shown to the organisers."""
 
+import re
 from datetime import date
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -32,8 +33,6 @@ NETWORK_HOSTS = {
 
 def share_hrefs(html: str) -> dict[str, str]:
     """The share panel's links by source."""
-    import re
-
     return {
         source: unescape(href)
         for source, href in re.findall(r'<a class="share-([a-z]+)" href="([^"]+)"', html)
@@ -63,7 +62,9 @@ def test_petition_page_offers_every_way_to_share_with_a_tagged_address(client):
     assert 'action="/p/' + petition.slug + '/share/mastodon"' in html
     # Nothing from those sites is loaded: no script, image or frame of theirs.
     assert "<iframe" not in html
-    assert html.count("<script") == 1 and "/static/js/share.js" in html
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert html.count("<script") == len(scripts) and "/static/js/share.js" in scripts
+    assert all(src.startswith("/static/") for src in scripts)
 
 
 def test_a_visit_through_a_shared_link_is_counted_and_sent_to_the_clean_address(client):
