@@ -31,6 +31,7 @@ from campaign.mailings.letters import letters_ledger
 from campaign.mailings.models import Delivery
 from campaign.petitions.cards import CardCache, CardText, count_step, draw_card
 from campaign.petitions.models import Petition
+from campaign.petitions.posters import poster_pdf, qr_png, qr_svg, sheet_pdf
 from campaign.petitions.services import (
     cached_public_petition,
     find_public_petition,
@@ -330,4 +331,45 @@ def card(slug: str):
         cards.put(key, png)
     response = current_app.response_class(png, mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/p/<slug>/qr.<any(png, svg):kind>")
+def qr_code(slug: str, kind: str):
+    """The QR code of the petition's address, to print or to put on a slide."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    body, mimetype = (
+        (qr_png(snapshot.slug), "image/png")
+        if kind == "png"
+        else (qr_svg(snapshot.slug), "image/svg+xml")
+    )
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="{snapshot.slug}-qr.{kind}"'
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# The PDFs drawn by this process: a poster or a sheet takes WeasyPrint a second.
+_PRINTS_KEY = "tribune.petition_prints"
+
+
+@bp.get("/p/<slug>/<any(poster, sheet):kind>.pdf")
+def printable(slug: str, kind: str):
+    """The A4 poster, or the paper signing sheet, in the reader's language."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    if kind == "sheet" and not snapshot.accepts_signatures(utcnow()):
+        abort(404)
+    locale = str(get_locale())
+    count = count_step(page_counts(snapshot.id).count) if kind == "poster" else 0
+    prints: CardCache = current_app.extensions.setdefault(_PRINTS_KEY, CardCache(size=32))
+    key = (kind, snapshot.id, locale, snapshot.current_version, snapshot.goal, count)
+    pdf = prints.get(key)
+    if pdf is None:
+        petition = cached_public_petition(slug)
+        pdf = (
+            poster_pdf(petition, locale, count) if kind == "poster" else sheet_pdf(petition, locale)
+        )
+        prints.put(key, pdf)
+    response = current_app.response_class(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{snapshot.slug}-{kind}.pdf"'
     return response
