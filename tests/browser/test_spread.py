@@ -93,3 +93,48 @@ def test_share_panel_error_summary_and_check_inbox(live_server, browser, mailbox
 
     assert browser.outside == [], f"requests outside the live server: {browser.outside}"
     assert browser.errors == [], f"JavaScript errors: {browser.errors}"
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_dark_mode_and_print(live_server, browser, width):
+    from playwright.sync_api import expect
+
+    app, url, page = live_server.app, live_server.url, browser.page
+    page.set_viewport_size({"width": width, "height": 844})
+    with app.app_context():
+        petition = make_petition()
+        from tests.factories import make_signature
+
+        make_signature(petition, last_name="Martin", first_name="Alice")
+        slug = petition.slug
+    _ = french(app)
+    background = "getComputedStyle(document.documentElement).backgroundColor"
+
+    page.goto(f"{url}/p/{slug}")
+    light = page.evaluate(background)
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate(background)
+    assert light != dark
+    # Dark: the page's background is dark (each channel below a quarter).
+    assert all(int(c) < 64 for c in dark[dark.index("(") + 1 : -1].split(",")[:3]), dark
+    fits(page, width)
+    assert_accessible(page, "the petition page in dark mode")
+    page.goto(f"{url}/p/{slug}/signatories")
+    assert_accessible(page, "the list in dark mode")
+
+    # Print: the text and the count, no form, no share panel, the address written out.
+    page.emulate_media(color_scheme="light", media="print")
+    page.goto(f"{url}/p/{slug}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.locator(".tally")).to_be_visible()
+    expect(page.locator("section.sign")).to_be_hidden()
+    expect(page.locator("section.share")).to_be_hidden()
+    expect(page.locator(".site-header")).to_be_hidden()
+    expect(page.locator(".print-address")).to_contain_text(f"{url}/p/{slug}")
+    page.goto(f"{url}/p/{slug}/signatories")
+    expect(page.locator("form.filters")).to_be_hidden()
+    expect(page.get_by_text("Martin Alice")).to_be_visible()
+    expect(page.locator(".print-address")).to_be_visible()
+    page.emulate_media(media="screen")
+    expect(page.locator(".print-address")).to_be_hidden()
+    assert browser.outside == [] and browser.errors == []
