@@ -432,7 +432,7 @@ async def client_loop(state: LoadState, reuse_token: bool, timeout: float) -> No
                 "title": "",
                 "organisation": "",
                 "departement": "",
-                "show_name": "y",
+                "show_name": "yes",
                 "consent": "y",
             }
             if proof is not None:

@@ -6,6 +6,8 @@ import re
 import time
 from email.message import EmailMessage
 from html import unescape
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -28,7 +30,7 @@ def sign_data(**overrides) -> dict[str, str]:
         "title": "Médecin",
         "organisation": "AP-HP",
         "departement": "75",
-        "show_name": "y",
+        "show_name": "yes",
         "show_title": "y",
         "show_organisation": "y",
         "consent": "y",
@@ -89,3 +91,44 @@ def wait_until(condition, ceiling: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"not within {ceiling} s: {what}"
         time.sleep(0.01)
+
+
+# The only other hosts a page may name: plain links of the share panel (issue 18.1), which
+# load nothing until the reader clicks them.
+SHARE_HOSTS = {"wa.me", "t.me", "bsky.app", "www.linkedin.com", "www.facebook.com", "x.com"}
+
+
+class _References(HTMLParser):
+    """Every address a page names: (tag, attribute, value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in {"src", "srcset", "href", "action", "formaction", "poster", "data",
+                        "content", "style"} and value:  # fmt: skip
+                self.found.append((tag, name, value))
+
+
+def other_hosts(html: str, own: str = "tribune.test") -> list[tuple[str, str, str]]:
+    """What the page would load from, or send a reader to, another host than its own; share
+    links are allowed only as plain links (<a>) to the known networks."""
+    parser = _References()
+    parser.feed(html)
+    wrong = []
+    for tag, name, value in parser.found:
+        for url in re.findall(r"(?:https?:)?//[^\s\"'()<>,]+", value):
+            host = urlsplit(url if "//" in url[:8] else "http:" + url).hostname
+            if host == own:
+                continue
+            if tag == "a" and name == "href" and value.startswith(url) and host in SHARE_HOSTS:
+                continue
+            wrong.append((tag, name, value))
+    # Styles and imports written in the page itself.
+    for match in re.finditer(
+        r"url\(\s*[\"']?\s*(?:https?:)?//|@import\s+[\"']?(?:https?:)?//", html
+    ):
+        wrong.append(("style", "url", match.group(0)))
+    return wrong

@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
 )
 from flask_babel import get_locale
 
@@ -26,6 +27,14 @@ from campaign.web.language import LANGUAGE_COOKIE
 from campaign.web.redirects import local_path
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Asked for at this address by browsers and feed readers whatever the page says.
+    return send_from_directory(
+        current_app.static_folder, "img/favicon.ico", mimetype="image/vnd.microsoft.icon"
+    )
 
 
 @bp.get("/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
@@ -205,3 +205,17 @@ class Petition(db.Model):
     def versions(self) -> list[int]:
         """The numbers of the text versions, oldest first."""
         return sorted({text.version for text in self.texts})
+
+
+class ShareCount(db.Model):
+    """How many visits a share source (?s=mail, ?s=x...) brought to a petition on one day:
+    a count per petition, source and day, never tied to a person (no address, no cookie)."""
+
+    __tablename__ = "share_counts"
+
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -7,9 +7,20 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, has_app_context, render_template, request, session
-from flask_babel import get_locale
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    has_app_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale, format_decimal, get_locale, get_translations, gettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from sqlalchemy import event
@@ -18,13 +29,23 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from campaign.clock import utcnow
 from campaign.mailings.letters import letters_ledger
 from campaign.mailings.models import Delivery
+from campaign.petitions.cards import CardCache, CardText, count_step, draw_card
 from campaign.petitions.models import Petition
+from campaign.petitions.posters import poster_pdf, qr_png, qr_svg, sheet_pdf
 from campaign.petitions.services import (
     cached_public_petition,
     find_public_petition,
     public_petition_snapshot,
     render_markdown,
     version_history,
+)
+from campaign.petitions.sharing import (
+    counted_source,
+    mastodon_instance,
+    mastodon_share_link,
+    page_description,
+    petition_url,
+    record_share_visit,
 )
 from campaign.signatures.forms import SignatureForm
 from campaign.signatures.models import COUNTED, Signature
@@ -36,7 +57,12 @@ from campaign.signatures.services import (
     signatory_line,
     signature_count,
 )
-from campaign.verification.services import category_tallies, level_counts
+from campaign.tokens import external_url
+from campaign.verification.services import (
+    category_tallies,
+    level_counts,
+    sign_form_verification_fields,
+)
 from campaign.web.departement_map import departement_map
 
 bp = Blueprint("petitions", __name__)
@@ -144,15 +170,30 @@ def page_counts(petition_id: int) -> PageCounts:
 _page_body = lru_cache(maxsize=64)(render_markdown)
 
 
+def card_url(petition: Petition, count: int, locale: str) -> str:
+    """The absolute address of the petition's preview card in this language; it changes
+    when the card would be redrawn, so that link previews fetch the new one."""
+    version = f"{petition.current_version}-{count_step(count)}"
+    return external_url("petitions.card", slug=petition.slug, lang=locale, v=version)
+
+
 def render_petition_page(petition: Petition, form: SignatureForm, status: int = 200):
     """The petition with its counts, latest signatories and the sign form."""
     locale = str(get_locale())
     counts = page_counts(petition.id)
     count = counts.count
+    text = petition.text(locale)
+    rpps_categories, evidence_categories = sign_form_verification_fields(
+        [category.key for category in petition.categories]
+    )
     page = render_template(
         "petitions/show.html",
         petition=petition,
-        text=petition.text(locale),
+        text=text,
+        canonical=petition_url(petition.slug),
+        description=page_description(text),
+        card=card_url(petition, count, locale),
+        other_languages=sorted({t.language for t in petition.current_texts()} - {locale}),
         body=_page_body(petition.text(locale).body),
         count=count,
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
@@ -160,6 +201,8 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
         latest=counts.latest,
         first=counts.first,
         form=form,
+        rpps_categories=rpps_categories,
+        evidence_categories=evidence_categories,
         ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,
         departement_map=departement_map(dict(counts.departements), DEPARTEMENT_COUNT_THRESHOLD),
@@ -209,6 +252,8 @@ def _shared_page(snapshot: Petition, locale: str) -> str:
 @bp.get("/p/<slug>")
 def show(slug: str):
     locale = str(get_locale())
+    if "s" in request.args:
+        return _counted_share_visit(slug)
     if _page_is_shared():
         snapshot = public_petition_snapshot(slug) or abort(404)
         return _shared_page(snapshot, locale).replace(_CSRF_PLACEHOLDER, escape(generate_csrf()))
@@ -226,3 +271,112 @@ def versions(slug: str):
         text=petition.text(locale),
         versions=version_history(petition, locale),
     )
+
+
+def _counted_share_visit(slug: str):
+    """A visit through a shared link (?s=mail...): counted for its source, then sent to the
+    petition's own address, so that the page stays the shared one and the tag is not passed
+    on when the reader shares the address again."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    source = counted_source(request.args.get("s"), request.user_agent.string)
+    if source is not None and request.method == "GET":
+        record_share_visit(snapshot.id, source, utcnow().date())
+    return redirect(url_for("petitions.show", slug=slug), code=302)
+
+
+@bp.get("/p/<slug>/share/mastodon")
+def share_on_mastodon(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    typed = request.args.get("instance", "")[:300]
+    instance = mastodon_instance(typed)
+    title = petition.text(str(get_locale())).title
+    page = render_template(
+        "petitions/share_mastodon.html",
+        petition=petition,
+        title=title,
+        typed=typed,
+        instance=instance,
+        link=mastodon_share_link(instance, slug, title) if instance else None,
+    )
+    return page, 422 if typed and instance is None else 200
+
+
+# The cards drawn by this process; a card is a few tens of kilobytes.
+_CARDS_KEY = "tribune.petition_cards"
+
+
+@bp.get("/p/<slug>/card.png")
+def card(slug: str):
+    """The preview card (og:image), in the language asked for (link previews send no
+    cookie), drawn again when the count changes noticeably."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    locale = request.args.get("lang")
+    if locale not in current_app.config["LANGUAGES"]:
+        locale = snapshot.language
+    count = page_counts(snapshot.id).count
+    shown = count_step(count)
+    cards: CardCache = current_app.extensions.setdefault(_CARDS_KEY, CardCache())
+    key = (snapshot.id, locale, snapshot.current_version, snapshot.goal, shown)
+    png = cards.get(key)
+    if png is None:
+        with force_locale(locale):
+            number = format_decimal(shown)
+            if shown < count:
+                count_line = gettext("More than %(num)s signatures", num=number)
+            else:
+                # The page's own words, with the number written as the language writes it.
+                count_line = get_translations().ungettext(
+                    "%(num)s confirmed signature", "%(num)s confirmed signatures", shown
+                ) % {"num": number}
+            text = CardText(
+                title=snapshot.text(locale).title,
+                count_line=count_line,
+                goal_line=gettext("Goal: %(goal)s", goal=format_decimal(snapshot.goal)),
+                site=urlsplit(current_app.config["PUBLIC_URL"]).netloc,
+            )
+        png = draw_card(text, shown / snapshot.goal if snapshot.goal else 1.0)
+        cards.put(key, png)
+    response = current_app.response_class(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/p/<slug>/qr.<any(png, svg):kind>")
+def qr_code(slug: str, kind: str):
+    """The QR code of the petition's address, to print or to put on a slide."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    body, mimetype = (
+        (qr_png(snapshot.slug), "image/png")
+        if kind == "png"
+        else (qr_svg(snapshot.slug), "image/svg+xml")
+    )
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="{snapshot.slug}-qr.{kind}"'
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# The PDFs drawn by this process: a poster or a sheet takes WeasyPrint a second.
+_PRINTS_KEY = "tribune.petition_prints"
+
+
+@bp.get("/p/<slug>/<any(poster, sheet):kind>.pdf")
+def printable(slug: str, kind: str):
+    """The A4 poster, or the paper signing sheet, in the reader's language."""
+    snapshot = public_petition_snapshot(slug) or abort(404)
+    if kind == "sheet" and not snapshot.accepts_signatures(utcnow()):
+        abort(404)
+    locale = str(get_locale())
+    count = count_step(page_counts(snapshot.id).count) if kind == "poster" else 0
+    prints: CardCache = current_app.extensions.setdefault(_PRINTS_KEY, CardCache(size=32))
+    key = (kind, snapshot.id, locale, snapshot.current_version, snapshot.goal, count)
+    pdf = prints.get(key)
+    if pdf is None:
+        petition = cached_public_petition(slug)
+        pdf = (
+            poster_pdf(petition, locale, count) if kind == "poster" else sheet_pdf(petition, locale)
+        )
+        prints.put(key, pdf)
+    response = current_app.response_class(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{snapshot.slug}-{kind}.pdf"'
+    return response

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
-from campaign.signatures.forms import email_address
+from campaign.signatures.forms import email_address, plain_text
 
 
 class RightsLinkForm(FlaskForm):
@@ -51,3 +51,21 @@ class ConsentForm(FlaskForm):
     show_title = BooleanField(_l("Publish my title or profession"))
     show_organisation = BooleanField(_l("Publish my organisation"))
     contact_ok = BooleanField(_l("Keep me informed about this petition"))
+
+
+class DetailsForm(FlaskForm):
+    """A signer's own correction of a typo in their title or organisation (the name, which
+    the list sorts and the press checks, stays as signed)."""
+
+    title = StringField(
+        _l("Title or profession"),
+        filters=[strip_text],
+        validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
+        render_kw={"autocomplete": "organization-title"},
+    )
+    organisation = StringField(
+        _l("Organisation"),
+        filters=[strip_text],
+        validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
+        render_kw={"autocomplete": "organization"},
+    )

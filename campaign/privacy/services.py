@@ -278,6 +278,29 @@ def change_consents(signature: Signature, choices: ConsentChoices, now: datetime
     return changed
 
 
+def correct_details(signature: Signature, title: str, organisation: str, now: datetime) -> bool:
+    """The signer's correction of their title and organisation (a typo), with an audit
+    entry; whether anything changed. A withdrawn signature has nothing left to correct."""
+    if signature.status == SignatureStatus.WITHDRAWN:
+        return False
+    if (signature.title or "", signature.organisation or "") == (title, organisation):
+        return False
+    signature.title, signature.organisation = title, organisation
+    if signature.published:
+        # The public line changed: what last_change_at() (the API's updated_at) reads.
+        signature.status_changed_at = now
+    record(
+        "signer corrected details",
+        now,
+        actor_label=SIGNER,
+        petition_id=signature.petition_id,
+        detail=f"signature {signature.id}: title, organisation",
+        count=1,
+    )
+    db.session.commit()
+    return True
+
+
 def withdraw_own_signature(signature: Signature, now: datetime) -> bool:
     """Withdraw from the rights page: out of the count and the list at once, the personal
     fields erased (withdraw_signature), and the consent to sign recorded as taken back."""

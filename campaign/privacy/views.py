@@ -26,10 +26,16 @@ from campaign.extensions import limiter
 from campaign.objections.services import objection_letter_of
 from campaign.personal_data import email_digest, request_ip_digest
 from campaign.petitions.services import find_public_petition
-from campaign.privacy.forms import ConsentForm, RightsLinkAnyPetitionForm, RightsLinkForm
+from campaign.privacy.forms import (
+    ConsentForm,
+    DetailsForm,
+    RightsLinkAnyPetitionForm,
+    RightsLinkForm,
+)
 from campaign.privacy.services import (
     ConsentChoices,
     change_consents,
+    correct_details,
     erase_own_data,
     petitions_to_choose_from,
     request_rights_link,
@@ -175,19 +181,39 @@ def expired_link(error: TokenExpired):
     return render_template("privacy/expired_link.html", petition=petition), 410
 
 
-@bp.route("/s/<token>/my-data", methods=["GET", "HEAD"])
-def my_data(token: str):
-    signature = signature_from_rights_token(token, utcnow())
-    return render_template(
+def _render_my_data(token: str, signature, details_form: DetailsForm, status: int = 200):
+    page = render_template(
         "privacy/my_data.html",
         data=signer_data(signature),
         line=signatory_line(signature),
         form=ConsentForm(obj=signature),
+        details_form=details_form,
         labels=FIELD_LABELS,
         token=token,
         locale=str(get_locale()),
         objection_open=objection_letter_of(signature.petition_id) is not None,
     )
+    return page, status
+
+
+@bp.route("/s/<token>/my-data", methods=["GET", "HEAD"])
+def my_data(token: str):
+    signature = signature_from_rights_token(token, utcnow())
+    return _render_my_data(token, signature, DetailsForm(obj=signature))
+
+
+@bp.post("/s/<token>/my-data/details")
+def correct_my_details(token: str):
+    now = utcnow()
+    signature = signature_from_rights_token(token, now)
+    form = DetailsForm()
+    if not form.validate_on_submit():
+        return _render_my_data(token, signature, form, status=422)
+    if correct_details(signature, form.title.data or "", form.organisation.data or "", now):
+        flash(_("Your details are corrected."), "success")
+    else:
+        flash(_("Nothing changed."), "info")
+    return redirect(url_for("privacy.my_data", token=token), code=303)
 
 
 @bp.get("/s/<token>/my-data.json")

@@ -33,11 +33,19 @@ def send_signature_confirmation_email(outbox: OutboxMessage, connection: MailCon
     withdraw_url = external_url(
         "signatures.withdrawal", token=make_token("withdraw", signature, utcnow())
     )
+    already_confirmed = signature.status == SignatureStatus.CONFIRMED
+    # To someone who signs again: the page where they manage the signature they have.
+    manage_url = (
+        external_url("privacy.my_data", token=make_token("rights", signature, utcnow()))
+        if already_confirmed
+        else None
+    )
     subject, text, html = render_email(
         "signature_confirmation",
         signature.language,
         signature=signature,
-        already_confirmed=signature.status == SignatureStatus.CONFIRMED,
+        already_confirmed=already_confirmed,
+        manage_url=manage_url,
         petition_title=petition.text(signature.language).title,
         confirm_url=confirm_url,
         withdraw_url=withdraw_url,

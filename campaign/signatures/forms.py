@@ -205,21 +205,26 @@ class SignatureForm(FlaskForm):
             return _WTFORMS_MESSAGES
 
     # Without JavaScript too: the box changes what the name fields must hold, not the page.
-    for_organisation = BooleanField(_l("I sign for an organisation"))
+    for_organisation = BooleanField(
+        _l("I sign for an organisation"), render_kw={"autocomplete": "off"}
+    )
     # Required for a person, empty for an organisation: see validate_first_name.
     first_name = StringField(
         _l("First name"),
         filters=[strip_text],
+        render_kw={"autocomplete": "given-name"},
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
     last_name = StringField(
         _l("Last name"),
         filters=[strip_text],
+        render_kw={"autocomplete": "family-name"},
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
     )
     email = EmailField(
         _l("Email address"),
         filters=[strip_text],
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
         validators=[
             DataRequired(_l("Enter your email address.")),
             Length(max=254, message=_l("At most %(max)d characters.")),
@@ -230,38 +235,63 @@ class SignatureForm(FlaskForm):
         _l("You sign as"),
         validate_choice=True,
         validators=[InputRequired(_l("Choose a category."))],
+        render_kw={"autocomplete": "off"},
     )
     title = StringField(
         _l("Title or profession"),
         filters=[strip_text],
+        render_kw={"autocomplete": "organization-title"},
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
     organisation = StringField(
         _l("Organisation"),
         filters=[strip_text],
+        render_kw={"autocomplete": "organization"},
         validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
     )
     departement = DepartementField(
-        _l("Département (optional)"), default="", validate_choice=True, widget=CachedSelect()
+        _l("Département (optional)"),
+        default="",
+        validate_choice=True,
+        widget=CachedSelect(),
+        render_kw={"autocomplete": "off"},
     )
     # Verification of the category (campaign/verification): optional, never blocks signing.
     rpps_number = StringField(
         _l("RPPS number (health professionals, optional)"),
         filters=[strip_text],
+        render_kw={"autocomplete": "off", "inputmode": "numeric"},
         validators=[Length(max=20, message=_l("At most %(max)d characters."))],
     )
     evidence = StringField(
         _l("How can we check your category? (optional)"),
         filters=[strip_text],
+        render_kw={"autocomplete": "off"},
         validators=[Length(max=300, message=_l("At most %(max)d characters.")), plain_text],
     )
-    show_name = BooleanField(_l("Publish my name in the list of signatories"))
-    show_title = BooleanField(_l("Publish my title or profession"))
-    show_organisation = BooleanField(_l("Publish my organisation"))
-    contact_ok = BooleanField(_l("Keep me informed about this petition"))
+    # An explicit choice, no default: a box left unticked by oversight published nothing,
+    # and a ticked one by habit published a name.
+    show_name = RadioField(
+        _l("May we publish your name in the list of signatories?"),
+        choices=[
+            SelectChoice("yes", _l("Yes, publish my name")),
+            SelectChoice("no", _l("No, count my signature without my name")),
+        ],
+        validators=[InputRequired(_l("Choose whether your name may be published."))],
+    )
+    show_title = BooleanField(
+        _l("Publish my title or profession"), render_kw={"autocomplete": "off"}
+    )
+    show_organisation = BooleanField(
+        _l("Publish my organisation"), render_kw={"autocomplete": "off"}
+    )
+    contact_ok = BooleanField(
+        _l("Keep me informed about this petition"), render_kw={"autocomplete": "off"}
+    )
     consent = BooleanField(
         _l("I agree to the processing of my data to record my signature"),
         validators=[DataRequired(_l("Your consent is needed to record your signature."))],
+        render_kw={"autocomplete": "off"},
     )
     # Filled by the proof-of-work widget.
     altcha = HiddenField()

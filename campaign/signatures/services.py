@@ -528,3 +528,30 @@ def published_signatories(
         .limit(per_page)
     )
     return SignatoryPage(items=list(items), page=page, pages=pages, total=total)
+
+
+# --- The "check your inbox" page (issue 18.6) -------------------------------------------------
+# Kept apart from sign_petition: the page only remembers (encrypted, in the visitor's own
+# session) the address just typed, to show it masked and to send its email again.
+
+
+def masked_address(address: str) -> str:
+    """The address with most of its mailbox name hidden: "a•••e@example.fr" (in lower
+    case, so that the page is the same however the address was typed)."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    if len(local) <= 2:
+        return f"{local[:1]}•••@{domain}"
+    return f"{local[0]}•••{local[-1]}@{domain}"
+
+
+def resend_to_address(petition_id: int, address: str, now: datetime) -> None:
+    """Send this address's email about the petition again (the confirmation link, or to a
+    confirmed signer the reminder), within the usual limits; nothing if the address has no
+    signature here. The caller answers the same either way."""
+    signature_id = db.session.scalar(
+        select(Signature.id).where(
+            Signature.petition_id == petition_id, Signature.email_digest == email_digest(address)
+        )
+    )
+    if signature_id is not None:
+        resend_confirmation(signature_id, now)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from cryptography.fernet import InvalidToken
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -11,7 +22,7 @@ from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable, TokenExpired, TokenInvalid
 from campaign.extensions import limiter
 from campaign.mailings.letters import write_link_token
-from campaign.personal_data import request_ip_digest
+from campaign.personal_data import decrypt_email, encrypt_email, request_ip_digest
 from campaign.petitions.models import Petition
 from campaign.petitions.services import (
     cached_public_petition,
@@ -30,8 +41,10 @@ from campaign.signatures.services import (
     confirm_signature,
     find_signature,
     first_signatories,
+    masked_address,
     published_signatories,
     resend_confirmation,
+    resend_to_address,
     sign_petition,
     signatories_in_departement,
     signatory_line,
@@ -81,7 +94,7 @@ def sign(slug: str):
         title=form.title.data or "",
         organisation=form.organisation.data or "",
         departement=form.departement.data or None,
-        show_name=form.show_name.data,
+        show_name=form.show_name.data == "yes",
         show_title=form.show_title.data,
         show_organisation=form.show_organisation.data,
         contact_ok=form.contact_ok.data,
@@ -96,13 +109,58 @@ def sign(slug: str):
     except PetitionNotSignable:
         flash(_("This petition is not accepting signatures."), "error")
         return redirect(url_for("petitions.show", slug=slug), code=303)
+    _remember_address(petition.id, form.email.data)
     return redirect(url_for("signatures.check_inbox", slug=slug), code=303)
+
+
+# The address just typed, for the "check your inbox" page: encrypted, in the visitor's own
+# session cookie (never in a URL or a log), for the last petition signed only.
+_SIGNED_ADDRESS = "signed_address"
+
+
+def _remember_address(petition_id: int, address: str) -> None:
+    session[_SIGNED_ADDRESS] = [petition_id, encrypt_email(address).decode()]
+
+
+def _remembered_address(petition_id: int) -> str | None:
+    remembered = session.get(_SIGNED_ADDRESS)
+    if not isinstance(remembered, list) or len(remembered) != 2 or remembered[0] != petition_id:
+        return None
+    try:
+        return decrypt_email(str(remembered[1]).encode())
+    except (InvalidToken, ValueError):
+        return None
 
 
 @bp.get("/p/<slug>/check-inbox")
 def check_inbox(slug: str):
     petition = find_public_petition(slug) or abort(404)
-    return render_template("signatures/check_inbox.html", petition=petition)
+    address = _remembered_address(petition.id)
+    return render_template(
+        "signatures/check_inbox.html",
+        petition=petition,
+        masked=masked_address(address) if address else None,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/p/<slug>/check-inbox/resend")
+@limiter.limit(_resend_limit)
+def resend_from_inbox_page(slug: str):
+    petition = find_public_petition(slug) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    address = _remembered_address(petition.id)
+    if address is not None:
+        resend_to_address(petition.id, address, utcnow())
+    flash(
+        _(
+            "A new email is on its way, unless one left in the last few minutes: look in "
+            "your spam folder too."
+        ),
+        "info",
+    )
+    return redirect(url_for("signatures.check_inbox", slug=slug), code=303)
 
 
 def _signature_from(purpose: str, token: str, max_age: int | None) -> tuple[Signature, Petition]:

@@ -216,6 +216,18 @@ def remove_domain_rule(
     return True
 
 
+# Categories whose members have nothing to prove: the sign form asks them for no evidence.
+NO_EVIDENCE_CATEGORIES = frozenset({"citizen"})
+
+
+def sign_form_verification_fields(category_keys: list[str]) -> tuple[list[str], list[str]]:
+    """Of these categories, those the sign form asks an RPPS number of, and those it asks
+    evidence of (the form shows each field only for them, when JavaScript runs)."""
+    rpps = [key for key in category_keys if key in REGISTRY_CATEGORIES]
+    evidence = [key for key in category_keys if key not in NO_EVIDENCE_CATEGORIES]
+    return rpps, evidence
+
+
 def verified_categories(petition_id: int | None = None) -> frozenset[str]:
     """Categories a signer can be verified in: with a register, the roster, or a rule in
     force (the site's, and the petition's own when given)."""

@@ -3,6 +3,8 @@ preview and version confirmation), its overview with counts, and the lifecycle b
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -27,6 +29,7 @@ from campaign.petitions.services import (
     take_lifecycle_step,
     update_petition,
 )
+from campaign.petitions.sharing import share_tallies
 from campaign.publication.services import publish_by
 from campaign.workspace.blueprint import bp, managed_petition
 
@@ -106,6 +109,7 @@ def petition(slug: str):
         petition=petition,
         text=petition.text(_locale()),
         tally=signature_tally(petition.id),
+        shares=share_tallies(petition.id, since=utcnow().date() - timedelta(days=6)),
         action_form=PetitionActionForm(),
         tools=petition_tools(petition),
     )

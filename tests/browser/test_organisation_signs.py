@@ -39,7 +39,7 @@ def test_an_organisation_signs_and_appears_under_its_own_name(live_server, brows
     page.get_by_label(_("Email address"), exact=True).fill(f"contact{width}@example.org")
     page.get_by_label(_("You sign as"), exact=True).select_option(label=category)
     page.get_by_label(_("Title or profession"), exact=True).fill("Collectif de soignants")
-    page.get_by_label(_("Publish my name in the list of signatories"), exact=True).check()
+    page.get_by_label(_("Yes, publish my name"), exact=True).check()
     page.get_by_label(_("Publish my title or profession"), exact=True).check()
     consent = _(
         "I agree to the processing of my data to record my signature, "

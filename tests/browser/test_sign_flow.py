@@ -68,10 +68,15 @@ def test_sign_confirm_and_appear_in_the_list(live_server, browser, mailbox):
     with page.expect_response(f"{url}/p/{slug}/sign") as response:
         sign_button.click()
     assert response.value.status == 422
-    expect(page.get_by_role("alert")).to_have_text(_("Please correct the fields marked below."))
+    # The error summary (issue 18.6): at the top, focused, each error a link to its field.
+    summary = page.get_by_role("alert")
+    expect(summary.get_by_role("heading")).to_have_text(_("There is a problem"))
+    expect(summary).to_be_focused()
     first_name = page.get_by_label(_("First name"), exact=True)
     expect(first_name).to_have_attribute("aria-invalid", "true")
     expect(first_name).to_have_accessible_description(_("Enter your first name."))
+    summary.get_by_role("link", name=_("Enter your first name.")).click()
+    expect(first_name).to_be_focused()
     assert_accessible(page, "the sign form with errors")
 
     # Fill it in as a reader would, by the labels, and sign.
@@ -82,11 +87,8 @@ def test_sign_confirm_and_appear_in_the_list(live_server, browser, mailbox):
     page.get_by_label(_("Title or profession"), exact=True).fill(SIGNER["title"])
     page.get_by_label(_("Organisation"), exact=True).fill(SIGNER["organisation"])
     page.get_by_label(_("Département (optional)"), exact=True).select_option("75")
-    for publish in (
-        "Publish my name in the list of signatories",
-        "Publish my title or profession",
-        "Publish my organisation",
-    ):
+    page.get_by_label(_("Yes, publish my name"), exact=True).check()
+    for publish in ("Publish my title or profession", "Publish my organisation"):
         page.get_by_label(_(publish), exact=True).check()
     consent = _(
         "I agree to the processing of my data to record my signature, "

@@ -58,7 +58,7 @@ def test_title_refused_with_the_name_is_recorded_as_not_given(app):
 def test_signing_again_with_the_same_address_records_no_new_consent(browser, mailbox):
     petition = make_petition()
     sign(browser, petition)
-    sign(browser, petition, show_name=None)
+    sign(browser, petition, show_name="no")
     assert len(db.session.scalars(select(ConsentEvent)).all()) == 5
 
 

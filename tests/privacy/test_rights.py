@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -207,8 +208,13 @@ def test_page_shows_every_stored_field_in_clear_and_the_consents(browser, mailbo
     html = page.get_data(as_text=True)
     text = visible_text(html)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
-    for value in ("alice.martin@example.fr", "Alice", "Martin", "Médecin", "AP-HP", "citizen"):
+    for value in ("alice.martin@example.fr", "Alice", "Martin", "Médecin", "AP-HP"):
         assert value in text
+    # Words, not internal values (issue 18.6): the category and the status are named.
+    assert "Citoyennes et citoyens" in text and "Non confirmée" not in text
+    row = re.search(r"Catégorie</th><td>([^<]*)</td>", html)
+    assert row and row.group(1) == "Citoyennes et citoyens"
+    assert not re.search(r"<td>(citizen|pending|confirmed|person|fr)</td>", html)
     assert signature.email_digest in text
     assert '<input checked id="show_name"' in html
     assert '<input checked id="contact_ok"' in html
