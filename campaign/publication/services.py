@@ -76,6 +76,7 @@ from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.signatures.services import (
     counts_by_category,
     first_signatory_order,
+    last_change_at,
     signature_count,
 )
 from campaign.verification.services import level_counts
@@ -930,6 +931,61 @@ def publication_due(petition: Petition, now: datetime) -> bool:
         or latest.header_fields.get("verification") != level_counts(petition.id)
         or _published_ranks(petition.id) != first_ranks(petition.id)
     )
+
+
+def list_changed(petition: Petition, latest: Publication) -> bool:
+    """Whether the public list differs from the latest publication: someone named left it,
+    or the counts, the counts per verification level or the first signatories changed."""
+    return (
+        has_departures(petition.id)
+        or signature_count(petition.id) != latest.signature_count
+        or published_count(petition.id) != latest.entry_count
+        or latest.header_fields.get("verification") != level_counts(petition.id)
+        or _published_ranks(petition.id) != first_ranks(petition.id)
+    )
+
+
+def publish_if_changed(petition_id: int, now: datetime, delay: timedelta) -> Publication | None:
+    """The fresh publication of a slot: publish the list if it changed and the petition was
+    not published yet in the slot of `delay` that `now` falls in (two workers running the
+    same slot's job publish once: the petition's row lock, and on SQLite the unique
+    sequence). None when there was nothing to publish."""
+    from campaign.publication.jobs import slot_start
+
+    petition = db.session.get(Petition, petition_id)
+    if petition is None or petition.status not in PUBLIC:
+        return None
+    _lock(petition)
+    latest = latest_publication(petition_id)
+    if latest is not None and (
+        latest.published_at >= slot_start(now, delay) or not list_changed(petition, latest)
+    ):
+        db.session.rollback()
+        return None
+    try:
+        return publish_snapshot(petition, now)
+    except IntegrityError:
+        db.session.rollback()
+        return None
+
+
+def publish_stale_petitions(now: datetime, delay: timedelta) -> list[Publication]:
+    """Publish every public list changed before the current slot and not published since:
+    the safety net for a publication job that Redis lost."""
+    from campaign.publication.jobs import slot_start
+
+    current = slot_start(now, delay)
+    published = []
+    for petition in db.session.scalars(select(Petition).where(Petition.status.in_(PUBLIC))).all():
+        latest = latest_publication(petition.id)
+        if latest is None:
+            continue
+        changed_at = last_change_at(petition)
+        if latest.published_at < changed_at < current:
+            publication = publish_if_changed(petition.id, now, delay)
+            if publication is not None:
+                published.append(publication)
+    return published
 
 
 def publish_changed_petitions(now: datetime) -> list[Publication]:
