@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import math
 import tempfile
@@ -40,7 +41,6 @@ from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver
 from campaign.petitions.models import PUBLIC, Petition
 from campaign.petitions.services import render_markdown
 from campaign.publication.formats import (
-    FORMAT_VERSION,
     MEDIA_TYPES,
     RENDERING_VERSION,
     AnyEntry,
@@ -384,13 +384,34 @@ def entries_of(publication: Publication, category: str | None = None) -> Iterato
 
 
 def json_entries(publication: Publication) -> Iterator[str]:
-    """The canonical JSON of the publication's entries in public order, streamed; an
-    erased entry as {"erased": its leaf}."""
+    """The canonical JSON of the publication's entries in the order of its tree, streamed;
+    an erased entry as {"erased": its leaf}."""
     query = select(PublicationEntry.canonical, PublicationEntry.leaf).where(
         PublicationEntry.member_of(publication.petition_id, publication.sequence)
     )
+    if publication.is_log:
+        yield from _log_json_entries(publication)
+        return
     for canonical, leaf in _stream(query.order_by(*PublicationEntry.public_order())):
         yield canonical if canonical is not None else ErasedEntry(leaf).canonical().decode()
+
+
+def _log_json_entries(publication: Publication) -> Iterator[str]:
+    """A log publication's leaves in log order: an entry that left the list before it as
+    {"removed": leaf}, one erased since as {"erased": leaf}, the others as published."""
+    query = (
+        select(PublicationEntry.canonical, PublicationEntry.leaf, PublicationEntry.until_sequence)
+        .where(PublicationEntry.in_log_of(publication.petition_id, publication.sequence))
+        .order_by(PublicationEntry.position)
+    )
+    sequence = publication.sequence
+    for canonical, leaf, until in _stream(query):
+        if until is not None and until < sequence:
+            yield '{"removed":"' + leaf + '"}'
+        elif canonical is None:
+            yield ErasedEntry(leaf).canonical().decode()
+        else:
+            yield canonical
 
 
 def public_rows(
@@ -430,6 +451,24 @@ def press_rows(publication: Publication, category: str | None = None) -> Iterato
     order, then the others in public order."""
     yield from public_rows(publication, category, first=True)
     yield from public_rows(publication, category, first=False)
+
+
+def log_leaves(petition_id: int, sequence: int) -> Iterator[bytes]:
+    """The leaves of (log) publication `sequence` in the order of its tree, streamed."""
+    query = (
+        select(PublicationEntry.leaf)
+        .where(PublicationEntry.in_log_of(petition_id, sequence))
+        .order_by(PublicationEntry.position)
+    )
+    for (leaf,) in _stream(query):
+        yield bytes.fromhex(leaf)
+
+
+def tree_leaves(publication: Publication) -> Iterator[bytes]:
+    """The leaves of a publication in the order of its tree (log or public order)."""
+    if publication.is_log:
+        return log_leaves(publication.petition_id, publication.sequence)
+    return _leaves_of(publication.petition_id, publication.sequence)
 
 
 def _leaves_of(petition_id: int, sequence: int) -> Iterator[bytes]:
@@ -520,39 +559,44 @@ class _CarryOver:
     departed: set[int] | None = None
 
 
-def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
-    """Compare the current public list with the entries of the latest publication, by
-    signature: keep unchanged entries, close the others, insert new ones."""
-    result = _CarryOver(closed=[], departed=set())
-    open_rows = _stream(
-        select(
-            PublicationEntry.id,
-            PublicationEntry.signature_id,
-            PublicationEntry.last_name,
-            PublicationEntry.first_name,
-            PublicationEntry.title,
-            PublicationEntry.organisation,
-            PublicationEntry.category_key,
-            PublicationEntry.confirmed_on,
-            PublicationEntry.verification,
-            PublicationEntry.verified_profession,
-            PublicationEntry.first_rank,
-        )
-        .where(
-            PublicationEntry.petition_id == petition_id,
-            PublicationEntry.until_sequence.is_(None),
-            # Rows inserted below have since_sequence == sequence: never read back here.
-            PublicationEntry.since_sequence < sequence,
-            PublicationEntry.signature_id.is_not(None),
-        )
-        .order_by(PublicationEntry.signature_id, PublicationEntry.id)
+def _merge(
+    result: _CarryOver,
+    petition_id: int,
+    sequence: int,
+    ranks: dict[int, int],
+    only: list[int] | None,
+) -> None:
+    """Compare the published signatures (all, or those of `only`) with their open entries,
+    by signature: keep unchanged entries, close the others, insert new ones."""
+    entries = select(
+        PublicationEntry.id,
+        PublicationEntry.signature_id,
+        PublicationEntry.last_name,
+        PublicationEntry.first_name,
+        PublicationEntry.title,
+        PublicationEntry.organisation,
+        PublicationEntry.category_key,
+        PublicationEntry.confirmed_on,
+        PublicationEntry.verification,
+        PublicationEntry.verified_profession,
+        PublicationEntry.first_rank,
+    ).where(
+        PublicationEntry.petition_id == petition_id,
+        PublicationEntry.until_sequence.is_(None),
+        # Rows inserted below have since_sequence == sequence: never read back here.
+        PublicationEntry.since_sequence < sequence,
+        PublicationEntry.signature_id.is_not(None),
     )
+    signatures = _published_signatures(petition_id)
+    if only is not None:
+        entries = entries.where(PublicationEntry.signature_id.in_(only))
+        signatures = signatures.where(Signature.id.in_(only))
+    open_rows = _stream(entries.order_by(PublicationEntry.signature_id, PublicationEntry.id))
     # (entry id, signature id, content) of each open entry; rows are unpacked as tuples
     # throughout, since reading a row's attribute costs a microsecond, a million times.
     open_entries = ((row[0], row[1], tuple(row[2:])) for row in open_rows)
     end = (None, None, None)
     salt_key = _salt_key()
-    ranks = first_ranks(petition_id)
     new_rows: list[dict[str, Any]] = []
 
     def insert_new() -> None:
@@ -561,7 +605,7 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
         new_rows.clear()
 
     pending_id, pending_signature, pending_content = next(open_entries, end)
-    for signature_id, sort_last, sort_first, *fields in _stream(_published_signatures(petition_id)):
+    for signature_id, sort_last, sort_first, *fields in _stream(signatures):
         while pending_id is not None and pending_signature < signature_id:
             result.closed.append(pending_id)
             result.departed.add(pending_signature)
@@ -607,6 +651,47 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
         result.departed.add(pending_signature)
         pending_id, pending_signature, pending_content = next(open_entries, end)
     insert_new()
+
+
+# How far back, before the latest publication, an incremental one looks for changed
+# signatures: a change is stamped with its transaction's clock, which may commit after a
+# publication read the table (status_changed_at, the "public list changed" mark).
+CHANGE_MARGIN = timedelta(hours=1)
+CHUNK = 1000
+
+
+def changed_signatures(petition_id: int, since: datetime) -> list[int]:
+    """The signatures whose entry may differ from the one published: those whose public
+    state changed since `since` (status_changed_at), and every first signatory, published
+    or now, since one change of rank moves the others."""
+    changed = select(Signature.id).where(
+        Signature.petition_id == petition_id, Signature.status_changed_at >= since
+    )
+    first = select(Signature.id).where(
+        Signature.petition_id == petition_id, Signature.first_signatory.is_(True)
+    )
+    ranked = select(PublicationEntry.signature_id).where(
+        PublicationEntry.petition_id == petition_id,
+        PublicationEntry.until_sequence.is_(None),
+        PublicationEntry.first_rank.is_not(None),
+        PublicationEntry.signature_id.is_not(None),
+    )
+    ids: set[int] = set()
+    for query in (changed, first, ranked):
+        ids.update(db.session.scalars(query))
+    return sorted(ids)
+
+
+def _carry_over(petition_id: int, sequence: int, only: list[int] | None = None) -> _CarryOver:
+    """Compare the public list with the entries of the latest publication: every published
+    signature (a full publication), or only those of `only` (an incremental one)."""
+    result = _CarryOver(closed=[], departed=set())
+    ranks = first_ranks(petition_id)
+    if only is None:
+        _merge(result, petition_id, sequence, ranks, None)
+    else:
+        for start in range(0, len(only), CHUNK):
+            _merge(result, petition_id, sequence, ranks, only[start : start + CHUNK])
     if result.added > 10_000 and db.session.connection().dialect.name == "postgresql":
         # Fresh statistics, or the first download sorts a million rows on disk.
         db.session.execute(text("ANALYZE publication_entries"))
@@ -621,14 +706,42 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
         )
     ).all()
     result.closed.extend(orphans)
-    for start in range(0, len(result.closed), 1000):
+    for start in range(0, len(result.closed), CHUNK):
         db.session.execute(
             update(PublicationEntry)
-            .where(PublicationEntry.id.in_(result.closed[start : start + 1000]))
+            .where(PublicationEntry.id.in_(result.closed[start : start + CHUNK]))
             .values(until_sequence=sequence - 1)
             .execution_options(synchronize_session=False)
         )
     return result
+
+
+def _give_positions(petition_id: int, sequence: int, first: int) -> None:
+    """Give log positions, from `first` on, to the open entries without one: those this
+    publication adds, and in a petition's first log publication after format 1 ones, the
+    entries it carries over (before the new ones). In public order within each, so the
+    JSON file of a first publication reads alphabetically. One statement."""
+    entries = PublicationEntry.__table__
+    ranked = (
+        select(
+            entries.c.id,
+            func.row_number()
+            .over(order_by=(entries.c.since_sequence, *PublicationEntry.public_order()))
+            .label("number"),
+        )
+        .where(
+            entries.c.petition_id == petition_id,
+            entries.c.until_sequence.is_(None),
+            entries.c.position.is_(None),
+            entries.c.since_sequence <= sequence,
+        )
+        .subquery()
+    )
+    db.session.execute(
+        update(entries)
+        .where(entries.c.id == ranked.c.id)
+        .values(position=ranked.c.number + (first - 1))
+    )
 
 
 ENTRY_COLUMNS = (
@@ -763,13 +876,6 @@ def erase_entries(petition_id: int, entry_ids: list[int], now: datetime) -> int:
     return len(targets)
 
 
-def _root_of(petition_id: int, sequence: int) -> MerkleRoot:
-    tree = MerkleRoot()
-    for leaf in _leaves_of(petition_id, sequence):
-        tree.add(leaf)
-    return tree
-
-
 def _texts_json(petition: Petition) -> str:
     texts = {
         text.language: {"body": text.body, "summary": text.summary, "title": text.title}
@@ -824,25 +930,85 @@ def _queue_receipts(petition_id: int, sequence: int, now: datetime) -> list[int]
     return list(db.session.scalars(statement.returning(OutboxMessage.id)))
 
 
-def publish_snapshot(petition: Petition, now: datetime) -> Publication:
+# The format of log publications: the tree holds every leaf in the order it was
+# published, so a publication appends. Format 1 (formats.FORMAT_VERSION) sorted the tree.
+LOG_FORMAT = "tribune-publication/2"
+
+
+def _log_tree(petition_id: int, sequence: int, latest: Publication | None) -> MerkleRoot:
+    """The tree of publication `sequence`: the latest one's frontier extended by the leaves
+    this one added, or, when the log begins, every leaf of the log read once."""
+    if latest is None or not latest.is_log:
+        tree = MerkleRoot()
+        for leaf in log_leaves(petition_id, sequence):
+            tree.add(leaf)
+        return tree
+    frontier = [bytes.fromhex(node) for node in json.loads(latest.frontier)]
+    tree = MerkleRoot.from_frontier(latest.leaf_count, frontier)
+    query = (
+        select(PublicationEntry.leaf)
+        .where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.since_sequence == sequence,
+        )
+        .order_by(PublicationEntry.position)
+    )
+    for (leaf,) in _stream(query):
+        tree.add(bytes.fromhex(leaf))
+    return tree
+
+
+def _removed_from_log(closed: list[int]) -> int:
+    """How many of these closed entries were leaves of the log."""
+    removed = 0
+    for start in range(0, len(closed), CHUNK):
+        removed += db.session.scalar(
+            select(func.count(PublicationEntry.id)).where(
+                PublicationEntry.id.in_(closed[start : start + CHUNK]),
+                PublicationEntry.position.is_not(None),
+            )
+        )
+    return removed
+
+
+def publish_snapshot(petition: Petition, now: datetime, *, full: bool = False) -> Publication:
     """Publish the current public list as the next link of the petition's chain, erase
     from every publication the entries of signers who left, then have the files rendered
-    and each newly published signer sent their receipt."""
+    and each newly published signer sent their receipt.
+
+    Incremental after a log publication: only the signatures changed since (see
+    changed_signatures) are compared with their entries, and the tree is extended from
+    the latest frontier by the new leaves; a departure is a count, its leaf stays. `full`
+    compares every published signature (the daily publication, the organisers' button):
+    the same result, for changes that did not mark status_changed_at."""
     _lock(petition)
     latest = latest_publication(petition.id)
     sequence = latest.sequence + 1 if latest else 1
-    carried = _carry_over(petition.id, sequence)
+    incremental = latest is not None and latest.is_log and not full
+    only = (
+        changed_signatures(petition.id, latest.published_at - CHANGE_MARGIN)
+        if incremental
+        else None
+    )
+    carried = _carry_over(petition.id, sequence, only)
+    _give_positions(petition.id, sequence, latest.leaf_count if latest and latest.is_log else 0)
     erase_entries(petition.id, _entries_to_erase(petition.id, carried.departed), now)
-    tree = _root_of(petition.id, sequence)
+    tree = _log_tree(petition.id, sequence, latest)
+    if latest is not None and latest.is_log:
+        removed = latest.removed_total + _removed_from_log(carried.closed)
+    else:
+        removed = 0
+    names = (latest.entry_count if latest else 0) + carried.added - len(carried.closed)
     texts = _texts_json(petition)
     header = {
         "counts": {category.key: count for category, count in counts_by_category(petition)},
         "entries": tree.size,
-        "format": FORMAT_VERSION,
+        "format": LOG_FORMAT,
         "language": petition.language,
         "petition": petition.slug,
         "previous": latest.hash if latest else None,
         "published_at": timestamp(now),
+        "removed": removed,
         "root": tree.root().hex(),
         "sequence": sequence,
         "signatures": signature_count(petition.id),
@@ -859,7 +1025,10 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
         hash=sha256_hex(header_bytes),
         previous_hash=header["previous"],
         root=header["root"],
-        entry_count=tree.size,
+        entry_count=names,
+        leaf_count=tree.size,
+        removed_total=removed,
+        frontier=json.dumps([node.hex() for node in tree.frontier()]),
         signature_count=header["signatures"],
         added_count=carried.added,
         removed_count=len(carried.closed),
@@ -870,10 +1039,12 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
     receipts = _queue_receipts(petition.id, sequence, now)
     db.session.commit()
     log.info(
-        "published %s #%d: %d entries, %d receipt(s)",
+        "published %s #%d: %d names, %d added, %d removed, %d receipt(s)",
         petition.slug,
         sequence,
-        tree.size,
+        names,
+        carried.added,
+        len(carried.closed),
         len(receipts),
     )
     enqueue(render_publication_files, publication.id)
@@ -992,7 +1163,9 @@ def publish_changed_petitions(now: datetime) -> list[Publication]:
     """The scheduled publication: every public petition that is due (see publication_due)."""
     petitions = db.session.scalars(select(Petition).where(Petition.status.in_(PUBLIC))).all()
     return [
-        publish_snapshot(petition, now) for petition in petitions if publication_due(petition, now)
+        publish_snapshot(petition, now, full=True)
+        for petition in petitions
+        if publication_due(petition, now)
     ]
 
 
@@ -1288,28 +1461,33 @@ def inclusion_proof(petition_id: int, receipt: str) -> InclusionProof | None:
     membership = PublicationEntry.member_of(petition_id, publication.sequence)
     order = PublicationEntry.public_order()
     found = db.session.execute(
-        select(*order).where(membership, PublicationEntry.leaf == receipt).limit(1)
+        select(*order, PublicationEntry.position)
+        .where(membership, PublicationEntry.leaf == receipt)
+        .limit(1)
     ).first()
     if found is None:
         return None
-    index = db.session.scalar(
-        select(func.count(PublicationEntry.id)).where(membership, tuple_(*order) < tuple_(*found))
-    )
-    path = inclusion_path(
-        index, publication.entry_count, _leaves_of(petition_id, publication.sequence)
-    )
+    if publication.is_log:
+        index = found.position
+    else:
+        index = db.session.scalar(
+            select(func.count(PublicationEntry.id)).where(
+                membership, tuple_(*order) < tuple_(*tuple(found)[:3])
+            )
+        )
+    path = inclusion_path(index, publication.leaf_count, tree_leaves(publication))
     return InclusionProof(
         publication=publication,
         leaf=receipt,
         index=index,
-        size=publication.entry_count,
+        size=publication.leaf_count,
         path=[node.hex() for node in path],
     )
 
 
 def publish_by(petition: Petition, actor, now: datetime) -> Publication:
     """Publish from the workspace, and record who did it in the audit log."""
-    publication = publish_snapshot(petition, now)
+    publication = publish_snapshot(petition, now, full=True)
     record(
         "list published",
         now,

@@ -154,7 +154,7 @@ def test_in_process_a_confirmed_name_reaches_the_download_without_anyone_publish
         db.session.remove()
 
     with app.app_context():
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             db.session.remove()
             latest = latest_publication(petition.id)
