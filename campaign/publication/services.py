@@ -331,10 +331,43 @@ def find_publication(petition_id: int, sequence: int) -> Publication | None:
     )
 
 
-def publication_chain(petition_id: int) -> list[Publication]:
-    """Every publication of the petition, newest first."""
+def publication_chain(petition_id: int, limit: int | None = None) -> list[Publication]:
+    """The petition's publications, newest first (the `limit` latest ones)."""
     query = select(Publication).where(Publication.petition_id == petition_id)
-    return list(db.session.scalars(query.order_by(Publication.sequence.desc())))
+    return list(db.session.scalars(query.order_by(Publication.sequence.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class PublicationPage:
+    """One page of a petition's publications, newest first."""
+
+    publications: list[Publication]
+    page: int
+    pages: int
+    total: int
+
+
+PUBLICATIONS_PER_PAGE = 50
+
+
+def publication_page(
+    petition_id: int, page: int = 1, per_page: int = PUBLICATIONS_PER_PAGE
+) -> PublicationPage:
+    """Page `page` of the petition's publications, newest first; a page out of range gives
+    the nearest one. With a publication every few minutes, the chain grows by hundreds."""
+    total = db.session.scalar(
+        select(func.count(Publication.id)).where(Publication.petition_id == petition_id)
+    )
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    query = (
+        select(Publication)
+        .where(Publication.petition_id == petition_id)
+        .order_by(Publication.sequence.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return PublicationPage(list(db.session.scalars(query)), page, pages, total)
 
 
 def earlier_headers(publication: Publication) -> list[str]:
@@ -1385,7 +1418,16 @@ def file_chunks(publication: Publication, export: ExportFile, record: Publicatio
 def render_publication_files(publication_id: int) -> None:
     """Job: render the files of a publication that are not rendered yet (xlsx and pdf bytes,
     digests of the others), so that downloads and the press page find them ready. Takes an
-    id; harmless when run twice."""
+    id; harmless when run twice. Skipped once a later publication exists: with one every
+    few minutes, a queue that fell behind renders the latest only (a download of an older
+    one renders what it needs)."""
+    publication = db.session.get(Publication, publication_id)
+    if publication is None:
+        return
+    latest = latest_publication(publication.petition_id)
+    if latest is not None and latest.sequence > publication.sequence:
+        log.info("publication %d superseded before its files were rendered", publication_id)
+        return
     prepare_publication_files(publication_id, utcnow())
 
 

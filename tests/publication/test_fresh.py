@@ -23,9 +23,11 @@ from campaign.publication.jobs import (
 )
 from campaign.publication.models import Publication
 from campaign.publication.services import (
+    file_records,
     latest_publication,
     publish_if_changed,
     publish_snapshot,
+    render_publication_files,
 )
 from campaign.signatures.models import SignatureStatus
 from campaign.signatures.services import confirm_signature, withdraw_signature
@@ -187,3 +189,15 @@ def test_on_rq_changes_in_one_slot_schedule_one_job(make_app, redis_url, queue_n
         assert job.func_name == "campaign.publication.jobs.publish_fresh_list"
         assert job.args == (petition.id,)
         db.session.remove()
+
+
+def test_the_files_of_a_superseded_publication_are_left_to_its_downloads(app):
+    petition = make_petition()
+    make_signature(petition, now=NOON)
+    first = publish_snapshot(petition, NOON)
+    make_signature(petition, now=NOON + timedelta(minutes=1))
+    second = publish_snapshot(petition, NOON + FIVE_MINUTES)
+    render_publication_files(first.id)
+    assert file_records(first) == {}
+    render_publication_files(second.id)
+    assert set(file_records(second)) >= {"signatories.csv", "signatories.json"}
