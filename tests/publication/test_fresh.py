@@ -201,3 +201,56 @@ def test_the_files_of_a_superseded_publication_are_left_to_its_downloads(app):
     assert file_records(first) == {}
     render_publication_files(second.id)
     assert set(file_records(second)) >= {"signatories.csv", "signatories.json"}
+
+
+def wait_for_publication(petition_id: int, sequence: int, timeout: float = 45) -> Publication:
+    """The petition's latest publication once it reaches `sequence` (another process
+    publishes it), read afresh."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.remove()
+        latest = latest_publication(petition_id)
+        if latest is not None and latest.sequence >= sequence:
+            return latest
+        time.sleep(0.2)
+    raise AssertionError(f"no publication {sequence} within {timeout} s")
+
+
+@pytest.fixture
+def fresh_rq_app(make_app, redis_url, queue_name, worker_env):
+    worker_env["PUBLICATION_MAX_DELAY"] = "2"
+    app = make_app(REDIS_URL=redis_url, RQ_QUEUE=queue_name, PUBLICATION_MAX_DELAY=2)
+    with app.app_context():
+        ensure_default_categories()
+        yield app
+        db.session.remove()
+
+
+@pytest.mark.redis
+def test_on_rq_the_worker_publishes_a_confirmed_name_at_the_end_of_its_slot(fresh_rq_app, worker):
+    petition = make_petition()
+    make_signature(petition, now=utcnow() - timedelta(hours=1))
+    publish_snapshot(petition, utcnow() - timedelta(hours=1))
+    newcomer = make_signature(petition, status=SignatureStatus.PENDING, confirmed_at=None)
+    confirm_signature(newcomer.id, utcnow())
+    assert len(ScheduledJobRegistry(queue=job_queue()).get_job_ids()) == 1
+    worker.start()
+    latest = wait_for_publication(petition.id, 2)
+    assert latest.entry_count == 2
+    assert "publish_fresh_list" in worker.output()
+
+
+@pytest.mark.redis
+def test_on_rq_the_worker_sweep_publishes_what_redis_lost(fresh_rq_app, worker, redis_url):
+    import redis
+
+    petition = make_petition()
+    make_signature(petition, now=utcnow() - timedelta(hours=1))
+    publish_snapshot(petition, utcnow() - timedelta(hours=1))
+    leaving = make_signature(petition, now=utcnow() - timedelta(minutes=30))
+    publish_snapshot(petition, utcnow() - timedelta(minutes=30))
+    withdraw_signature(leaving.id, utcnow())
+    redis.Redis.from_url(redis_url).flushdb()
+    worker.start()  # OUTBOX_FLUSH_INTERVAL is 1 s in the tests
+    latest = wait_for_publication(petition.id, 3)
+    assert latest.entry_count == 1 and latest.removed_total == 1
