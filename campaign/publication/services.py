@@ -590,6 +590,9 @@ class _CarryOver:
     added: int = 0
     closed: list[int] | None = None
     departed: set[int] | None = None
+    # The log position of the next new entry, when positions are given as entries are
+    # inserted (a petition's first publication, its signatures read in public order).
+    next_position: int | None = None
 
 
 def _merge(
@@ -621,6 +624,12 @@ def _merge(
         PublicationEntry.signature_id.is_not(None),
     )
     signatures = _published_signatures(petition_id)
+    if result.next_position is not None:
+        # Nothing published yet, so nothing to match by signature: read in public order,
+        # and the log of a first publication reads alphabetically (namesakes by id).
+        signatures = signatures.order_by(None).order_by(
+            Signature.sort_last, Signature.sort_first, Signature.id
+        )
     if only is not None:
         entries = entries.where(PublicationEntry.signature_id.in_(only))
         signatures = signatures.where(Signature.id.in_(only))
@@ -675,8 +684,11 @@ def _merge(
                     "sort_last": sort_last,
                     "sort_first": sort_first,
                     "sort_tiebreak": leaf,
+                    "position": result.next_position,
                 }
             )
+            if result.next_position is not None:
+                result.next_position += 1
             if len(new_rows) >= BATCH_SIZE:
                 insert_new()
     while pending_id is not None:
@@ -715,10 +727,13 @@ def changed_signatures(petition_id: int, since: datetime) -> list[int]:
     return sorted(ids)
 
 
-def _carry_over(petition_id: int, sequence: int, only: list[int] | None = None) -> _CarryOver:
+def _carry_over(
+    petition_id: int, sequence: int, only: list[int] | None = None, first: bool = False
+) -> _CarryOver:
     """Compare the public list with the entries of the latest publication: every published
-    signature (a full publication), or only those of `only` (an incremental one)."""
-    result = _CarryOver(closed=[], departed=set())
+    signature (a full publication), or only those of `only` (an incremental one). The
+    `first` publication of a petition gives positions as it inserts."""
+    result = _CarryOver(closed=[], departed=set(), next_position=0 if first else None)
     ranks = first_ranks(petition_id)
     if only is None:
         _merge(result, petition_id, sequence, ranks, None)
@@ -749,12 +764,14 @@ def _carry_over(petition_id: int, sequence: int, only: list[int] | None = None) 
     return result
 
 
-def _give_positions(petition_id: int, sequence: int, first: int) -> None:
-    """Give log positions, from `first` on, to the open entries without one: those this
-    publication adds, and in a petition's first log publication after format 1 ones, the
-    entries it carries over (before the new ones). In public order within each, so the
-    JSON file of a first publication reads alphabetically. One statement."""
+def _give_positions(petition_id: int, sequence: int, first: int, *, begin_log: bool) -> None:
+    """Give log positions, from `first` on, to the entries this publication adds, and when
+    the log begins after format 1 publications, before them, to the entries it carries
+    over. In public order within each. One statement."""
     entries = PublicationEntry.__table__
+    added = (
+        entries.c.since_sequence <= sequence if begin_log else entries.c.since_sequence == sequence
+    )
     ranked = (
         select(
             entries.c.id,
@@ -766,7 +783,7 @@ def _give_positions(petition_id: int, sequence: int, first: int) -> None:
             entries.c.petition_id == petition_id,
             entries.c.until_sequence.is_(None),
             entries.c.position.is_(None),
-            entries.c.since_sequence <= sequence,
+            added,
         )
         .subquery()
     )
@@ -796,6 +813,7 @@ ENTRY_COLUMNS = (
     "sort_last",
     "sort_first",
     "sort_tiebreak",
+    "position",
 )
 
 
@@ -1023,8 +1041,12 @@ def publish_snapshot(petition: Petition, now: datetime, *, full: bool = False) -
         if incremental
         else None
     )
-    carried = _carry_over(petition.id, sequence, only)
-    _give_positions(petition.id, sequence, latest.leaf_count if latest and latest.is_log else 0)
+    carried = _carry_over(petition.id, sequence, only, first=latest is None)
+    if latest is not None:
+        begin_log = not latest.is_log
+        _give_positions(
+            petition.id, sequence, 0 if begin_log else latest.leaf_count, begin_log=begin_log
+        )
     erase_entries(petition.id, _entries_to_erase(petition.id, carried.departed), now)
     tree = _log_tree(petition.id, sequence, latest)
     if latest is not None and latest.is_log:

@@ -11,11 +11,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.publication.merkle import MerkleRoot, merkle_root
+from campaign.publication import services
+from campaign.publication.merkle import (
+    MerkleRoot,
+    canonical_json,
+    leaf_hash,
+    merkle_root,
+    sha256_hex,
+)
 from campaign.publication.models import ExportFormat, PublicationEntry
 from campaign.publication.services import (
     ExportFile,
@@ -24,10 +31,10 @@ from campaign.publication.services import (
     published_count,
     render_streamed,
 )
-from campaign.publication.verification import publication_problems
+from campaign.publication.verification import proof_problems, publication_problems
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.moderation import hide_signature, mark_first_signatory
-from campaign.signatures.services import withdraw_signature
+from campaign.signatures.services import sort_key, withdraw_signature
 from tests.factories import make_petition, make_signature, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +199,65 @@ def test_a_signer_hidden_then_restored_gets_a_new_leaf_and_the_old_one_stays_rem
     back = publish_snapshot(petition, moment + timedelta(minutes=10))
     assert (back.entry_count, back.leaf_count, back.removed_total) == (1, 2, 1)
     assert publication_problems(json.loads(json_bytes(back))) == []
+
+
+def as_format_1(publication) -> None:
+    """Turn a petition's only publication into what the release before the log made: the
+    tree of its entries in public order, no positions, no frontier."""
+    db.session.execute(
+        update(PublicationEntry)
+        .where(PublicationEntry.petition_id == publication.petition_id)
+        .values(position=None)
+    )
+    leaves = list(services._leaves_of(publication.petition_id, publication.sequence))
+    header = publication.header_fields
+    del header["removed"]
+    header |= {
+        "format": "tribune-publication/1",
+        "root": merkle_root(leaves).hex(),
+        "entries": len(leaves),
+    }
+    publication.header = canonical_json(header).decode()
+    publication.hash = sha256_hex(canonical_json(header))
+    publication.root, publication.leaf_count, publication.frontier = (
+        header["root"],
+        len(leaves),
+        None,
+    )
+    db.session.commit()
+
+
+def test_the_log_begins_after_format_1_publications_which_keep_verifying(app, tmp_path):
+    petition = make_petition()
+    moment = utcnow()
+    names = ["Zola", "Ébert", "Durand", "Le Bouter"]
+    signatures = [make_signature(petition, last_name=name, now=moment) for name in names]
+    old = publish_snapshot(petition, moment)
+    as_format_1(old)
+    before = json.loads(json_bytes(old))
+    assert [entry["last_name"] for entry in before["entries"]] == sorted(names, key=sort_key)
+    withdraw_signature(signatures[1].id, moment + timedelta(minutes=1))
+    make_signature(petition, last_name="Hugo", now=moment + timedelta(minutes=1))
+
+    log = publish_snapshot(petition, moment + timedelta(minutes=5))
+    assert log.is_log and (log.entry_count, log.leaf_count, log.removed_total) == (4, 4, 0)
+    positions = db.session.execute(
+        select(PublicationEntry.last_name, PublicationEntry.position)
+        .where(PublicationEntry.position.is_not(None))
+        .order_by(PublicationEntry.position)
+    ).all()
+    # The carried-over entries first, in public order, then the new one.
+    assert [name for name, _ in positions] == ["Durand", "Le Bouter", "Zola", "Hugo"]
+    for publication in (old, log):
+        path = tmp_path / f"{publication.sequence}.json"
+        path.write_bytes(json_bytes(publication))
+        assert standalone(path).returncode == 0, standalone(path).stdout
+        assert publication_problems(json.loads(path.read_bytes())) == []
+    # The format 1 file keeps its order; the withdrawn name is erased in place.
+    after = json.loads(json_bytes(old))
+    assert after["publication"] == before["publication"]
+    assert after["entries"][1] == {"erased": leaf_hash(canonical_json(before["entries"][1])).hex()}
+    hugo = db.session.scalars(select(Signature).filter_by(last_name="Hugo")).one()
+    proof = services.inclusion_proof(petition.id, services.receipt_for(hugo))
+    assert (proof.index, proof.size) == (3, 4)
+    assert proof_problems(proof.as_json()) == []
