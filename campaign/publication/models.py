@@ -114,6 +114,7 @@ class PublicationEntry(db.Model):
         Index("ix_publication_entries_open", "petition_id", "until_sequence", "signature_id"),
         Index("ix_publication_entries_added", "petition_id", "since_sequence"),
         Index("ix_publication_entries_log", "petition_id", "position"),
+        Index("ix_publication_entries_ranked", "petition_id", "first_rank"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,7 +1,7 @@
 """Log publications (format 2): each entry's position in the petition's log, and each
 publication's leaf count, removed leaves and tree frontier, so that a publication appends
 its new entries to the tree instead of rehashing the list; an index to find the signatures
-changed since a publication (issue 16.4).
+changed since a publication, and the first signatories (issue 16.4).
 
 Revision ID: e3f974be3467
 Revises: d915a9176542
@@ -25,6 +25,9 @@ def upgrade():
         batch_op.create_index(
             "ix_publication_entries_log", ["petition_id", "position"], unique=False
         )
+        batch_op.create_index(
+            "ix_publication_entries_ranked", ["petition_id", "first_rank"], unique=False
+        )
 
     with op.batch_alter_table("publications", schema=None) as batch_op:
         batch_op.add_column(
@@ -43,10 +46,15 @@ def upgrade():
             ["petition_id", "status_changed_at"],
             unique=False,
         )
+        # The first signatories, read by every incremental publication, without a scan.
+        batch_op.create_index(
+            "ix_signatures_petition_first", ["petition_id", "first_signatory"], unique=False
+        )
 
 
 def downgrade():
     with op.batch_alter_table("signatures", schema=None) as batch_op:
+        batch_op.drop_index("ix_signatures_petition_first")
         batch_op.drop_index("ix_signatures_petition_status_changed")
 
     with op.batch_alter_table("publications", schema=None) as batch_op:
@@ -55,5 +63,6 @@ def downgrade():
         batch_op.drop_column("leaf_count")
 
     with op.batch_alter_table("publication_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_publication_entries_ranked")
         batch_op.drop_index("ix_publication_entries_log")
         batch_op.drop_column("position")
