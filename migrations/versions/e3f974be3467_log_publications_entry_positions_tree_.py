@@ -4,7 +4,7 @@ its new entries to the tree instead of rehashing the list; an index to find the 
 changed since a publication, and the first signatories (issue 16.4).
 
 Revision ID: e3f974be3467
-Revises: d915a9176542
+Revises: 149312c830ef
 Create Date: 2026-12-07 21:32:12.305862
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e3f974be3467"
-down_revision = "d915a9176542"
+down_revision = "149312c830ef"
 branch_labels = None
 depends_on = None
 
