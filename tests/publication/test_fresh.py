@@ -237,6 +237,8 @@ def test_on_rq_the_worker_publishes_a_confirmed_name_at_the_end_of_its_slot(fres
     # Scheduled, or already queued if the 2-second slot ended meanwhile.
     job_id = publication_job_id(petition.id, slot_end(now, timedelta(seconds=2)))
     assert job_queue().fetch_job(job_id) is not None
+    # No periodic sweep during the test: the job alone publishes.
+    worker.env["OUTBOX_FLUSH_INTERVAL"] = "600"
     worker.start()
     latest = wait_for_publication(petition.id, 2)
     assert latest.entry_count == 2
