@@ -129,38 +129,54 @@ def job_started(name: str) -> None:
         log.warning("Redis unavailable (%s); %s:waiting expires by itself", error, name)
 
 
+_TIMERS_LOCK = threading.Lock()
+
+
 def enqueue_at(
     when: datetime, job: Callable[..., object], *ids: int, job_id: str | None = None
 ) -> None:
     """Run `job(*ids)` at `when` (naive UTC), through RQ's scheduler; in-process, on a timer
-    thread. Losing it is harmless: the periodic sweep finds work that is due."""
+    thread. With a `job_id`, the job is unique until it starts (RQ's unique jobs, or one
+    timer per id). Losing it is harmless: the periodic sweep finds work that is due."""
     _check_ids(ids)
     delay = (when - utcnow()).total_seconds()
     if delay <= 0:
         enqueue(job, *ids, job_id=job_id)
         return
     if not current_app.config["REDIS_URL"]:
-        _run_on_timer(job, ids, delay)
+        _run_on_timer(job, ids, delay, job_id)
         return
     _put_on_redis(job, ids, job_id, when)
 
 
-def _run_on_timer(job: Callable[..., object], ids: tuple[int, ...], delay: float) -> None:
-    """In-process: run `job(*ids)` on a timer thread, in its own application context."""
+def _run_on_timer(
+    job: Callable[..., object], ids: tuple[int, ...], delay: float, job_id: str | None = None
+) -> None:
+    """In-process: run `job(*ids)` on a timer thread, in its own application context. With
+    a `job_id`, one timer per id until it starts, as RQ keeps one job per id."""
     app = current_app._get_current_object()
     timers: set[threading.Timer] = app.extensions.setdefault("tribune_timers", set())
+    waiting: dict[str, threading.Timer] = app.extensions.setdefault("tribune_timer_ids", {})
+    with _TIMERS_LOCK:
+        if job_id is not None and job_id in waiting:
+            return
 
-    def run_later() -> None:
-        try:
-            with app.app_context():
-                _run_in_process(job, ids)
-                db.session.remove()
-        finally:
-            timers.discard(timer)
+        def run_later() -> None:
+            with _TIMERS_LOCK:
+                if job_id is not None:
+                    waiting.pop(job_id, None)
+            try:
+                with app.app_context():
+                    _run_in_process(job, ids)
+                    db.session.remove()
+            finally:
+                timers.discard(timer)
 
-    timer = threading.Timer(delay, run_later)
-    timer.daemon = True
-    timers.add(timer)
+        timer = threading.Timer(delay, run_later)
+        timer.daemon = True
+        timers.add(timer)
+        if job_id is not None:
+            waiting[job_id] = timer
     timer.start()
 
 
@@ -179,3 +195,4 @@ def cancel_pending_timers(app) -> None:
     """Cancel the in-process delayed jobs of `app` that have not started (tests, shutdown)."""
     for timer in list(app.extensions.get("tribune_timers", ())):
         timer.cancel()
+    app.extensions.get("tribune_timer_ids", {}).clear()

@@ -210,6 +210,15 @@ SETTINGS: tuple[Setting, ...] = (
             production="unused",
         ),
         Setting(
+            "PUBLICATION_MAX_DELAY",
+            "int",
+            300,
+            "Seconds within which a confirmed or withdrawn name reaches every download of the "
+            "list: a change schedules a publication at the end of the current slot of this "
+            "length, so a petition is published at most once per slot. `0` turns these "
+            "publications off (the daily one remains).",
+        ),
+        Setting(
             "OUTBOX_FLUSH_INTERVAL",
             "int",
             60,

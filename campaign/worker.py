@@ -18,6 +18,7 @@ from campaign.jobs import job_queue, redis_connection
 from campaign.mail.outbox import flush_outbox
 from campaign.mailings.jobs import sweep_mailings
 from campaign.maintenance import claim_daily_run, run_daily_tasks
+from campaign.publication.jobs import publish_stale_lists
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,9 @@ class AppWorker(SimpleWorker):
 
 
 def flush_periodically(app: Flask, interval: int, stop: threading.Event) -> None:
-    """Re-enqueue what the outbox still owes and sweep the mailings every `interval`
-    seconds, and run the daily maintenance once a day, until `stop`."""
+    """Re-enqueue what the outbox still owes, sweep the mailings and publish the lists whose
+    publication job was lost every `interval` seconds, and run the daily maintenance once a
+    day, until `stop`."""
     last_day = None
     while not stop.wait(interval):
         with app.app_context():
@@ -82,6 +84,9 @@ def flush_periodically(app: Flask, interval: int, stop: threading.Event) -> None
                 swept = sweep_mailings(now)
                 if any(swept.values()):
                     log.info("mailings sweep: %s", swept)
+                published = publish_stale_lists(now)
+                if published:
+                    log.info("publication sweep: %d list(s) published", published)
                 if now.date() != last_day and claim_daily_run(now):
                     run_daily_tasks(now)
                 last_day = now.date()

@@ -31,10 +31,13 @@ def root(leaves):  # RFC 6962 tree hash, with a stack of complete subtrees (size
 with open(sys.argv[1], encoding="utf-8") as file:
     doc = json.load(file)
 head, errors, previous = doc["publication"], [], None
-leaves = [bytes.fromhex(e["erased"]) if set(e) == {"erased"} else sha(b"\x00" + canonical(e))
-          for e in doc["entries"]]  # fmt: skip
+# An erased or removed entry ({"erased": leaf}, {"removed": leaf}) carries its leaf.
+leaves = [bytes.fromhex(e.get("erased") or e["removed"]) if set(e) in ({"erased"}, {"removed"})
+          else sha(b"\x00" + canonical(e)) for e in doc["entries"]]  # fmt: skip
 if root(leaves) != head["root"] or len(leaves) != head["entries"]:
     errors.append("the entries do not match the Merkle root: the list was altered")
+if sum(set(e) == {"removed"} for e in doc["entries"]) != head.get("removed", 0):
+    errors.append("the number of removed entries does not match the header")
 if sha(canonical(doc["petition"]["texts"])).hex() != head["text_sha256"]:
     errors.append("the petition text does not match its hash")
 for number, link in enumerate([*doc["chain"], head], start=1):

@@ -117,6 +117,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         # The proof of work has its own tests (tests/security/test_proof_of_work.py).
         "ALTCHA_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Fresh publications (a timer per change) have their own tests
+        # (tests/publication/test_fresh.py); elsewhere they would publish mid-test.
+        "PUBLICATION_MAX_DELAY": 0,
     }
 
 
@@ -397,6 +400,7 @@ def worker_env(base_config, redis_url, queue_name, smtp_config) -> dict[str, str
             "MAIL_TIMEOUT": "30",
             "PUBLIC_URL": base_config["PUBLIC_URL"],
             "OUTBOX_FLUSH_INTERVAL": "1",
+            "PUBLICATION_MAX_DELAY": str(base_config["PUBLICATION_MAX_DELAY"]),
         }
     )
     return env

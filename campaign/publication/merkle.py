@@ -58,6 +58,23 @@ class MerkleRoot:
         self._subtrees: list[tuple[int, bytes]] = []
         self.size = 0
 
+    @classmethod
+    def from_frontier(cls, size: int, frontier: list[bytes]) -> MerkleRoot:
+        """The tree of `size` leaves whose perfect subtrees, left to right, are `frontier`:
+        what frontier() gave, so that leaves can be appended without reading the others."""
+        sizes = [1 << bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
+        if len(sizes) != len(frontier):
+            raise ValueError("the frontier does not match the tree size")
+        tree = cls()
+        tree._subtrees = list(zip(sizes, frontier, strict=True))
+        tree.size = size
+        return tree
+
+    def frontier(self) -> list[bytes]:
+        """The roots of the perfect subtrees, left to right (one per bit of the size): all
+        that appending needs, logarithmic in the number of leaves."""
+        return [digest for _, digest in self._subtrees]
+
     def add(self, leaf: bytes) -> None:
         """Append a leaf hash."""
         size, digest = 1, leaf

@@ -65,7 +65,14 @@ class Publication(db.Model):
     hash: Mapped[str] = mapped_column(String(64), index=True)
     previous_hash: Mapped[str | None] = mapped_column(String(64))
     root: Mapped[str] = mapped_column(String(64))
+    # Names in the list. In a log publication (format 2) the tree also keeps the leaves of
+    # entries that left the list: leaf_count leaves, removed_total of them removed.
     entry_count: Mapped[int]
+    leaf_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    removed_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Format 2: the roots of the tree's perfect subtrees, left to right (hex, JSON), from
+    # which the next publication extends the tree without reading its leaves.
+    frontier: Mapped[str | None] = mapped_column(Text)
     signature_count: Mapped[int]
     added_count: Mapped[int] = mapped_column(default=0)
     removed_count: Mapped[int] = mapped_column(default=0)
@@ -78,6 +85,12 @@ class Publication(db.Model):
     def header_fields(self) -> dict[str, Any]:
         """The header as a dict."""
         return json.loads(self.header)
+
+    @property
+    def is_log(self) -> bool:
+        """Format 2: the tree holds the leaves in the order they were published (the log)
+        rather than in public order, so that a publication only appends."""
+        return self.frontier is not None
 
     @property
     def category_list(self) -> list[dict[str, str]]:
@@ -100,12 +113,17 @@ class PublicationEntry(db.Model):
         ),
         Index("ix_publication_entries_open", "petition_id", "until_sequence", "signature_id"),
         Index("ix_publication_entries_added", "petition_id", "since_sequence"),
+        Index("ix_publication_entries_log", "petition_id", "position"),
+        Index("ix_publication_entries_ranked", "petition_id", "first_rank"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     since_sequence: Mapped[int]
     until_sequence: Mapped[int | None]
+    # The leaf's index in the petition's log (format 2 publications), from 0; NULL for
+    # entries that left the list before the petition's first format 2 publication.
+    position: Mapped[int | None]
     # Internal link for receipts and updates; never exported, cleared on erasure.
     signature_id: Mapped[int | None] = mapped_column(
         ForeignKey("signatures.id", ondelete="SET NULL"), index=True
@@ -139,6 +157,16 @@ class PublicationEntry(db.Model):
             cls.petition_id == petition_id,
             cls.since_sequence <= sequence,
             or_(cls.until_sequence.is_(None), cls.until_sequence >= sequence),
+        )
+
+    @classmethod
+    def in_log_of(cls, petition_id: int, sequence: int):
+        """SQL condition: an entry is a leaf of (format 2) publication `sequence`: published
+        in it or before, since the log began, still in the list or not."""
+        return and_(
+            cls.petition_id == petition_id,
+            cls.since_sequence <= sequence,
+            cls.position.is_not(None),
         )
 
     @classmethod

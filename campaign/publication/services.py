@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import math
 import tempfile
@@ -40,7 +41,6 @@ from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver
 from campaign.petitions.models import PUBLIC, Petition
 from campaign.petitions.services import render_markdown
 from campaign.publication.formats import (
-    FORMAT_VERSION,
     MEDIA_TYPES,
     RENDERING_VERSION,
     AnyEntry,
@@ -76,6 +76,7 @@ from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.signatures.services import (
     counts_by_category,
     first_signatory_order,
+    last_change_at,
     signature_count,
 )
 from campaign.verification.services import level_counts
@@ -327,10 +328,43 @@ def find_publication(petition_id: int, sequence: int) -> Publication | None:
     )
 
 
-def publication_chain(petition_id: int) -> list[Publication]:
-    """Every publication of the petition, newest first."""
+def publication_chain(petition_id: int, limit: int | None = None) -> list[Publication]:
+    """The petition's publications, newest first (the `limit` latest ones)."""
     query = select(Publication).where(Publication.petition_id == petition_id)
-    return list(db.session.scalars(query.order_by(Publication.sequence.desc())))
+    return list(db.session.scalars(query.order_by(Publication.sequence.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class PublicationPage:
+    """One page of a petition's publications, newest first."""
+
+    publications: list[Publication]
+    page: int
+    pages: int
+    total: int
+
+
+PUBLICATIONS_PER_PAGE = 50
+
+
+def publication_page(
+    petition_id: int, page: int = 1, per_page: int = PUBLICATIONS_PER_PAGE
+) -> PublicationPage:
+    """Page `page` of the petition's publications, newest first; a page out of range gives
+    the nearest one. With a publication every few minutes, the chain grows by hundreds."""
+    total = db.session.scalar(
+        select(func.count(Publication.id)).where(Publication.petition_id == petition_id)
+    )
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    query = (
+        select(Publication)
+        .where(Publication.petition_id == petition_id)
+        .order_by(Publication.sequence.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return PublicationPage(list(db.session.scalars(query)), page, pages, total)
 
 
 def earlier_headers(publication: Publication) -> list[str]:
@@ -380,13 +414,34 @@ def entries_of(publication: Publication, category: str | None = None) -> Iterato
 
 
 def json_entries(publication: Publication) -> Iterator[str]:
-    """The canonical JSON of the publication's entries in public order, streamed; an
-    erased entry as {"erased": its leaf}."""
+    """The canonical JSON of the publication's entries in the order of its tree, streamed;
+    an erased entry as {"erased": its leaf}."""
     query = select(PublicationEntry.canonical, PublicationEntry.leaf).where(
         PublicationEntry.member_of(publication.petition_id, publication.sequence)
     )
+    if publication.is_log:
+        yield from _log_json_entries(publication)
+        return
     for canonical, leaf in _stream(query.order_by(*PublicationEntry.public_order())):
         yield canonical if canonical is not None else ErasedEntry(leaf).canonical().decode()
+
+
+def _log_json_entries(publication: Publication) -> Iterator[str]:
+    """A log publication's leaves in log order: an entry that left the list before it as
+    {"removed": leaf}, one erased since as {"erased": leaf}, the others as published."""
+    query = (
+        select(PublicationEntry.canonical, PublicationEntry.leaf, PublicationEntry.until_sequence)
+        .where(PublicationEntry.in_log_of(publication.petition_id, publication.sequence))
+        .order_by(PublicationEntry.position)
+    )
+    sequence = publication.sequence
+    for canonical, leaf, until in _stream(query):
+        if until is not None and until < sequence:
+            yield '{"removed":"' + leaf + '"}'
+        elif canonical is None:
+            yield ErasedEntry(leaf).canonical().decode()
+        else:
+            yield canonical
 
 
 def public_rows(
@@ -426,6 +481,24 @@ def press_rows(publication: Publication, category: str | None = None) -> Iterato
     order, then the others in public order."""
     yield from public_rows(publication, category, first=True)
     yield from public_rows(publication, category, first=False)
+
+
+def log_leaves(petition_id: int, sequence: int) -> Iterator[bytes]:
+    """The leaves of (log) publication `sequence` in the order of its tree, streamed."""
+    query = (
+        select(PublicationEntry.leaf)
+        .where(PublicationEntry.in_log_of(petition_id, sequence))
+        .order_by(PublicationEntry.position)
+    )
+    for (leaf,) in _stream(query):
+        yield bytes.fromhex(leaf)
+
+
+def tree_leaves(publication: Publication) -> Iterator[bytes]:
+    """The leaves of a publication in the order of its tree (log or public order)."""
+    if publication.is_log:
+        return log_leaves(publication.petition_id, publication.sequence)
+    return _leaves_of(publication.petition_id, publication.sequence)
 
 
 def _leaves_of(petition_id: int, sequence: int) -> Iterator[bytes]:
@@ -514,41 +587,55 @@ class _CarryOver:
     added: int = 0
     closed: list[int] | None = None
     departed: set[int] | None = None
+    # The log position of the next new entry, when positions are given as entries are
+    # inserted (a petition's first publication, its signatures read in public order).
+    next_position: int | None = None
 
 
-def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
-    """Compare the current public list with the entries of the latest publication, by
-    signature: keep unchanged entries, close the others, insert new ones."""
-    result = _CarryOver(closed=[], departed=set())
-    open_rows = _stream(
-        select(
-            PublicationEntry.id,
-            PublicationEntry.signature_id,
-            PublicationEntry.last_name,
-            PublicationEntry.first_name,
-            PublicationEntry.title,
-            PublicationEntry.organisation,
-            PublicationEntry.category_key,
-            PublicationEntry.confirmed_on,
-            PublicationEntry.verification,
-            PublicationEntry.verified_profession,
-            PublicationEntry.first_rank,
-        )
-        .where(
-            PublicationEntry.petition_id == petition_id,
-            PublicationEntry.until_sequence.is_(None),
-            # Rows inserted below have since_sequence == sequence: never read back here.
-            PublicationEntry.since_sequence < sequence,
-            PublicationEntry.signature_id.is_not(None),
-        )
-        .order_by(PublicationEntry.signature_id, PublicationEntry.id)
+def _merge(
+    result: _CarryOver,
+    petition_id: int,
+    sequence: int,
+    ranks: dict[int, int],
+    only: list[int] | None,
+) -> None:
+    """Compare the published signatures (all, or those of `only`) with their open entries,
+    by signature: keep unchanged entries, close the others, insert new ones."""
+    entries = select(
+        PublicationEntry.id,
+        PublicationEntry.signature_id,
+        PublicationEntry.last_name,
+        PublicationEntry.first_name,
+        PublicationEntry.title,
+        PublicationEntry.organisation,
+        PublicationEntry.category_key,
+        PublicationEntry.confirmed_on,
+        PublicationEntry.verification,
+        PublicationEntry.verified_profession,
+        PublicationEntry.first_rank,
+    ).where(
+        PublicationEntry.petition_id == petition_id,
+        PublicationEntry.until_sequence.is_(None),
+        # Rows inserted below have since_sequence == sequence: never read back here.
+        PublicationEntry.since_sequence < sequence,
+        PublicationEntry.signature_id.is_not(None),
     )
+    signatures = _published_signatures(petition_id)
+    if result.next_position is not None:
+        # Nothing published yet, so nothing to match by signature: read in public order,
+        # and the log of a first publication reads alphabetically (namesakes by id).
+        signatures = signatures.order_by(None).order_by(
+            Signature.sort_last, Signature.sort_first, Signature.id
+        )
+    if only is not None:
+        entries = entries.where(PublicationEntry.signature_id.in_(only))
+        signatures = signatures.where(Signature.id.in_(only))
+    open_rows = _stream(entries.order_by(PublicationEntry.signature_id, PublicationEntry.id))
     # (entry id, signature id, content) of each open entry; rows are unpacked as tuples
     # throughout, since reading a row's attribute costs a microsecond, a million times.
     open_entries = ((row[0], row[1], tuple(row[2:])) for row in open_rows)
     end = (None, None, None)
     salt_key = _salt_key()
-    ranks = first_ranks(petition_id)
     new_rows: list[dict[str, Any]] = []
 
     def insert_new() -> None:
@@ -557,7 +644,7 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
         new_rows.clear()
 
     pending_id, pending_signature, pending_content = next(open_entries, end)
-    for signature_id, sort_last, sort_first, *fields in _stream(_published_signatures(petition_id)):
+    for signature_id, sort_last, sort_first, *fields in _stream(signatures):
         while pending_id is not None and pending_signature < signature_id:
             result.closed.append(pending_id)
             result.departed.add(pending_signature)
@@ -594,8 +681,11 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
                     "sort_last": sort_last,
                     "sort_first": sort_first,
                     "sort_tiebreak": leaf,
+                    "position": result.next_position,
                 }
             )
+            if result.next_position is not None:
+                result.next_position += 1
             if len(new_rows) >= BATCH_SIZE:
                 insert_new()
     while pending_id is not None:
@@ -603,6 +693,50 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
         result.departed.add(pending_signature)
         pending_id, pending_signature, pending_content = next(open_entries, end)
     insert_new()
+
+
+# How far back, before the latest publication, an incremental one looks for changed
+# signatures: a change is stamped with its transaction's clock, which may commit after a
+# publication read the table (status_changed_at, the "public list changed" mark).
+CHANGE_MARGIN = timedelta(hours=1)
+CHUNK = 1000
+
+
+def changed_signatures(petition_id: int, since: datetime) -> list[int]:
+    """The signatures whose entry may differ from the one published: those whose public
+    state changed since `since` (status_changed_at), and every first signatory, published
+    or now, since one change of rank moves the others."""
+    changed = select(Signature.id).where(
+        Signature.petition_id == petition_id, Signature.status_changed_at >= since
+    )
+    first = select(Signature.id).where(
+        Signature.petition_id == petition_id, Signature.first_signatory.is_(True)
+    )
+    ranked = select(PublicationEntry.signature_id).where(
+        PublicationEntry.petition_id == petition_id,
+        PublicationEntry.until_sequence.is_(None),
+        PublicationEntry.first_rank.is_not(None),
+        PublicationEntry.signature_id.is_not(None),
+    )
+    ids: set[int] = set()
+    for query in (changed, first, ranked):
+        ids.update(db.session.scalars(query))
+    return sorted(ids)
+
+
+def _carry_over(
+    petition_id: int, sequence: int, only: list[int] | None = None, first: bool = False
+) -> _CarryOver:
+    """Compare the public list with the entries of the latest publication: every published
+    signature (a full publication), or only those of `only` (an incremental one). The
+    `first` publication of a petition gives positions as it inserts."""
+    result = _CarryOver(closed=[], departed=set(), next_position=0 if first else None)
+    ranks = first_ranks(petition_id)
+    if only is None:
+        _merge(result, petition_id, sequence, ranks, None)
+    else:
+        for start in range(0, len(only), CHUNK):
+            _merge(result, petition_id, sequence, ranks, only[start : start + CHUNK])
     if result.added > 10_000 and db.session.connection().dialect.name == "postgresql":
         # Fresh statistics, or the first download sorts a million rows on disk.
         db.session.execute(text("ANALYZE publication_entries"))
@@ -617,14 +751,44 @@ def _carry_over(petition_id: int, sequence: int) -> _CarryOver:
         )
     ).all()
     result.closed.extend(orphans)
-    for start in range(0, len(result.closed), 1000):
+    for start in range(0, len(result.closed), CHUNK):
         db.session.execute(
             update(PublicationEntry)
-            .where(PublicationEntry.id.in_(result.closed[start : start + 1000]))
+            .where(PublicationEntry.id.in_(result.closed[start : start + CHUNK]))
             .values(until_sequence=sequence - 1)
             .execution_options(synchronize_session=False)
         )
     return result
+
+
+def _give_positions(petition_id: int, sequence: int, first: int, *, begin_log: bool) -> None:
+    """Give log positions, from `first` on, to the entries this publication adds, and when
+    the log begins after format 1 publications, before them, to the entries it carries
+    over. In public order within each. One statement."""
+    entries = PublicationEntry.__table__
+    added = (
+        entries.c.since_sequence <= sequence if begin_log else entries.c.since_sequence == sequence
+    )
+    ranked = (
+        select(
+            entries.c.id,
+            func.row_number()
+            .over(order_by=(entries.c.since_sequence, *PublicationEntry.public_order()))
+            .label("number"),
+        )
+        .where(
+            entries.c.petition_id == petition_id,
+            entries.c.until_sequence.is_(None),
+            entries.c.position.is_(None),
+            added,
+        )
+        .subquery()
+    )
+    db.session.execute(
+        update(entries)
+        .where(entries.c.id == ranked.c.id)
+        .values(position=ranked.c.number + (first - 1))
+    )
 
 
 ENTRY_COLUMNS = (
@@ -646,6 +810,7 @@ ENTRY_COLUMNS = (
     "sort_last",
     "sort_first",
     "sort_tiebreak",
+    "position",
 )
 
 
@@ -759,13 +924,6 @@ def erase_entries(petition_id: int, entry_ids: list[int], now: datetime) -> int:
     return len(targets)
 
 
-def _root_of(petition_id: int, sequence: int) -> MerkleRoot:
-    tree = MerkleRoot()
-    for leaf in _leaves_of(petition_id, sequence):
-        tree.add(leaf)
-    return tree
-
-
 def _texts_json(petition: Petition) -> str:
     texts = {
         text.language: {"body": text.body, "summary": text.summary, "title": text.title}
@@ -820,25 +978,89 @@ def _queue_receipts(petition_id: int, sequence: int, now: datetime) -> list[int]
     return list(db.session.scalars(statement.returning(OutboxMessage.id)))
 
 
-def publish_snapshot(petition: Petition, now: datetime) -> Publication:
+# The format of log publications: the tree holds every leaf in the order it was
+# published, so a publication appends. Format 1 (formats.FORMAT_VERSION) sorted the tree.
+LOG_FORMAT = "tribune-publication/2"
+
+
+def _log_tree(petition_id: int, sequence: int, latest: Publication | None) -> MerkleRoot:
+    """The tree of publication `sequence`: the latest one's frontier extended by the leaves
+    this one added, or, when the log begins, every leaf of the log read once."""
+    if latest is None or not latest.is_log:
+        tree = MerkleRoot()
+        for leaf in log_leaves(petition_id, sequence):
+            tree.add(leaf)
+        return tree
+    frontier = [bytes.fromhex(node) for node in json.loads(latest.frontier)]
+    tree = MerkleRoot.from_frontier(latest.leaf_count, frontier)
+    query = (
+        select(PublicationEntry.leaf)
+        .where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.since_sequence == sequence,
+        )
+        .order_by(PublicationEntry.position)
+    )
+    for (leaf,) in _stream(query):
+        tree.add(bytes.fromhex(leaf))
+    return tree
+
+
+def _removed_from_log(closed: list[int]) -> int:
+    """How many of these closed entries were leaves of the log."""
+    removed = 0
+    for start in range(0, len(closed), CHUNK):
+        removed += db.session.scalar(
+            select(func.count(PublicationEntry.id)).where(
+                PublicationEntry.id.in_(closed[start : start + CHUNK]),
+                PublicationEntry.position.is_not(None),
+            )
+        )
+    return removed
+
+
+def publish_snapshot(petition: Petition, now: datetime, *, full: bool = False) -> Publication:
     """Publish the current public list as the next link of the petition's chain, erase
     from every publication the entries of signers who left, then have the files rendered
-    and each newly published signer sent their receipt."""
+    and each newly published signer sent their receipt.
+
+    Incremental after a log publication: only the signatures changed since (see
+    changed_signatures) are compared with their entries, and the tree is extended from
+    the latest frontier by the new leaves; a departure is a count, its leaf stays. `full`
+    compares every published signature (the daily publication, the organisers' button):
+    the same result, for changes that did not mark status_changed_at."""
     _lock(petition)
     latest = latest_publication(petition.id)
     sequence = latest.sequence + 1 if latest else 1
-    carried = _carry_over(petition.id, sequence)
+    incremental = latest is not None and latest.is_log and not full
+    only = (
+        changed_signatures(petition.id, latest.published_at - CHANGE_MARGIN)
+        if incremental
+        else None
+    )
+    carried = _carry_over(petition.id, sequence, only, first=latest is None)
+    if latest is not None:
+        begin_log = not latest.is_log
+        _give_positions(
+            petition.id, sequence, 0 if begin_log else latest.leaf_count, begin_log=begin_log
+        )
     erase_entries(petition.id, _entries_to_erase(petition.id, carried.departed), now)
-    tree = _root_of(petition.id, sequence)
+    tree = _log_tree(petition.id, sequence, latest)
+    if latest is not None and latest.is_log:
+        removed = latest.removed_total + _removed_from_log(carried.closed)
+    else:
+        removed = 0
+    names = (latest.entry_count if latest else 0) + carried.added - len(carried.closed)
     texts = _texts_json(petition)
     header = {
         "counts": {category.key: count for category, count in counts_by_category(petition)},
         "entries": tree.size,
-        "format": FORMAT_VERSION,
+        "format": LOG_FORMAT,
         "language": petition.language,
         "petition": petition.slug,
         "previous": latest.hash if latest else None,
         "published_at": timestamp(now),
+        "removed": removed,
         "root": tree.root().hex(),
         "sequence": sequence,
         "signatures": signature_count(petition.id),
@@ -855,7 +1077,10 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
         hash=sha256_hex(header_bytes),
         previous_hash=header["previous"],
         root=header["root"],
-        entry_count=tree.size,
+        entry_count=names,
+        leaf_count=tree.size,
+        removed_total=removed,
+        frontier=json.dumps([node.hex() for node in tree.frontier()]),
         signature_count=header["signatures"],
         added_count=carried.added,
         removed_count=len(carried.closed),
@@ -866,10 +1091,12 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
     receipts = _queue_receipts(petition.id, sequence, now)
     db.session.commit()
     log.info(
-        "published %s #%d: %d entries, %d receipt(s)",
+        "published %s #%d: %d names, %d added, %d removed, %d receipt(s)",
         petition.slug,
         sequence,
-        tree.size,
+        names,
+        carried.added,
+        len(carried.closed),
         len(receipts),
     )
     enqueue(render_publication_files, publication.id)
@@ -929,11 +1156,68 @@ def publication_due(petition: Petition, now: datetime) -> bool:
     )
 
 
+def list_changed(petition: Petition, latest: Publication) -> bool:
+    """Whether the public list differs from the latest publication: someone named left it,
+    or the counts, the counts per verification level or the first signatories changed."""
+    return (
+        has_departures(petition.id)
+        or signature_count(petition.id) != latest.signature_count
+        or published_count(petition.id) != latest.entry_count
+        or latest.header_fields.get("verification") != level_counts(petition.id)
+        or _published_ranks(petition.id) != first_ranks(petition.id)
+    )
+
+
+def publish_if_changed(petition_id: int, now: datetime, delay: timedelta) -> Publication | None:
+    """The fresh publication of a slot: publish the list if it changed and the petition was
+    not published yet in the slot of `delay` that `now` falls in (two workers running the
+    same slot's job publish once: the petition's row lock, and on SQLite the unique
+    sequence). None when there was nothing to publish."""
+    from campaign.publication.jobs import slot_start
+
+    petition = db.session.get(Petition, petition_id)
+    if petition is None or petition.status not in PUBLIC:
+        return None
+    _lock(petition)
+    latest = latest_publication(petition_id)
+    if latest is not None and (
+        latest.published_at >= slot_start(now, delay) or not list_changed(petition, latest)
+    ):
+        db.session.rollback()
+        return None
+    try:
+        return publish_snapshot(petition, now)
+    except IntegrityError:
+        db.session.rollback()
+        return None
+
+
+def publish_stale_petitions(now: datetime, delay: timedelta) -> list[Publication]:
+    """Publish every public list changed before the current slot and not published since:
+    the safety net for a publication job that Redis lost."""
+    from campaign.publication.jobs import slot_start
+
+    current = slot_start(now, delay)
+    published = []
+    for petition in db.session.scalars(select(Petition).where(Petition.status.in_(PUBLIC))).all():
+        latest = latest_publication(petition.id)
+        if latest is None:
+            continue
+        changed_at = last_change_at(petition)
+        if latest.published_at < changed_at < current:
+            publication = publish_if_changed(petition.id, now, delay)
+            if publication is not None:
+                published.append(publication)
+    return published
+
+
 def publish_changed_petitions(now: datetime) -> list[Publication]:
     """The scheduled publication: every public petition that is due (see publication_due)."""
     petitions = db.session.scalars(select(Petition).where(Petition.status.in_(PUBLIC))).all()
     return [
-        publish_snapshot(petition, now) for petition in petitions if publication_due(petition, now)
+        publish_snapshot(petition, now, full=True)
+        for petition in petitions
+        if publication_due(petition, now)
     ]
 
 
@@ -1153,7 +1437,16 @@ def file_chunks(publication: Publication, export: ExportFile, record: Publicatio
 def render_publication_files(publication_id: int) -> None:
     """Job: render the files of a publication that are not rendered yet (xlsx and pdf bytes,
     digests of the others), so that downloads and the press page find them ready. Takes an
-    id; harmless when run twice."""
+    id; harmless when run twice. Skipped once a later publication exists: with one every
+    few minutes, a queue that fell behind renders the latest only (a download of an older
+    one renders what it needs)."""
+    publication = db.session.get(Publication, publication_id)
+    if publication is None:
+        return
+    latest = latest_publication(publication.petition_id)
+    if latest is not None and latest.sequence > publication.sequence:
+        log.info("publication %d superseded before its files were rendered", publication_id)
+        return
     prepare_publication_files(publication_id, utcnow())
 
 
@@ -1229,28 +1522,33 @@ def inclusion_proof(petition_id: int, receipt: str) -> InclusionProof | None:
     membership = PublicationEntry.member_of(petition_id, publication.sequence)
     order = PublicationEntry.public_order()
     found = db.session.execute(
-        select(*order).where(membership, PublicationEntry.leaf == receipt).limit(1)
+        select(*order, PublicationEntry.position)
+        .where(membership, PublicationEntry.leaf == receipt)
+        .limit(1)
     ).first()
     if found is None:
         return None
-    index = db.session.scalar(
-        select(func.count(PublicationEntry.id)).where(membership, tuple_(*order) < tuple_(*found))
-    )
-    path = inclusion_path(
-        index, publication.entry_count, _leaves_of(petition_id, publication.sequence)
-    )
+    if publication.is_log:
+        index = found.position
+    else:
+        index = db.session.scalar(
+            select(func.count(PublicationEntry.id)).where(
+                membership, tuple_(*order) < tuple_(*tuple(found)[:3])
+            )
+        )
+    path = inclusion_path(index, publication.leaf_count, tree_leaves(publication))
     return InclusionProof(
         publication=publication,
         leaf=receipt,
         index=index,
-        size=publication.entry_count,
+        size=publication.leaf_count,
         path=[node.hex() for node in path],
     )
 
 
 def publish_by(petition: Petition, actor, now: datetime) -> Publication:
     """Publish from the workspace, and record who did it in the audit log."""
-    publication = publish_snapshot(petition, now)
+    publication = publish_snapshot(petition, now, full=True)
     record(
         "list published",
         now,

@@ -15,9 +15,11 @@ from campaign.publication.merkle import (
 
 
 def entry_leaf(entry: dict[str, Any]) -> bytes:
-    """The leaf hash of a JSON entry; an erased entry carries its leaf."""
+    """The leaf hash of a JSON entry; an erased or removed entry carries its leaf."""
     if set(entry) == {"erased"}:
         return bytes.fromhex(entry["erased"])
+    if set(entry) == {"removed"}:
+        return bytes.fromhex(entry["removed"])
     return leaf_hash(canonical_json(entry))
 
 
@@ -31,10 +33,15 @@ def publication_problems(document: dict[str, Any]) -> list[str]:
     if sha256_hex(canonical_json(texts)) != header["text_sha256"]:
         problems.append("the petition's text does not hash to text_sha256")
     tree = MerkleRoot()
+    removed = 0
     for entry in document["entries"]:
         tree.add(entry_leaf(entry))
+        removed += set(entry) == {"removed"}
     if tree.size != header["entries"]:
         problems.append(f"{tree.size} entries, the header says {header['entries']}")
+    # Format 1 has no removed leaves; format 2 counts them in its header.
+    if removed != header.get("removed", 0):
+        problems.append(f"{removed} removed entries, the header says {header.get('removed', 0)}")
     if tree.root().hex() != header["root"]:
         problems.append("the entries do not hash to the Merkle root: the list was altered")
     previous = None

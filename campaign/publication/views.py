@@ -36,6 +36,7 @@ from campaign.publication.services import (
     offered_files,
     pdf_offered,
     publication_chain,
+    publication_page,
 )
 from campaign.signatures.services import signature_count
 
@@ -75,7 +76,9 @@ def _download(petition: Petition, publication: Publication, fmt: str) -> Respons
     response.headers["Repr-Digest"] = f"sha-256=:{digest}:"
     response.headers["Cache-Control"] = "public, no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    filename = f"{petition.slug}-{publication.sequence}-{export.name}"
+    # The name says the moment the file reflects (UTC), as the csv and txt cannot.
+    moment = publication.published_at.strftime("%Y-%m-%dT%H%MZ")
+    filename = f"{petition.slug}-{publication.sequence}-{moment}-{export.name}"
     response.headers.set("Content-Disposition", "attachment", filename=filename)
     return response.make_conditional(request)
 
@@ -123,7 +126,7 @@ def press(slug: str):
         records=file_records(publication),
         pdf_offered=pdf_offered(publication),
         live_count=signature_count(petition.id),
-        chain=publication_chain(petition.id)[:10],
+        chain=publication_chain(petition.id, limit=10),
         how_to_check=_in_both_languages("publication/_how_to_check.html", petition=petition),
         locale=locale,
     )
@@ -138,7 +141,7 @@ def publications(slug: str):
         "publication/publications.html",
         petition=petition,
         text=petition.text(locale),
-        chain=publication_chain(petition.id),
+        listing=publication_page(petition.id, request.args.get("page", 1, type=int)),
     )
 
 

@@ -87,6 +87,9 @@ class Signature(db.Model):
         Index("ix_signatures_public_list", "petition_id", "status", "sort_last", "sort_first"),
         # The workspace table's keyset order, and bulk moderation by origin.
         Index("ix_signatures_petition_created", "petition_id", "created_at", "id"),
+        # What changed in the public list since a publication (publication.services).
+        Index("ix_signatures_petition_status_changed", "petition_id", "status_changed_at"),
+        Index("ix_signatures_petition_first", "petition_id", "first_signatory"),
         Index("ix_signatures_petition_ip_digest", "petition_id", "ip_digest"),
         # The hourly counts of the sign path (campaign/abuse.py) read the last hour's rows of
         # one IP or one domain, and moderation looks rows up by either digest.

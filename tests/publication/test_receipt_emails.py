@@ -162,7 +162,10 @@ def test_thousands_of_newcomers_are_queued_in_one_statement_and_enqueued_after(
     db.session.execute(
         Signature.__table__.update()
         .where(Signature.petition_id == petition.id)
-        .values(show_title=True, title="Nouveau titre")
+        # As every service that changes the public list does, for incremental publications.
+        .values(
+            show_title=True, title="Nouveau titre", status_changed_at=utcnow() + timedelta(days=2)
+        )
     )
     db.session.commit()
     third = publish_snapshot(petition, utcnow() + timedelta(days=2))

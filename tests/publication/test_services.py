@@ -229,18 +229,21 @@ def test_erasures_keep_every_earlier_root_valid(app):
     alive = []
     publications = []
     for step in range(6):
+        # One clock for the changes and the publications, as in production: an incremental
+        # publication looks for the changes stamped since the one before.
+        day = now + timedelta(days=step)
         for _ in range(rng.randint(2, 6)):
-            alive.append(make_signature(petition, last_name=rng.choice(names),
+            alive.append(make_signature(petition, last_name=rng.choice(names), now=day,
                                         first_name=rng.choice(["Anne", "Paul"])))  # fmt: skip
         for signature in rng.sample(alive, k=min(len(alive), rng.randint(0, 3))):
             alive.remove(signature)
             if rng.random() < 0.5:
-                withdraw_signature(signature.id, now)
+                withdraw_signature(signature.id, day)
             else:
                 Signature.move(db.session, signature.id, frozenset({SignatureStatus.CONFIRMED}),
-                               SignatureStatus.HIDDEN, now)  # fmt: skip
+                               SignatureStatus.HIDDEN, day)  # fmt: skip
                 db.session.commit()
-        publications.append(publish_snapshot(petition, now + timedelta(days=step)))
+        publications.append(publish_snapshot(petition, day))
     for publication in publications:
         db.session.refresh(publication)
         assert publication_problems(json_of(publication)) == [], publication.sequence

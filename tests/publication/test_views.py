@@ -5,6 +5,7 @@ import base64
 import contextvars
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.petitions.models import PetitionStatus
 from campaign.publication import services
-from campaign.publication.services import publish_snapshot, receipt_for
+from campaign.publication.services import latest_publication, publish_snapshot, receipt_for
 from campaign.signatures.models import Signature
 from campaign.signatures.services import withdraw_signature
 from tests.factories import make_petition, make_signature
@@ -52,8 +53,9 @@ def test_every_format_downloads_as_an_attachment_with_its_checksums(client, peti
     assert response.headers["Repr-Digest"] == f"sha-256=:{base64.b64encode(digest).decode()}:"
     assert int(response.headers["Content-Length"]) == len(body)
     assert response.headers["Last-Modified"]
+    moment = latest_publication(petition.id).published_at.strftime("%Y-%m-%dT%H%MZ")
     assert response.headers["Content-Disposition"] == (
-        f"attachment; filename=sante-1-signatories.{fmt}"
+        f"attachment; filename=sante-1-{moment}-signatories.{fmt}"
     )
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
@@ -111,7 +113,8 @@ def test_withdrawn_name_leaves_the_live_download_at_once(client, app):
     withdraw_signature(leaving.id, utcnow())
     response = client.get("/p/retrait/signatories.csv")
     assert b"Partante" not in response.get_data() and b"Restante" in response.get_data()
-    assert response.headers["Content-Disposition"].endswith("retrait-2-signatories.csv")
+    assert re.search(r"retrait-2-\d{4}-\d\d-\d\dT\d{4}Z-signatories\.csv$",
+                     response.headers["Content-Disposition"])  # fmt: skip
     first = client.get("/p/retrait/publications/1/signatories.csv").get_data()
     assert b"Partante" not in first
 
@@ -235,3 +238,22 @@ def test_the_receipt_snippet_shows_the_receipt_and_links_to_its_proof(app, petit
     assert receipt[:16] in html and receipt[48:] in html
     assert f'href="/p/sante/proof?receipt={receipt}"' in html
     assert empty.strip() == ""
+
+
+def test_the_publications_page_shows_hundreds_of_publications_a_page_at_a_time(client, app):
+    petition = make_petition(slug="souvent")
+    make_signature(petition, last_name="Martin")
+    start = utcnow()
+    for number in range(120):
+        publish_snapshot(petition, start + timedelta(minutes=5 * number))
+    english = {"Accept-Language": "en"}
+    first = visible_text(client.get("/p/souvent/publications", headers=english).get_data(True))
+    assert "120 publications, newest first." in first and "Page 1 of 3" in first
+    numbers = re.findall(r"/p/souvent/publications/(\d+)\"", client.get(
+        "/p/souvent/publications").get_data(True))  # fmt: skip
+    assert numbers[:3] == ["120", "119", "118"] and len(numbers) == 50
+    last = client.get("/p/souvent/publications?page=3", headers=english).get_data(True)
+    assert "Page 3 of 3" in visible_text(last)
+    assert re.findall(r"/p/souvent/publications/(\d+)\"", last)[-1] == "1"
+    beyond = client.get("/p/souvent/publications?page=99", headers=english).get_data(True)
+    assert "Page 3 of 3" in visible_text(beyond)

@@ -137,7 +137,9 @@ def test_a_new_level_replaces_the_entry_at_the_next_publication(app):
     second = publish_snapshot(petition, utcnow())
     assert (second.added_count, second.removed_count) == (1, 1)
     assert receipt_for(signature) != receipt
-    assert json.loads(file_bytes(second, "json"))["entries"][0]["verification"] == "domain"
+    entries = json.loads(file_bytes(second, "json"))["entries"]
+    # The log keeps the replaced entry's leaf, as removed, before the new entry.
+    assert entries[0] == {"removed": receipt} and entries[1]["verification"] == "domain"
     assert publication_problems(json.loads(file_bytes(first, "json"))) == []
 
 
