@@ -8,20 +8,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import Blueprint, abort, current_app, has_app_context, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    has_app_context,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import get_locale
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from campaign.accounts.services import can_manage
 from campaign.clock import utcnow
 from campaign.mailings.letters import letters_ledger
 from campaign.mailings.models import Delivery
 from campaign.petitions.models import Petition
 from campaign.petitions.services import (
     cached_public_petition,
+    find_petition_by_slug,
+    find_petition_image,
     find_public_petition,
+    op_ed_of,
     public_petition_snapshot,
     render_markdown,
     version_history,
@@ -148,6 +162,7 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
         petition=petition,
         text=petition.text(locale),
         body=_page_body(petition.text(locale).body),
+        op_ed=op_ed_of(petition),
         count=count,
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
         tallies=category_tallies(petition, counts.levels),
@@ -219,3 +234,28 @@ def versions(slug: str):
         text=petition.text(locale),
         versions=version_history(petition, locale),
     )
+
+
+# An image's address names its digest: the bytes behind it never change, so browsers and
+# proxies may keep them for a year; a new image gets a new address.
+IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@bp.get("/p/<slug>/image/<string(length=64):digest>.jpg")
+def image(slug: str, digest: str):
+    petition = find_public_petition(slug)
+    cache_control = IMAGE_CACHE_CONTROL
+    if petition is None:
+        # A draft's image, for the organisers who preview it in the workspace.
+        petition = find_petition_by_slug(slug)
+        if petition is None or not (
+            current_user.is_authenticated and can_manage(current_user, petition)
+        ):
+            abort(404)
+        cache_control = "private, no-store"
+    found = find_petition_image(petition.id, digest) or abort(404)
+    response = Response(found.content, mimetype=found.media_type)
+    response.headers["Cache-Control"] = cache_control
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(found.sha256)
+    return response.make_conditional(request)

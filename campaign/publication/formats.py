@@ -447,19 +447,33 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
 
 def refusing_url_fetcher():
     """A WeasyPrint URL fetcher that fetches nothing and records what was asked: a PDF of
-    the list never makes a request, whatever a name contains."""
+    the list never makes a request, whatever a name contains. Only a data: URL of a JPEG
+    is read, from the document itself: the petition's image, which Tribune put there
+    (names are escaped, so no signer can write one)."""
     from weasyprint.urls import URLFetcher
 
     class RefusingURLFetcher(URLFetcher):
         def __init__(self) -> None:
-            super().__init__(allowed_protocols=())
+            super().__init__(allowed_protocols=("data",))
             self.refused: list[str] = []
 
         def fetch(self, url, headers=None):
+            if url.startswith(IMAGE_DATA_URL_PREFIX):
+                return super().fetch(url, headers)
             self.refused.append(url)
             raise ValueError("Tribune fetches no resource while rendering a PDF")
 
     return RefusingURLFetcher()
+
+
+IMAGE_DATA_URL_PREFIX = "data:image/jpeg;base64,"
+
+
+def image_data_url(content: bytes) -> str:
+    """A JPEG as a data: URL, the one kind of resource a PDF reads (from itself)."""
+    import base64
+
+    return IMAGE_DATA_URL_PREFIX + base64.b64encode(content).decode()
 
 
 def write_pdf(html: str, target: BinaryIO, url_fetcher=None) -> int:

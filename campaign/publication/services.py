@@ -38,7 +38,12 @@ from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver_soon
 from campaign.petitions.models import PUBLIC, Petition
-from campaign.petitions.services import render_markdown
+from campaign.petitions.services import (
+    OpEd,
+    find_petition_image,
+    op_ed_fields,
+    render_markdown,
+)
 from campaign.publication.formats import (
     FORMAT_VERSION,
     MEDIA_TYPES,
@@ -48,6 +53,7 @@ from campaign.publication.formats import (
     ErasedEntry,
     Snapshot,
     css_string,
+    image_data_url,
     merge_pdfs,
     refusing_url_fetcher,
     render_csv,
@@ -849,6 +855,11 @@ def publish_snapshot(petition: Petition, now: datetime) -> Publication:
         "text_version": petition.current_version,
         "verification": level_counts(petition.id),
     }
+    # The op-ed's publication details (issue 16.3), only when it has some: the header of a
+    # petition without them is byte for byte what it was, and older ones still verify.
+    op_ed = op_ed_fields(petition)
+    if op_ed:
+        header["op_ed"] = op_ed
     header_bytes = canonical_json(header)
     publication = Publication(
         petition_id=petition.id,
@@ -929,6 +940,7 @@ def publication_due(petition: Petition, now: datetime) -> bool:
         or published_count(petition.id) != latest.entry_count
         or latest.header_fields.get("verification") != level_counts(petition.id)
         or _published_ranks(petition.id) != first_ranks(petition.id)
+        or latest.header_fields.get("op_ed", {}) != op_ed_fields(petition)
     )
 
 
@@ -977,9 +989,17 @@ def pdf_html(
             time=format_time(published_at, "HH:mm zzzz"),
             number=snapshot.sequence,
         )
+        op_ed = OpEd.from_fields(snapshot.header.get("op_ed"))
+        image = (
+            find_petition_image(publication.petition_id, op_ed.image_sha256)
+            if intro and op_ed.image_sha256
+            else None
+        )
         return render_template(
             "publication/signatories_pdf.html",
             snapshot=snapshot,
+            op_ed=op_ed,
+            image_url=image_data_url(image.content) if image else None,
             text=snapshot.text,
             body=render_markdown(snapshot.text.get("body", "")) if intro else "",
             header=snapshot.header,

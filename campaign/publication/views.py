@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from campaign import ROOT
 from campaign.clock import utcnow
 from campaign.petitions.models import Petition
-from campaign.petitions.services import find_public_petition
+from campaign.petitions.services import find_public_petition, op_ed_of
 from campaign.publication.models import ExportFormat, Publication
 from campaign.publication.services import (
     ExportFile,
@@ -117,6 +117,7 @@ def press(slug: str):
         "publication/press.html",
         petition=petition,
         text=petition.text(locale),
+        op_ed=op_ed_of(petition),
         publication=publication,
         header=publication.header_fields,
         files=offered_files(publication),
