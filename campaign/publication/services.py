@@ -57,6 +57,7 @@ from campaign.publication.formats import (
     merge_pdfs,
     refusing_url_fetcher,
     render_csv,
+    render_csv_for_excel,
     render_json,
     render_txt,
     render_txt_by_category,
@@ -109,11 +110,14 @@ class ExportFile:
 
     format: ExportFormat
     by_category: bool = False
+    # The csv for a spreadsheet set up in French: ; separated, headers in words.
+    for_excel: bool = False
 
     @property
     def name(self) -> str:
         """The file's name, in URLs and in the downloaded file's name."""
-        return f"signatories{'-by-category' if self.by_category else ''}.{self.format}"
+        variant = "-by-category" if self.by_category else "-excel" if self.for_excel else ""
+        return f"signatories{variant}.{self.format}"
 
     @property
     def media_type(self) -> str:
@@ -134,6 +138,7 @@ EXPORT_FILES = (
     ExportFile(ExportFormat.TXT),
     ExportFile(ExportFormat.TXT, by_category=True),
     ExportFile(ExportFormat.CSV),
+    ExportFile(ExportFormat.CSV, for_excel=True),
     ExportFile(ExportFormat.JSON),
     ExportFile(ExportFormat.XLSX),
     ExportFile(ExportFormat.PDF),
@@ -1068,6 +1073,8 @@ def render_streamed(publication: Publication, export: ExportFile) -> Iterator[by
         )
     if export.format == ExportFormat.TXT:
         return render_txt(press_rows(publication), section_headings(snapshot.language))
+    if export.format == ExportFormat.CSV and export.for_excel:
+        return render_csv_for_excel(snapshot, press_rows(publication))
     if export.format == ExportFormat.CSV:
         return render_csv(snapshot, press_rows(publication))
     if export.format == ExportFormat.JSON:
