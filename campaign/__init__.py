@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -73,7 +74,11 @@ def _keep_sqlite_file_private(url: str, instance: Path) -> None:
     path = instance / url[len(prefix) :].split("?", 1)[0]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # Never open an existing database file: closing any descriptor of it drops every
+        # POSIX lock this process's SQLite connections hold on it (a second app in one
+        # process, as in the tests), and another process may then reset the WAL under them.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
     except OSError:
@@ -81,11 +86,21 @@ def _keep_sqlite_file_private(url: str, instance: Path) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    from campaign.tokens import RedactTokenPaths
+
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Link tokens stay out of the logs: the development server's request log (werkzeug),
+    # the app's own ("Exception on /s/<token>"), and whatever reaches the root handlers.
+    for logger in (logging.getLogger("werkzeug"), app.logger):
+        if not any(isinstance(f, RedactTokenPaths) for f in logger.filters):
+            logger.addFilter(RedactTokenPaths())
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTokenPaths) for f in handler.filters):
+            handler.addFilter(RedactTokenPaths())
 
 
 @event.listens_for(Engine, "connect")

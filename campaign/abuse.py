@@ -34,7 +34,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.personal_data import canonical_email, email_domain_digest
+from campaign.personal_data import canonical_domain, canonical_email, email_domain_digest
 
 DOMAIN_PATTERN = re.compile(r"(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
@@ -196,15 +196,27 @@ def forget_blocked_domains() -> None:
     current_app.extensions.pop(_BLOCKED_KEY, None)
 
 
+def _domain_and_parents(domain: str) -> list[str]:
+    """ "a.b.mailinator.com" -> itself, "b.mailinator.com", "mailinator.com" (not "com")."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
 def domain_is_blocked(address: str) -> bool:
-    """Disposable-address providers (maintained list) and domains blocked by organisers."""
-    domain = email_domain(address)
-    return domain in DISPOSABLE_DOMAINS or domain in _organisers_blocked_domains()
+    """Disposable-address providers (maintained list) and domains blocked by organisers,
+    with their subdomains: most disposable providers take mail for any subdomain."""
+    blocked = _organisers_blocked_domains()
+    return any(
+        domain in DISPOSABLE_DOMAINS or domain in blocked
+        for domain in _domain_and_parents(email_domain(address))
+    )
 
 
 def domain_is_allowed(address: str, allowed: str) -> bool:
     """Whether the petition's allow-list (comma-separated domains; empty: all) admits it."""
-    domains = {part.strip().lower() for part in allowed.split(",") if part.strip()}
+    domains = {
+        canonical_domain(part.strip().lower()) for part in allowed.split(",") if part.strip()
+    }
     return not domains or email_domain(address) in domains
 
 
@@ -318,7 +330,7 @@ def block_domain(domain: str, reason: str, actor, now: datetime) -> BlockedDomai
     """Refuse signatures from `domain` from now on (audit-logged)."""
     from campaign.audit import record
 
-    domain = domain.strip().lower().lstrip("@")
+    domain = canonical_domain(domain.strip().lower().lstrip("@"))
     if not DOMAIN_PATTERN.fullmatch(domain):
         raise ValueError(domain)
     entry = db.session.get(BlockedDomain, domain) or BlockedDomain(domain=domain)

@@ -140,23 +140,39 @@ def enqueue_at(
         enqueue(job, *ids, job_id=job_id)
         return
     if not current_app.config["REDIS_URL"]:
-        app = current_app._get_current_object()
-        timers: set[threading.Timer] = app.extensions.setdefault("tribune_timers", set())
-
-        def run_later() -> None:
-            try:
-                with app.app_context():
-                    _run_in_process(job, ids)
-                    db.session.remove()
-            finally:
-                timers.discard(timer)
-
-        timer = threading.Timer(delay, run_later)
-        timer.daemon = True
-        timers.add(timer)
-        timer.start()
+        _run_on_timer(job, ids, delay)
         return
     _put_on_redis(job, ids, job_id, when)
+
+
+def _run_on_timer(job: Callable[..., object], ids: tuple[int, ...], delay: float) -> None:
+    """In-process: run `job(*ids)` on a timer thread, in its own application context."""
+    app = current_app._get_current_object()
+    timers: set[threading.Timer] = app.extensions.setdefault("tribune_timers", set())
+
+    def run_later() -> None:
+        try:
+            with app.app_context():
+                _run_in_process(job, ids)
+                db.session.remove()
+        finally:
+            timers.discard(timer)
+
+    timer = threading.Timer(delay, run_later)
+    timer.daemon = True
+    timers.add(timer)
+    timer.start()
+
+
+def enqueue_detached(job: Callable[..., object], *ids: int) -> None:
+    """enqueue(), but never on the request's own thread: in-process, on a thread of its
+    own. For jobs whose duration must not show in the response time (whether an address
+    signed is decided by the job, and a response that waited for it would tell)."""
+    _check_ids(ids)
+    if not current_app.config["REDIS_URL"]:
+        _run_on_timer(job, ids, 0)
+        return
+    _put_on_redis(job, ids, None, None)
 
 
 def cancel_pending_timers(app) -> None:

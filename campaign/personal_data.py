@@ -6,31 +6,67 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from dataclasses import dataclass
 
+import idna
 from cryptography.fernet import Fernet
 from flask import current_app, request
 
-# Providers that ignore dots and +tags in the local part: these addresses are one mailbox.
-# Other domains keep dots and tags, since for them a.b@ and ab@ may be two people.
-MAILBOX_RULES: dict[str, dict[str, object]] = {
-    "gmail.com": {"canonical_domain": "gmail.com", "ignore_dots": True, "tag_separator": "+"},
-    "googlemail.com": {"canonical_domain": "gmail.com", "ignore_dots": True, "tag_separator": "+"},
+
+@dataclass(frozen=True)
+class MailboxRule:
+    """How a provider reads the part before the @: what follows `tag_separator` is a tag
+    that reaches the same mailbox (sub-addressing); `ignore_dots`, dots do not count."""
+
+    canonical_domain: str
+    tag_separator: str = "+"
+    ignore_dots: bool = False
+
+
+def _rules(domains: str, rule: MailboxRule | None = None) -> dict[str, MailboxRule]:
+    return {domain: rule or MailboxRule(domain) for domain in domains.split()}
+
+
+# Providers whose help pages document "+tag" sub-addressing: these spellings are one mailbox.
+# Other domains keep dots and tags, since for them a.b@ and a+b@ may be two people. (Yahoo's
+# "base-keyword" addresses name a chosen base, not the mailbox: they cannot be folded.)
+MAILBOX_RULES: dict[str, MailboxRule] = {
+    **_rules("gmail.com googlemail.com", MailboxRule("gmail.com", "+", ignore_dots=True)),
+    # Microsoft (Outlook.com, Hotmail, Live, MSN)
+    **_rules("outlook.com outlook.fr hotmail.com hotmail.fr live.com live.fr msn.com"),
+    # Apple iCloud
+    **_rules("icloud.com me.com mac.com"),
+    # Proton, Fastmail, Zoho, Yandex, Posteo, mailbox.org, HEY
+    **_rules("proton.me protonmail.com protonmail.ch pm.me"),
+    **_rules("fastmail.com fastmail.fm"),
+    **_rules("zoho.com zohomail.com"),
+    **_rules("yandex.ru yandex.com ya.ru"),
+    **_rules("posteo.de posteo.net mailbox.org hey.com"),
 }
+
+
+def canonical_domain(domain: str) -> str:
+    """The domain in its ASCII form: an internationalised domain and its punycode spelling
+    ("exämple.fr", "xn--exmple-cua.fr") are one domain."""
+    domain = domain.rstrip(".")
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return domain  # not a valid domain: the forms refuse it; keep it comparable
 
 
 def canonical_email(address: str) -> str:
     """The form under which two spellings of one mailbox compare equal."""
     address = unicodedata.normalize("NFKC", address).strip().lower()
     local, _, domain = address.rpartition("@")
-    domain = domain.rstrip(".")
+    domain = canonical_domain(domain)
     rule = MAILBOX_RULES.get(domain)
     if rule:
-        separator = rule["tag_separator"]
-        if separator:
-            local = local.split(str(separator), 1)[0]
-        if rule["ignore_dots"]:
+        if rule.tag_separator:
+            local = local.split(rule.tag_separator, 1)[0]
+        if rule.ignore_dots:
             local = local.replace(".", "")
-        domain = str(rule["canonical_domain"])
+        domain = rule.canonical_domain
     return f"{local}@{domain}"
 
 

@@ -398,7 +398,17 @@ SETTINGS: tuple[Setting, ...] = (
             "RATELIMIT_LOGIN",
             "text",
             "10 per minute;30 per hour",
-            "Limits on workspace login attempts.",
+            "Limits on refused workspace logins (and second-factor codes) per client IP "
+            "digest, and per account and client IP digest: one client can neither guess on, "
+            "nor lock out, an account it does not own.",
+        ),
+        Setting(
+            "RATELIMIT_LOGIN_ACCOUNT",
+            "text",
+            "100 per hour;300 per day",
+            "Limits on refused logins (and second-factor codes) per account from all clients "
+            "together: the ceiling against guessing spread over many addresses. Successful "
+            "logins count in none of the three.",
         ),
     ),
     *_group(

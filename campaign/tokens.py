@@ -9,6 +9,8 @@ id.
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -88,3 +90,24 @@ def external_url(endpoint: str, **values: object) -> str:
         base.netloc, script_name=base.path or "/", url_scheme=base.scheme
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+# The paths that carry a token: whoever reads a log holding one could open the link.
+TOKEN_PATH = re.compile(r"(/[sau]/|/p/[^/\s?\"']+/write/)[^/\s?\"']+")
+
+
+def redact_token_paths(text: str) -> str:
+    """`text` with the token of every token-bearing path replaced: /s/-redacted-/withdraw."""
+    return TOKEN_PATH.sub(r"\1-redacted-", text)
+
+
+class RedactTokenPaths(logging.Filter):
+    """A logging filter that takes the tokens out of a record's message (the request log of
+    the development server, Flask's "Exception on /s/<token>" lines...)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_token_paths(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True

@@ -12,8 +12,20 @@ class LoginForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
+    """A 6-digit code from the authenticator."""
+
     code = StringField(
         _l("6-digit code from your authenticator app"),
+        validators=[DataRequired(), Length(max=10)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ReplaceCodeForm(CodeForm):
+    """Replacing a second factor: the new authenticator's code, and the current one's."""
+
+    current_code = StringField(
+        _l("6-digit code from your current authenticator app"),
         validators=[DataRequired(), Length(max=10)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from functools import lru_cache
 
@@ -10,9 +11,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import CHEAPEST
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from campaign.accounts.models import PetitionModerator, Role, User, new_session_nonce
+from campaign.audit import record
 from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.petitions.models import Petition
@@ -81,15 +83,32 @@ def load_session_user(session_id: str) -> User | None:
     return user
 
 
-def authenticate(email: str, password: str, now: datetime) -> User | None:
-    """The account if the password is right; None otherwise, in the same time either way."""
+def _record_refused_login(user: User | None, client: str, now: datetime) -> None:
+    """Audit a refused login: the account when it exists (an unknown address is not
+    written down: it may be a real person's mistyped address), and the client's keyed IP
+    digest. The same one write for an unknown account and a wrong password."""
+    record(
+        "login refused",
+        now,
+        actor=user,
+        actor_label=None if user else "unknown account",
+        detail=f"client {client[:12]}",
+    )
+    db.session.commit()
+
+
+def authenticate(email: str, password: str, now: datetime, client: str = "") -> User | None:
+    """The account if the password is right; None otherwise, in the same time either way,
+    and audited (`client`: the keyed digest of the client's IP)."""
     user = find_user_by_email(email)
     hasher = password_hasher()
     try:
         hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
     except (VerificationError, InvalidHashError):
+        _record_refused_login(user, client, now)
         return None
     if user is None or not user.active:
+        _record_refused_login(user, client, now)
         return None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
@@ -112,17 +131,49 @@ def totp_uri(user: User, secret: str, issuer: str = "Tribune") -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code this is, allowing one step of clock drift either way."""
+    code = "".join(code.split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(now)
+    for candidate in (step - 1, step, step + 1):
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
 def totp_matches(secret: str, code: str, now: datetime) -> bool:
     """A 6-digit code from the authenticator, allowing one step of clock drift."""
-    code = "".join(code.split())
-    return code.isdigit() and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+    return _matching_step(secret, code, now) is not None
+
+
+def accept_totp_code(user: User, code: str, now: datetime) -> bool:
+    """Whether `code` is the user's current code, used for the first time: a code (or an
+    earlier one) already accepted is refused, so that a code seen over a shoulder or in a
+    proxy's log cannot be played again within its minute and a half. Commits."""
+    step = _matching_step(user.totp_secret or "", code, now) if user.totp_secret else None
+    if step is None:
+        return False
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
 
 
 def enable_totp(user: User, secret: str, code: str, now: datetime) -> bool:
-    """Turn on the second factor once the user proved their authenticator has the secret."""
-    if not totp_matches(secret, code, now):
+    """Turn on (or replace) the second factor once the user proved their authenticator has
+    the secret; the code that proved it is spent."""
+    step = _matching_step(secret, code, now)
+    if step is None:
         return False
     user.totp_secret = secret
+    user.totp_last_step = step
     db.session.commit()
     return True
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.jobs import enqueue, enqueue_coalesced, job_started
+from campaign.jobs import enqueue, enqueue_coalesced, enqueue_detached, job_started
 from campaign.mail.transport import (
     AmbiguousDelivery,
     MailConnection,
@@ -332,15 +332,19 @@ def drain_outbox() -> int:
     return attempted
 
 
-def deliver_soon(*message_ids: int) -> None:
-    """Have outbox rows the caller has committed sent. In-process (no Redis), each one now;
-    with Redis, by a drain job, which takes every due message: one is enqueued unless one
-    is already waiting to start."""
+def deliver_soon(*message_ids: int, detached: bool = False) -> None:
+    """Have outbox rows the caller has committed sent. In-process (no Redis), each one now
+    (`detached`: on a thread of its own, so that the response does not wait for it); with
+    Redis, by a drain job, which takes every due message: one is enqueued unless one is
+    already waiting to start."""
     if not message_ids:
         return
     if not current_app.config["REDIS_URL"]:
         for message_id in message_ids:
-            enqueue(deliver_outbox_message, message_id)
+            if detached:
+                enqueue_detached(deliver_outbox_message, message_id)
+            else:
+                enqueue(deliver_outbox_message, message_id)
         return
     enqueue_coalesced(drain_outbox, DRAIN_JOB)
 

@@ -329,7 +329,13 @@ def _outcome_of(claim: Claim, error: Exception, max_attempts: int) -> tuple[_Out
     if isinstance(error, NothingToSend):
         values = {"status": DeliveryStatus.CANCELLED, "last_error": "recipient gone"}
         return _Outcome(delivery_id, token, values), False
-    if isinstance(error, (TemplateProblem, flask_mail.BadHeaderError)):
+    if isinstance(error, TemplateProblem):
+        # This recipient's data makes the letter fail (the sample checked at the start
+        # rendered): this delivery fails, the others go on.
+        detail = f"the template cannot be written out for this recipient: {error}"
+        values = {"status": DeliveryStatus.FAILED, "last_error": detail[:300]}
+        return _Outcome(delivery_id, token, values), False
+    if isinstance(error, flask_mail.BadHeaderError):
         values = {"status": DeliveryStatus.FAILED, "last_error": str(error)[:300]}
         return _Outcome(delivery_id, token, values), False
     if isinstance(error, AmbiguousDelivery):

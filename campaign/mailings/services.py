@@ -40,7 +40,13 @@ from campaign.mailings.models import (
     Official,
     OfficialRole,
 )
-from campaign.mailings.templates import RenderedLetter, render_letter
+from campaign.mailings.templates import (
+    MergeFields,
+    RenderedLetter,
+    Unpublished,
+    render_letter,
+    used_fields,
+)
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
@@ -122,7 +128,8 @@ def salutation(official: Official, locale: str) -> str:
 
 
 def petition_context(petition: Petition) -> dict[str, Any]:
-    """Merge fields about the petition, its counts and its latest publication."""
+    """Merge fields about the petition, its counts and its latest publication, as plain
+    data (before a first publication, `publication` is false and names itself when used)."""
     from campaign.publication.services import latest_publication
     from campaign.signatures.services import counts_by_category, signature_count
 
@@ -130,48 +137,62 @@ def petition_context(petition: Petition) -> dict[str, Any]:
     by_category = counts_by_category(petition)
     publication = latest_publication(petition.id)
     return {
-        "petition": {
-            "title": petition.text(locale).title,
-            "url": external_url("petitions.show", slug=petition.slug),
-            "confirmed": signature_count(petition.id),
-            "goal": petition.goal,
-        },
+        "petition": MergeFields(
+            "petition",
+            {
+                "title": petition.text(locale).title,
+                "url": external_url("petitions.show", slug=petition.slug),
+                "confirmed": signature_count(petition.id),
+                "goal": petition.goal,
+            },
+        ),
         "categories": [
-            {"key": category.key, "label": category.label(locale), "count": count}
+            MergeFields(
+                "category",
+                {"key": category.key, "label": category.label(locale), "count": count},
+            )
             for category, count in by_category
         ],
-        "counts": {category.key: count for category, count in by_category},
-        "publication": None
+        "counts": MergeFields("counts", {category.key: count for category, count in by_category}),
+        "publication": Unpublished()
         if publication is None
-        else {
-            "url": external_url(
-                "publication.publication", slug=petition.slug, sequence=publication.sequence
-            ),
-            "sha256": publication.hash,
-            "sequence": publication.sequence,
-            "count": publication.entry_count,
-        },
+        else MergeFields(
+            "publication",
+            {
+                "url": external_url(
+                    "publication.publication", slug=petition.slug, sequence=publication.sequence
+                ),
+                "sha256": publication.hash,
+                "sequence": publication.sequence,
+                "count": publication.entry_count,
+            },
+        ),
     }
 
 
-def official_context(official: Official, locale: str) -> dict[str, Any]:
+def official_context(official: Official, locale: str) -> MergeFields:
     """Merge fields about one official."""
-    return {
-        "name": official.full_name,
-        "civility": civility_word(official.civility, locale),
-        "salutation": salutation(official, locale),
-        "first_name": official.first_name,
-        "last_name": official.last_name,
-        "role": role_label(official.role, locale, official.civility),
-        "chamber": official.chamber,
-        "departement": official.departement or "",
-        "constituency": official.constituency,
-    }
+    return MergeFields(
+        "official",
+        {
+            "name": official.full_name,
+            "civility": civility_word(official.civility, locale),
+            "salutation": salutation(official, locale),
+            "first_name": official.first_name,
+            "last_name": official.last_name,
+            "role": role_label(official.role, locale, official.civility),
+            "chamber": official.chamber,
+            "departement": official.departement or "",
+            "constituency": official.constituency,
+        },
+    )
 
 
-def signatory_context(signature: Signature) -> dict[str, Any]:
+def signatory_context(signature: Signature) -> MergeFields:
     """Merge fields about the signatory an update is written to."""
-    return {"first_name": signature.first_name, "last_name": signature.last_name}
+    return MergeFields(
+        "signatory", {"first_name": signature.first_name, "last_name": signature.last_name}
+    )
 
 
 def letter_context(
@@ -359,9 +380,15 @@ def sample_signature(petition_id: int) -> Signature:
     return Signature(petition_id=petition_id, first_name="Camille", last_name="Martin")
 
 
+# Recipients a template is tried on before a mailing starts, and on each view of its page:
+# a sample, not everyone (each render is bounded; a mailing may have thousands of them).
+SAMPLE_SIZE = 3
+
+
 def check_templates(mailing: Mailing) -> None:
-    """Render the templates for every recipient (or a stand-in); raises TemplateProblem
-    at the first failure, so that nothing leaves with a hole in it."""
+    """Render the templates for a sample of the recipients (or a stand-in); raises
+    TemplateProblem at the first failure, so that nothing leaves with a hole in it. A
+    recipient whose own data makes the letter fail later is marked failed alone."""
     petition = db.session.get(Petition, mailing.petition_id)
     base = petition_context(petition)
     locale = petition.language
@@ -372,17 +399,53 @@ def check_templates(mailing: Mailing) -> None:
             letter_context(base, locale, signature=sample_signature(petition.id)),
         )
         return
-    officials = selected_officials(mailing.selection or {})
+    officials = selected_officials(mailing.selection or {})[:SAMPLE_SIZE]
     if mailing.kind == MailingKind.REPRESENTATIVES:
-        officials = officials[:1] or [
-            Official(first_name="Camille", last_name="Martin", role=OfficialRole.DEPUTE)
-        ]
+        officials = officials[:1] or [stand_in_official()]
     for official in officials:
         render_letter(
             mailing.subject_template,
             mailing.body_template,
             letter_context(base, locale, official=official),
         )
+
+
+@dataclass(frozen=True)
+class EmptyField:
+    """A merge field the templates write that is empty for `empty` of `total` recipients."""
+
+    field: str
+    empty: int
+    total: int
+
+
+def empty_fields(mailing: Mailing) -> list[EmptyField]:
+    """The merge fields a letter's templates write that are empty for some of its
+    recipients, with how many: the letter would have a blank there. Reads the officials'
+    data only; renders nothing."""
+    if mailing.kind != MailingKind.LETTER:
+        return []
+    used = used_fields(mailing.subject_template) | used_fields(mailing.body_template)
+    if not used:
+        return []
+    petition = db.session.get(Petition, mailing.petition_id)
+    officials = selected_officials(mailing.selection or {})
+    if not officials:
+        return []
+    base = petition_context(petition)
+    counts: dict[str, int] = defaultdict(int)
+    for field_name in used:
+        group, _dot, key = field_name.partition(".")
+        if isinstance(base.get(group), MergeFields) and base[group].get(key) in ("", None):
+            counts[field_name] = len(officials)
+    wanted = sorted(name.partition(".")[2] for name in used if name.startswith("official."))
+    if wanted:
+        for official in officials:
+            values = official_context(official, petition.language)
+            for key in wanted:
+                if key in values and values[key] in ("", None):
+                    counts[f"official.{key}"] += 1
+    return [EmptyField(name, count, len(officials)) for name, count in sorted(counts.items())]
 
 
 # ---------------------------------------------------------------------------------------

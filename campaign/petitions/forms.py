@@ -39,7 +39,7 @@ from campaign.petitions.services import (
     TextSubmission,
     normalise_text,
 )
-from campaign.signatures.forms import plain_text
+from campaign.signatures.forms import multiline_text, plain_text
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 CATEGORY_KEY_PATTERN = r"^[a-z0-9]+([-_][a-z0-9]+)*$"
@@ -110,6 +110,7 @@ def _summary(language: str, label: str) -> TextAreaField:
         filters=[_normalise],
         validators=[
             Length(max=SUMMARY_MAX_LENGTH, message=_l("At most %(max)d characters.")),
+            multiline_text,
         ],
         render_kw={
             "lang": language,

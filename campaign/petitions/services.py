@@ -39,7 +39,7 @@ from campaign.petitions.models import (
     PetitionStatus,
     PetitionText,
 )
-from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.models import Signature, SignatureStatus
 
 # The shared set of categories: key, French label, English label, position.
 DEFAULT_CATEGORIES = [
@@ -957,7 +957,7 @@ def confirmed_signatures_by_version(petition_id: int) -> dict[int, int]:
     """Confirmed signatures per text version."""
     rows = db.session.execute(
         select(Signature.text_version, func.count(Signature.id))
-        .where(Signature.petition_id == petition_id, Signature.status.in_(COUNTED))
+        .where(Signature.petition_id == petition_id, Signature.counted)
         .group_by(Signature.text_version)
     )
     return {version: count for version, count in rows}

@@ -10,14 +10,15 @@ from campaign.mail.outbox import EmailKind, OutboxMessage, deliver
 from campaign.mail.transport import MailConnection, render_email
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
-from campaign.signatures.emails import reachable_signer
+from campaign.privacy.services import rights_link_recipient
 from campaign.tokens import external_url, make_token
 
 
 def send_rights_link_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
     """Send a signer the link to see, download, change or erase their signature's data.
-    False when there is nothing left to show (withdrawn or erased in the meantime)."""
-    signature = reachable_signer(outbox)
+    False when the address did not sign (or is over its daily links), or when there is
+    nothing left to show (withdrawn or erased in the meantime)."""
+    signature = rights_link_recipient(outbox, utcnow())
     if signature is None:
         return False
     petition = db.session.get(Petition, signature.petition_id)

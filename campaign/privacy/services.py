@@ -3,8 +3,10 @@ is published, withdrawal, erasure), the retention purge, and the record of proce
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography.fernet import InvalidToken
 from flask import current_app, render_template
@@ -14,11 +16,12 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, queue_email
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
-from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.emails import reachable_signer
+from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token, withdraw_signature
 from campaign.verification.services import (
     erase_petition_verification_data,
@@ -48,27 +51,63 @@ def _rights_links_sent_today(signature_id: int, now: datetime) -> int:
     )
 
 
+def _packed_digest(digest: str) -> str:
+    """An email digest (64 hex digits) in the 43 characters of base64url, to fit the
+    outbox row's `detail`."""
+    return base64.urlsafe_b64encode(bytes.fromhex(digest)).decode().rstrip("=")
+
+
+def _unpacked_digest(packed: str) -> str:
+    return base64.urlsafe_b64decode(packed + "=").hex()
+
+
 def request_rights_link(petition: Petition, email: str, now: datetime) -> None:
-    """Email the link to their data to whoever signed `petition` with this address, at most
-    PRIVACY_RIGHTS_LINKS_PER_DAY times a day. The caller cannot tell whether the address
-    signed: the answer must be the same either way."""
-    signature_id = db.session.scalar(
-        select(Signature.id).where(
-            Signature.petition_id == petition.id,
-            Signature.email_digest == email_digest(email),
-            Signature.status != SignatureStatus.WITHDRAWN,
-        )
+    """Have the link to their data emailed to whoever signed `petition` with this address.
+
+    The caller cannot tell whether the address signed, neither by the answer nor by its
+    time: the request does the same work either way (one outbox row holding the address's
+    keyed digest, one job, off the request's thread when in-process), and the sender
+    decides in the worker (rights_link_recipient)."""
+    outbox = OutboxMessage(
+        kind=EmailKind.RIGHTS_LINK,
+        petition_id=petition.id,
+        detail=_packed_digest(email_digest(email)),
+        created_at=now,
     )
-    if signature_id is None:
-        return
-    if (
-        _rights_links_sent_today(signature_id, now)
-        >= current_app.config["PRIVACY_RIGHTS_LINKS_PER_DAY"]
-    ):
-        return
-    outbox = queue_email(EmailKind.RIGHTS_LINK, now, signature_id=signature_id)
+    db.session.add(outbox)
     db.session.commit()
-    deliver_soon(outbox.id)
+    deliver_soon(outbox.id, detached=True)
+
+
+def rights_link_recipient(outbox: OutboxMessage, now: datetime) -> Signature | None:
+    """The signature a rights-link request is for, decided by the worker: the one of the
+    row's petition with the row's address digest, not withdrawn, under
+    PRIVACY_RIGHTS_LINKS_PER_DAY links in a day; None otherwise. The digest is taken off
+    the row as it is read, so that a request from an address that never signed leaves
+    nothing that could tell it later."""
+    if outbox.signature_id is None and outbox.detail:
+        digest = _unpacked_digest(outbox.detail)
+        outbox.detail = None
+        # The signature's row stays locked until this message is settled (PostgreSQL;
+        # SQLite serialises writers): concurrent requests are counted one after the other.
+        signature_id = db.session.scalar(
+            select(Signature.id)
+            .where(
+                Signature.petition_id == outbox.petition_id,
+                Signature.email_digest == digest,
+                Signature.status != SignatureStatus.WITHDRAWN,
+            )
+            .with_for_update()
+        )
+        if signature_id is None:
+            return None
+        if (
+            _rights_links_sent_today(signature_id, now)
+            >= current_app.config["PRIVACY_RIGHTS_LINKS_PER_DAY"]
+        ):
+            return None
+        outbox.signature_id = signature_id
+    return reachable_signer(outbox)
 
 
 # --- What we keep, for its signer ---------------------------------------------------------
@@ -340,7 +379,7 @@ def _stale_pending_condition(now: datetime):
 
 
 def _published_condition():
-    return and_(Signature.status.in_(COUNTED), Signature.show_name.is_(True))
+    return Signature.published
 
 
 def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
@@ -478,6 +517,9 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
     if dry_run:
         db.session.rollback()
         return report
+    files = purge_outbox_files(now)
+    if files:
+        record("outbox files deleted", now, actor_label=PURGE, count=files)
     for counts in report:
         record(
             "personal data purged",
@@ -489,6 +531,25 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
         )
     db.session.commit()
     return report
+
+
+def purge_outbox_files(now: datetime) -> int:
+    """Delete the embedded default's .eml files (addresses in clear, live links) older than
+    CONFIRMATION_TOKEN_MAX_AGE: the mail was delivered into the folder, and a copy kept
+    longer would outlive the pending signatures that rule 1 deletes. How many went."""
+    folder = Path(current_app.config["OUTBOX_DIR"])
+    cutoff = (now - timedelta(seconds=current_app.config["CONFIRMATION_TOKEN_MAX_AGE"])).replace(
+        tzinfo=UTC
+    )
+    deleted = 0
+    for path in folder.glob("*.eml") if folder.is_dir() else ():
+        try:
+            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:
+            continue  # another purge took it
+    return deleted
 
 
 def petition_ended_at(petition: Petition) -> datetime | None:

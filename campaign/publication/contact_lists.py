@@ -17,7 +17,7 @@ from campaign.extensions import db
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.publication.formats import neutralise_cell
-from campaign.signatures.models import COUNTED, Signature
+from campaign.signatures.models import Signature
 
 CONTACT_COLUMNS = (
     "last_name", "first_name", "title", "organisation", "category", "email",
@@ -29,7 +29,7 @@ def _contactable(petition_id: int):
     """Confirmed signatures whose signer agreed to be kept informed."""
     return (
         Signature.petition_id == petition_id,
-        Signature.status.in_(COUNTED),
+        Signature.counted,
         Signature.contact_ok.is_(True),
     )
 

@@ -234,8 +234,7 @@ def first_ranks(petition_id: int) -> dict[int, int]:
         select(Signature.id)
         .where(
             Signature.petition_id == petition_id,
-            Signature.status.in_(COUNTED),
-            Signature.show_name.is_(True),
+            Signature.published,
             Signature.first_signatory.is_(True),
         )
         .order_by(*first_signatory_order())
@@ -301,8 +300,7 @@ def _published_signatures(petition_id: int):
         )
         .where(
             Signature.petition_id == petition_id,
-            Signature.status.in_(COUNTED),
-            Signature.show_name.is_(True),
+            Signature.published,
         )
         .order_by(Signature.id)
     )
@@ -313,8 +311,7 @@ def published_count(petition_id: int) -> int:
     return db.session.scalar(
         select(func.count(Signature.id)).where(
             Signature.petition_id == petition_id,
-            Signature.status.in_(COUNTED),
-            Signature.show_name.is_(True),
+            Signature.published,
         )
     )
 

@@ -36,9 +36,37 @@ LINK_PATTERN = re.compile(
 )
 
 
-def has_control_characters(value: str) -> bool:
-    """Whether the text holds control or invisible formatting characters."""
-    return any(unicodedata.category(char) in {"Cc", "Cf"} for char in value)
+# Controls, invisible formatting (bidi overrides, zero-width...), line and paragraph
+# separators, private-use, unassigned and surrogate code points.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+# Letters and symbols that render as nothing: a name of them alone shows blank.
+INVISIBLE_CHARACTERS = frozenset(
+    "\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0\U0001d159\U0001d173\U0001d174"
+    "\U0001d175\U0001d176\U0001d177\U0001d178\U0001d179\U0001d17a"
+)
+# More combining marks on one letter than any language writes ("Zalgo" text overflows lines).
+MAX_COMBINING_RUN = 3
+
+
+def _combining_run_too_long(value: str) -> bool:
+    run = 0
+    for char in value:
+        run = run + 1 if unicodedata.combining(char) else 0
+        if run > MAX_COMBINING_RUN:
+            return True
+    return False
+
+
+def has_control_characters(value: str, *, allowed: str = "") -> bool:
+    """Whether the text holds characters that do not render as text of one line: controls,
+    invisible formatting (bidi overrides), line separators, invisible letters (the Hangul
+    filler), or a long run of combining marks. `allowed` names exceptions (newlines in a
+    multi-line field)."""
+    return any(
+        (unicodedata.category(char) in REFUSED_CATEGORIES or char in INVISIBLE_CHARACTERS)
+        and char not in allowed
+        for char in value
+    ) or _combining_run_too_long(value)
 
 
 def contains_web_address(value: str) -> bool:
@@ -73,6 +101,12 @@ def has_ascii_mailbox(value: str) -> bool:
 def plain_text(form: FlaskForm, field: StringField) -> None:
     """No control or invisible formatting characters (newlines, bidi overrides...)."""
     if field.data and has_control_characters(field.data):
+        raise ValidationError(_l("This field contains characters that are not allowed."))
+
+
+def multiline_text(form: FlaskForm, field: StringField) -> None:
+    """plain_text() for a multi-line field: line breaks and tabs are allowed."""
+    if field.data and has_control_characters(field.data, allowed="\r\n\t"):
         raise ValidationError(_l("This field contains characters that are not allowed."))
 
 

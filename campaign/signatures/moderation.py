@@ -558,7 +558,7 @@ def moderation_counts(
     counted_at = func.coalesce(Signature.confirmed_at, Signature.created_at)
     # Grouped by UTC hour, then moved to local days here: exact for whole-hour UTC offsets.
     hour = case(
-        (Signature.status.in_(COUNTED) & (counted_at >= since), _utc_hour(counted_at)),
+        (Signature.counted & (counted_at >= since), _utc_hour(counted_at)),
         else_=None,
     )
     rows = db.session.execute(

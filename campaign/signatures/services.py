@@ -372,8 +372,7 @@ def signatory_line(signature: Signature) -> str:
 def _published(petition_id: int):
     return select(Signature).where(
         Signature.petition_id == petition_id,
-        Signature.status.in_(COUNTED),
-        Signature.show_name.is_(True),
+        Signature.published,
     )
 
 
@@ -381,7 +380,7 @@ def signature_count(petition_id: int) -> int:
     """Confirmed signatures, published or not."""
     return db.session.scalar(
         select(func.count(Signature.id)).where(
-            Signature.petition_id == petition_id, Signature.status.in_(COUNTED)
+            Signature.petition_id == petition_id, Signature.counted
         )
     )
 
@@ -390,7 +389,7 @@ def counts_by_category(petition: Petition) -> list[tuple[Category, int]]:
     """Confirmed signatures per category, in the petition's order, zeros included."""
     rows = db.session.execute(
         select(Signature.category_key, func.count(Signature.id))
-        .where(Signature.petition_id == petition.id, Signature.status.in_(COUNTED))
+        .where(Signature.petition_id == petition.id, Signature.counted)
         .group_by(Signature.category_key)
     )
     counts = {key: count for key, count in rows}

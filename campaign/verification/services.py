@@ -717,7 +717,7 @@ def level_counts(petition_id: int) -> dict[str, dict[str, int]]:
     """Counted signatures per category key and level."""
     rows = db.session.execute(
         select(Signature.category_key, Signature.verification_level, func.count(Signature.id))
-        .where(Signature.petition_id == petition_id, Signature.status.in_(COUNTED))
+        .where(Signature.petition_id == petition_id, Signature.counted)
         .group_by(Signature.category_key, Signature.verification_level)
     )
     counts: dict[str, dict[str, int]] = {}
@@ -777,7 +777,7 @@ def _queue_conditions(petition_id: int) -> list:
     undecided = or_(VerificationClaim.signature_id.is_(None), VerificationClaim.decision.is_(None))
     return [
         Signature.petition_id == petition_id,
-        Signature.status.in_(COUNTED),
+        Signature.counted,
         Signature.category_key.in_(sorted(verified_categories(petition_id))),
         Signature.verification_level.not_in([*CONCLUSIVE, VerificationLevel.MODERATOR]),
         undecided,

@@ -22,7 +22,7 @@ from campaign.mailings.services import (
     MailingNotEditable,
     NoRecipients,
 )
-from campaign.mailings.templates import MERGE_FIELDS, TemplateProblem
+from campaign.mailings.templates import MERGE_FIELDS, ProblemKind, TemplateProblem
 from campaign.petitions.models import Petition
 from campaign.workspace.blueprint import bp, managed_petition
 
@@ -101,10 +101,26 @@ def _page_of(mailing: Mailing) -> str:
 
 
 def problem_message(problem: TemplateProblem) -> str:
-    """A template error in the organiser's language, Jinja's own explanation after it."""
+    """A template error in the organiser's language: which part, what is wrong, what to do."""
     if problem.part == "subject":
-        return _("The subject cannot be written out: %(detail)s", detail=problem.detail)
-    return _("The text cannot be written out: %(detail)s", detail=problem.detail)
+        return _("The subject cannot be written out: %(detail)s", detail=problem.message())
+    return _("The text cannot be written out: %(detail)s", detail=problem.message())
+
+
+def empty_field_messages(mailing: Mailing) -> list[str]:
+    """The merge fields that are empty for some recipients, with how many, as warnings."""
+    return [
+        ngettext(
+            "%(field)s is empty for %(num)d recipient out of %(total)d: "
+            "the letter will have a blank there.",
+            "%(field)s is empty for %(num)d recipients out of %(total)d: "
+            "the letter will have a blank there.",
+            empty.empty,
+            field=f"{{{{ {empty.field} }}}}",
+            total=empty.total,
+        )
+        for empty in mailing_services.empty_fields(mailing)
+    ]
 
 
 def _template_problem(mailing: Mailing) -> TemplateProblem | None:
@@ -154,6 +170,8 @@ def _render_compose(
         mailing=mailing,
         form=form,
         problem=problem_message(problem) if problem else None,
+        publish_first=problem is not None and problem.kind == ProblemKind.NOT_PUBLISHED,
+        empty_fields=empty_field_messages(mailing),
         recipients=mailing_services.recipient_count(mailing),
         merge_fields=_merge_fields(mailing.kind),
         kind_labels=KIND_LABELS,
@@ -271,7 +289,7 @@ def preview_mailing(slug: str, mailing_id: int):
     try:
         recipient, letter = mailing_services.sample_letter(mailing, chosen)
     except TemplateProblem as problem:
-        recipient, letter, error = None, None, problem_message(problem)
+        recipient, letter, error = None, None, problem
     else:
         error = None
     officials = (
@@ -288,7 +306,9 @@ def preview_mailing(slug: str, mailing_id: int):
         chosen=chosen,
         recipient=recipient,
         letter=letter,
-        problem=error,
+        problem=problem_message(error) if error else None,
+        publish_first=error is not None and error.kind == ProblemKind.NOT_PUBLISHED,
+        action_form=MailingActionForm(),
         back=_page_of(mailing),
     )
 

@@ -1,7 +1,7 @@
 """op-ed fields and petition images
 
 Revision ID: e6c5f50d7c9b
-Revises: d915a9176542
+Revises: 149312c830ef
 Create Date: 2026-12-07 21:29:41.471138
 
 The op-ed as newspapers publish it (issue 16.3): initiators, the newspaper, its date and
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "e6c5f50d7c9b"
-down_revision = "d915a9176542"
+down_revision = "149312c830ef"
 branch_labels = None
 depends_on = None
 

@@ -47,3 +47,34 @@ def test_the_outbox_folder_and_its_emails_are_private(app, tmp_path):
     assert mode(folder) == 0o700
     assert mode(written) == 0o600
     assert b"alice@example.fr" in written.read_bytes()
+
+
+def test_making_the_file_private_keeps_the_locks_of_open_connections(base_config, tmp_path):
+    """Opening and closing an existing database file would drop the POSIX locks that this
+    process's SQLite connections hold on it: another process could then write under a
+    reader, or reset the WAL under it (the test suite saw "disk I/O error")."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    database = tmp_path / "tribune.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")  # its locks are on the database file
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")  # this process holds the write lock
+    create_app({**base_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0);"
+            "c.execute('BEGIN IMMEDIATE'); print('got the lock')",
+            str(database),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert "got the lock" not in other.stdout
+    assert "database is locked" in other.stderr

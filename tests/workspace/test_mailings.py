@@ -202,15 +202,75 @@ def test_unknown_merge_field_is_shown_on_save_and_the_start_is_refused_with_noth
     saved = visible_text(
         organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
     )
-    assert "The text cannot be written out: 'dict object' has no attribute 'nom'" in saved
+    assert (
+        "The text cannot be written out: {{ official.nom }} does not exist; "
+        "did you mean {{ official.last_name }}?"
+    ) in saved
     response = post(organiser, f"{base(petition)}/{mailing_id}/start")
 
     assert response.status_code == 422
     page = visible_text(response.get_data(as_text=True))
-    assert "The text cannot be written out: 'dict object' has no attribute 'nom'" in page
+    assert (
+        "The text cannot be written out: {{ official.nom }} does not exist; "
+        "did you mean {{ official.last_name }}?"
+    ) in page
     assert deliveries(mailing_id) == {}
     assert status_of(mailing_id) == MailingStatus.DRAFT
     assert box.messages == []
+
+
+def test_unknown_merge_field_is_named_with_a_suggestion_in_french(app, owner, petition, deputes):
+    client = app.test_client()
+    login(client, owner)
+
+    mailing_id = new_letter(client, petition, body_template="Bonjour {{ official.prenom }}")
+
+    page = visible_text(client.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True))
+    assert (
+        "Le texte ne peut pas être rédigé : {{ official.prenom }} n’existe pas ; "
+        "vouliez-vous dire {{ official.first_name }} ?"
+    ) in page
+    assert "dict object" not in page
+
+
+def test_publication_fields_before_a_first_publication_ask_to_publish_with_the_button(
+    organiser, petition, deputes
+):
+    mailing_id = new_letter(organiser, petition, body_template="La liste : {{ publication.url }}")
+
+    page = organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
+    assert (
+        "{{ publication.url }} has no value yet: the list of signatories has not been "
+        "published. Publish it first"
+    ) in visible_text(page)
+    assert "'None' has no attribute" not in visible_text(page)
+    assert f'action="/admin/p/{petition.slug}/publish"' in page
+    preview = organiser.get(f"{base(petition)}/{mailing_id}/preview").get_data(as_text=True)
+    assert f'action="/admin/p/{petition.slug}/publish"' in preview
+
+    published = post(organiser, f"/admin/p/{petition.slug}/publish")
+
+    assert published.status_code == 303
+    page = visible_text(organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(True))
+    assert "has no value yet" not in page and "cannot be written out" not in page
+    preview = visible_text(organiser.get(f"{base(petition)}/{mailing_id}/preview").get_data(True))
+    assert f"/p/{petition.slug}/publications/1" in preview
+
+
+def test_fields_empty_for_some_recipients_are_listed_with_how_many(organiser, petition, deputes):
+    deputes[0].constituency = "1re circonscription"
+    db.session.commit()
+
+    mailing_id = new_letter(
+        organiser, petition, body_template="{{ official.name }}, {{ official.constituency }}"
+    )
+
+    page = visible_text(organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(True))
+    assert (
+        "{{ official.constituency }} is empty for 2 recipients out of 3: "
+        "the letter will have a blank there."
+    ) in page
+    assert "{{ official.name }} is empty" not in page
 
 
 def test_saving_a_draft_with_a_template_error_keeps_it_and_shows_the_error_inline(
