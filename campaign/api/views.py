@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, send_file
+from flask import Blueprint, abort, jsonify, send_file, url_for
 
-from campaign.petitions.services import find_public_petition
+from campaign.petitions.services import find_public_petition, op_ed_of
 from campaign.signatures.services import (
     counts_by_category,
     last_change_at,
@@ -39,13 +39,44 @@ def _levels_by_category(petition) -> dict[str, dict[str, int]]:
     return {category.key: levels.get(category.key, {}) for category in petition.categories}
 
 
+def _op_ed(petition) -> dict:
+    """How newspapers publish the op-ed; empty strings and nulls when not given."""
+    op_ed = op_ed_of(petition)
+    image = None
+    if op_ed.image_sha256:
+        image = {
+            "url": url_for(
+                "petitions.image", slug=petition.slug, digest=op_ed.image_sha256, _external=True
+            ),
+            "sha256": op_ed.image_sha256,
+            "width": op_ed.image_width,
+            "height": op_ed.image_height,
+            "alt": op_ed.image_alt,
+        }
+    published = None
+    if op_ed.newspaper:
+        published = {
+            "newspaper": op_ed.newspaper,
+            "published_on": op_ed.published_on.isoformat() if op_ed.published_on else None,
+            "article_url": op_ed.article_url or None,
+        }
+    return {
+        "initiators": op_ed.initiators,
+        "published_in": published,
+        "press_contact": op_ed.press_contact,
+        "image": image,
+    }
+
+
 @bp.get("/petitions/<slug>")
 def petition(slug: str):
     petition = find_public_petition(slug) or abort(404)
     body = {
         "slug": petition.slug,
         "status": petition.status,
-        "title": {text.language: text.title for text in petition.texts},
+        "title": {text.language: text.title for text in petition.current_texts()},
+        "summary": {text.language: text.summary for text in petition.current_texts()},
+        **_op_ed(petition),
         "count": signature_count(petition.id),
         "goal": petition.goal,
         "counts_by_category": {

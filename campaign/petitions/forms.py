@@ -7,8 +7,10 @@ from datetime import datetime
 from flask_babel import get_timezone, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     FieldList,
     Form,
@@ -26,11 +28,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from campaign.form_filters import strip_text
-from campaign.petitions.models import Category, Petition, PetitionStatus
+from campaign.petitions.models import SUMMARY_MAX_LENGTH, Category, Petition, PetitionStatus
 from campaign.petitions.services import (
     DEFAULT_CATEGORIES,
     NewCategory,
     NewVersionUnconfirmed,
+    OpEdSubmission,
     PetitionInputError,
     PetitionSubmission,
     TextSubmission,
@@ -100,11 +103,21 @@ def _title(language: str, label: str) -> StringField:
 
 
 def _summary(language: str, label: str) -> TextAreaField:
+    # No maxlength attribute: browsers would silently cut a pasted summary mid-word. The limit
+    # is stated in the hint, counted live by static/js/counter.js, and refused by the server.
     return TextAreaField(
         label,
         filters=[_normalise],
-        validators=[Length(max=500, message=_l("At most %(max)d characters.")), multiline_text],
-        render_kw={"lang": language, "rows": 3},
+        validators=[
+            Length(max=SUMMARY_MAX_LENGTH, message=_l("At most %(max)d characters.")),
+            multiline_text,
+        ],
+        render_kw={
+            "lang": language,
+            "rows": 3,
+            "maxlength": False,
+            "data-count-max": SUMMARY_MAX_LENGTH,
+        },
     )
 
 
@@ -146,6 +159,32 @@ class PetitionForm(FlaskForm):
     )
     categories = CheckboxesField(_l("Categories offered to signatories"), validate_choice=True)
     new_categories = FieldList(FormField(NewCategoryForm), min_entries=2, max_entries=5)
+    initiators = StringField(
+        _l("Initiators (optional)"),
+        filters=[strip_text],
+        validators=[Length(max=500, message=_l("At most %(max)d characters.")), plain_text],
+    )
+    newspaper = StringField(
+        _l("Newspaper that published it (optional)"),
+        filters=[strip_text],
+        validators=[Length(max=200, message=_l("At most %(max)d characters.")), plain_text],
+    )
+    published_on = DateField(
+        _l("Published on"),
+        validators=[Optional()],
+        format="%Y-%m-%d",
+    )
+    article_url = StringField(
+        _l("Address of the article (optional)"),
+        filters=[strip_text],
+        validators=[Length(max=500, message=_l("At most %(max)d characters."))],
+        render_kw={"inputmode": "url", "autocomplete": "off", "spellcheck": "false"},
+    )
+    press_contact = StringField(
+        _l("Press contact (optional)"),
+        filters=[strip_text],
+        validators=[Length(max=300, message=_l("At most %(max)d characters.")), plain_text],
+    )
     opens_at = DateTimeLocalField(_l("Opens at (optional)"), validators=[Optional()])
     closes_at = DateTimeLocalField(_l("Closes at (optional)"), validators=[Optional()])
     # The version the organiser saw the changes against, and their confirmation.
@@ -179,6 +218,11 @@ class PetitionForm(FlaskForm):
             "opens_at": _local(petition.opens_at),
             "closes_at": _local(petition.closes_at),
             "base_version": str(petition.current_version),
+            "initiators": petition.initiators,
+            "newspaper": petition.newspaper,
+            "published_on": petition.published_on,
+            "article_url": petition.article_url,
+            "press_contact": petition.press_contact,
         }
         for text in petition.current_texts():
             if text.language in TEXT_LANGUAGES:
@@ -275,6 +319,13 @@ class PetitionForm(FlaskForm):
             category_keys=tuple(self.categories.data or ()),
             new_categories=new_categories,
             texts=tuple(texts),
+            op_ed=OpEdSubmission(
+                initiators=self.initiators.data or "",
+                newspaper=self.newspaper.data or "",
+                published_on=self.published_on.data,
+                article_url=self.article_url.data or "",
+                press_contact=self.press_contact.data or "",
+            ),
         )
 
     def previews(self) -> list[TextSubmission]:
@@ -305,6 +356,41 @@ class PetitionForm(FlaskForm):
             self[error.field].errors.append(error.message)
         else:
             self.form_errors.append(error.message)
+
+
+class PetitionImageForm(FlaskForm):
+    """The petition's image: a file and the text read in its place. The file's type, size and
+    content are checked by the services, which re-encode it."""
+
+    image = FileField(
+        _l("Image (JPEG, PNG or WebP, at most 5 MB)"),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    image_alt = StringField(
+        _l("Description of the image"),
+        filters=[strip_text],
+        validators=[
+            DataRequired(_l("Describe the image for those who cannot see it.")),
+            Length(max=300, message=_l("At most %(max)d characters.")),
+            plain_text,
+        ],
+    )
+    upload = SubmitField(_l("Upload the image"))
+
+    def upload_bytes(self) -> bytes:
+        """The uploaded file's bytes (empty without a file), at most one byte past the limit
+        read, so that an oversized file is refused without being held whole."""
+        from campaign.petitions.services import IMAGE_MAX_BYTES
+
+        upload = self.image.data
+        if upload is None or not hasattr(upload, "read"):
+            return b""
+        return upload.read(IMAGE_MAX_BYTES + 1)
+
+    def reject(self, error: PetitionInputError) -> None:
+        """Show a refusal from the services next to its field."""
+        target = self._fields.get(error.field, self.image)
+        target.errors = [*target.errors, error.message]
 
 
 class PetitionActionForm(FlaskForm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.clock import utcnow
@@ -29,6 +29,9 @@ class LifecycleStep(StrEnum):
     REOPEN = "reopen"
     ARCHIVE = "archive"
 
+
+# The summary's limit, stated on the form and enforced as a form error (never truncated).
+SUMMARY_MAX_LENGTH = 500
 
 SIGNABLE = frozenset({PetitionStatus.OPEN})
 PUBLIC = frozenset({PetitionStatus.OPEN, PetitionStatus.CLOSED, PetitionStatus.ARCHIVED})
@@ -104,7 +107,7 @@ class PetitionText(db.Model):
     language: Mapped[str] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     title: Mapped[str] = mapped_column(String(200))
-    summary: Mapped[str] = mapped_column(String(500), default="")
+    summary: Mapped[str] = mapped_column(String(SUMMARY_MAX_LENGTH), default="")
     body: Mapped[str] = mapped_column(Text)
 
 
@@ -134,6 +137,19 @@ class Petition(db.Model):
     milestone_notified: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The op-ed as newspapers publish it (all public, all optional): who initiated it, where
+    # and when a newspaper published it (a link to the article, never an embed), whom the
+    # press calls, and an image the organisers uploaded (bytes in PetitionImage; its digest
+    # names it in URLs, so that a new image gets a new address).
+    initiators: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    newspaper: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    published_on: Mapped[date | None]
+    article_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    press_contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
+    image_width: Mapped[int | None]
+    image_height: Mapped[int | None]
+    image_alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     texts: Mapped[list[PetitionText]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     offered_categories: Mapped[list[PetitionCategory]] = relationship(
@@ -219,3 +235,21 @@ class ShareCount(db.Model):
     source: Mapped[str] = mapped_column(String(20), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class PetitionImage(db.Model):
+    """The image of a petition, as Tribune re-encoded it (resized, without metadata): kept in
+    the database, so that the embedded SQLite default and a PostgreSQL deployment serve it
+    alike, backups hold it, and no shared directory is needed between processes."""
+
+    __tablename__ = "petition_images"
+
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(40))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int]
+    height: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

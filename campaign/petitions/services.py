@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from difflib import SequenceMatcher
 from enum import StrEnum
+from io import BytesIO
+from urllib.parse import urlsplit
 
 import nh3
 from flask import current_app, has_app_context
@@ -27,10 +30,12 @@ from campaign.petitions.models import (
     LIFECYCLE_STEPS,
     PETITION_TRANSITIONS,
     PUBLIC,
+    SUMMARY_MAX_LENGTH,
     Category,
     LifecycleStep,
     Petition,
     PetitionCategory,
+    PetitionImage,
     PetitionStatus,
     PetitionText,
 )
@@ -223,6 +228,18 @@ class NewCategory:
 
 
 @dataclass(frozen=True)
+class OpEdSubmission:
+    """How newspapers publish the op-ed: its initiators (a line of names), the newspaper that
+    published it, on which day, the article's address, and a press contact."""
+
+    initiators: str = ""
+    newspaper: str = ""
+    published_on: date | None = None
+    article_url: str = ""
+    press_contact: str = ""
+
+
+@dataclass(frozen=True)
 class PetitionSubmission:
     """What an organiser submitted, already validated by the form."""
 
@@ -234,6 +251,7 @@ class PetitionSubmission:
     category_keys: tuple[str, ...]
     new_categories: tuple[NewCategory, ...] = ()
     texts: tuple[TextSubmission, ...] = ()
+    op_ed: OpEdSubmission | None = None  # None keeps the petition's
 
 
 @dataclass(frozen=True)
@@ -307,6 +325,8 @@ def create_petition(submitted: PetitionSubmission, owner: User, now: datetime) -
         raise PetitionInputError("slug", _l("Choose an address."))
     _ensure_slug_free(submitted.slug)
     _ensure_new_categories(submitted)
+    _ensure_texts_fit(submitted.texts)
+    check_op_ed(submitted.op_ed)
     positions = _category_positions()
     petition = Petition(
         slug=submitted.slug,
@@ -321,6 +341,7 @@ def create_petition(submitted: PetitionSubmission, owner: User, now: datetime) -
         updated_at=now,
     )
     petition.texts = [_text_row(text, 1, now) for text in submitted.texts]
+    _apply_op_ed(petition, submitted.op_ed)
     _offer_categories(petition, submitted, positions, owner, now)
     db.session.add(petition)
     _flush_or_refuse(submitted.slug)
@@ -342,6 +363,8 @@ def update_petition(
     `confirmed_version` is the current one. Goal, dates and categories change in place."""
     if not petition.is_editable():
         raise PetitionInputError("", _l("An archived petition cannot be changed."))
+    _ensure_texts_fit(submitted.texts)
+    check_op_ed(submitted.op_ed)
     texts = [_normalised(text) for text in submitted.texts]
     changed, substantive = _compare_texts(petition, texts)
     version = petition.current_version
@@ -541,13 +564,15 @@ def _apply_settings(
     actor: User,
     now: datetime,
 ) -> list[str]:
-    """Address, language, goal, dates and categories; returns the names of what changed."""
+    """Address, language, goal, dates, categories and the op-ed's publication details;
+    returns the names of what changed."""
     before = {
         "address": petition.slug,
         "language": petition.language,
         "goal": petition.goal,
         "dates": (petition.opens_at, petition.closes_at),
         "categories": [offered.category_key for offered in petition.offered_categories],
+        "op-ed": _op_ed_of(petition),
     }
     if submitted.slug is not None:
         petition.slug = submitted.slug
@@ -555,6 +580,7 @@ def _apply_settings(
     petition.goal = submitted.goal
     petition.opens_at = submitted.opens_at
     petition.closes_at = submitted.closes_at
+    _apply_op_ed(petition, submitted.op_ed)
     _offer_categories(petition, submitted, positions, actor, now)
     after = {
         "address": petition.slug,
@@ -562,8 +588,249 @@ def _apply_settings(
         "goal": petition.goal,
         "dates": (petition.opens_at, petition.closes_at),
         "categories": [offered.category_key for offered in petition.offered_categories],
+        "op-ed": _op_ed_of(petition),
     }
     return [name for name in before if before[name] != after[name]]
+
+
+def _ensure_texts_fit(texts: tuple[TextSubmission, ...]) -> None:
+    """A summary longer than the limit is refused, never cut (the form says so first)."""
+    for text in texts:
+        if len(normalise_text(text.summary)) > SUMMARY_MAX_LENGTH:
+            raise PetitionInputError(
+                f"summary_{text.language}",
+                _l("At most %(max)d characters.", max=SUMMARY_MAX_LENGTH),
+            )
+
+
+def _op_ed_of(petition: Petition) -> OpEdSubmission:
+    return OpEdSubmission(
+        initiators=petition.initiators or "",
+        newspaper=petition.newspaper or "",
+        published_on=petition.published_on,
+        article_url=petition.article_url or "",
+        press_contact=petition.press_contact or "",
+    )
+
+
+def _apply_op_ed(petition: Petition, op_ed: OpEdSubmission | None) -> None:
+    if op_ed is None:
+        return
+    petition.initiators = _one_line(op_ed.initiators)
+    petition.newspaper = _one_line(op_ed.newspaper)
+    petition.published_on = op_ed.published_on
+    petition.article_url = op_ed.article_url.strip()
+    petition.press_contact = _one_line(op_ed.press_contact)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def check_op_ed(op_ed: OpEdSubmission | None) -> None:
+    """The rules of the op-ed's publication details; raises PetitionInputError naming the
+    field: a newspaper goes with the day it published the op-ed (and the day with a
+    newspaper), an article's address needs its newspaper and is an http(s) address of
+    another site, with no user name or password in it."""
+    if op_ed is None:
+        return
+    newspaper = _one_line(op_ed.newspaper)
+    if newspaper and op_ed.published_on is None:
+        raise PetitionInputError("published_on", _l("Enter the day the newspaper published it."))
+    if op_ed.published_on is not None and not newspaper:
+        raise PetitionInputError("newspaper", _l("Enter the newspaper that published it."))
+    url = op_ed.article_url.strip()
+    if not url:
+        return
+    if not newspaper:
+        raise PetitionInputError("newspaper", _l("Enter the newspaper that published it."))
+    if len(url) > 500 or not _is_article_address(url):
+        raise PetitionInputError(
+            "article_url",
+            _l("Enter the address of the article, starting with https:// or http://."),
+        )
+
+
+def _is_article_address(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        return False
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.hostname)
+        and "." in (parts.hostname or "")
+        and not parts.username
+        and not parts.password
+        and port_ok
+        and not any(char.isspace() or ord(char) < 32 for char in url)
+    )
+
+
+def op_ed_fields(petition: Petition) -> dict[str, str]:
+    """The op-ed's public publication details, only those given, as strings (a day as
+    YYYY-MM-DD): what a publication's header fixes, and the API shows."""
+    fields = {
+        "initiators": petition.initiators or "",
+        "newspaper": petition.newspaper or "",
+        "published_on": petition.published_on.isoformat() if petition.published_on else "",
+        "article_url": petition.article_url or "",
+        "press_contact": petition.press_contact or "",
+        "image_sha256": petition.image_sha256 or "",
+        "image_alt": (petition.image_alt or "") if petition.image_sha256 else "",
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+@dataclass(frozen=True)
+class OpEd:
+    """The op-ed's publication details as pages and files show them: from the petition, or
+    from the fields a publication fixed (op_ed_fields)."""
+
+    initiators: str = ""
+    newspaper: str = ""
+    published_on: date | None = None
+    article_url: str = ""
+    press_contact: str = ""
+    image_sha256: str = ""
+    image_alt: str = ""
+    image_width: int | None = None
+    image_height: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.initiators or self.newspaper or self.press_contact or self.image_sha256)
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str] | None) -> OpEd:
+        """The details a publication fixed (an older one has none)."""
+        fields = fields or {}
+        day = fields.get("published_on")
+        return cls(
+            initiators=fields.get("initiators", ""),
+            newspaper=fields.get("newspaper", ""),
+            published_on=date.fromisoformat(day) if day else None,
+            article_url=fields.get("article_url", ""),
+            press_contact=fields.get("press_contact", ""),
+            image_sha256=fields.get("image_sha256", ""),
+            image_alt=fields.get("image_alt", ""),
+        )
+
+
+def op_ed_of(petition: Petition) -> OpEd:
+    """The petition's current op-ed details, for its pages."""
+    return OpEd(
+        initiators=petition.initiators or "",
+        newspaper=petition.newspaper or "",
+        published_on=petition.published_on,
+        article_url=petition.article_url or "",
+        press_contact=petition.press_contact or "",
+        image_sha256=petition.image_sha256 or "",
+        image_alt=petition.image_alt or "",
+        image_width=petition.image_width,
+        image_height=petition.image_height,
+    )
+
+
+# --- The petition's image ---------------------------------------------------------------------
+
+# What organisers may upload: these formats, up to this size; Tribune re-encodes the image as
+# a JPEG at most IMAGE_MAX_WIDTH wide, without any metadata (EXIF, GPS position, XMP,
+# comments), and serves it itself.
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+IMAGE_MAX_PIXELS = 40_000_000
+IMAGE_MAX_WIDTH = 1200
+IMAGE_MEDIA_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    """An image as Tribune keeps it: JPEG bytes without metadata, and their digest."""
+
+    content: bytes
+    sha256: str
+    width: int
+    height: int
+
+
+def reencode_image(data: bytes) -> CleanImage:
+    """A JPEG, PNG or WebP image re-encoded as a JPEG without metadata, turned upright by its
+    EXIF orientation, transparency on white, at most IMAGE_MAX_WIDTH wide; raises
+    PetitionInputError("image") for anything else, or too large."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    refused = PetitionInputError(
+        "image", _l("Choose a JPEG, PNG or WebP image of at most %(size)s MB.", size=5)
+    )
+    if not data or len(data) > IMAGE_MAX_BYTES:
+        raise refused
+    try:
+        with Image.open(BytesIO(data), formats=IMAGE_FORMATS) as image:
+            if image.width * image.height > IMAGE_MAX_PIXELS:
+                raise refused
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            rgba = upright.convert("RGBA")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise refused from error
+    if rgba.width > IMAGE_MAX_WIDTH:
+        height = max(1, round(rgba.height * IMAGE_MAX_WIDTH / rgba.width))
+        rgba = rgba.resize((IMAGE_MAX_WIDTH, height), Image.Resampling.LANCZOS)
+    # A new image holds the pixels only: nothing of the upload's metadata comes along.
+    clean = Image.new("RGB", rgba.size, (255, 255, 255))
+    clean.paste(rgba, mask=rgba.getchannel("A"))
+    output = BytesIO()
+    clean.save(output, "JPEG", quality=85, optimize=True, progressive=True)
+    content = output.getvalue()
+    return CleanImage(content, hashlib.sha256(content).hexdigest(), clean.width, clean.height)
+
+
+def store_petition_image(
+    petition: Petition, data: bytes, alt: str, actor: User, now: datetime
+) -> PetitionImage:
+    """Replace the petition's image by the upload, re-encoded (reencode_image); `alt`, the
+    text read in its place, is required. Raises PetitionInputError and changes nothing."""
+    alt = _one_line(alt or "")
+    if not alt:
+        raise PetitionInputError("image_alt", _l("Describe the image for those who cannot see it."))
+    if len(alt) > 300:
+        raise PetitionInputError("image_alt", _l("At most %(max)d characters.", max=300))
+    clean = reencode_image(data)
+    image = db.session.get(PetitionImage, petition.id) or PetitionImage(petition_id=petition.id)
+    image.sha256, image.media_type, image.content = clean.sha256, IMAGE_MEDIA_TYPE, clean.content
+    image.width, image.height, image.created_at = clean.width, clean.height, now
+    db.session.add(image)
+    petition.image_sha256, petition.image_alt = clean.sha256, alt
+    petition.image_width, petition.image_height = clean.width, clean.height
+    petition.updated_at = now
+    record("petition image changed", now, actor=actor, petition_id=petition.id,
+           detail=clean.sha256[:16])  # fmt: skip
+    db.session.commit()
+    return image
+
+
+def remove_petition_image(petition: Petition, actor: User, now: datetime) -> None:
+    """Take the petition's image away (its address then answers 404)."""
+    image = db.session.get(PetitionImage, petition.id)
+    if image is None and petition.image_sha256 is None:
+        return
+    if image is not None:
+        db.session.delete(image)
+    petition.image_sha256, petition.image_alt = None, ""
+    petition.image_width = petition.image_height = None
+    petition.updated_at = now
+    record("petition image removed", now, actor=actor, petition_id=petition.id)
+    db.session.commit()
+
+
+def find_petition_image(petition_id: int, sha256: str) -> PetitionImage | None:
+    """The petition's image if its digest is `sha256` (an old address finds nothing)."""
+    return db.session.scalar(
+        select(PetitionImage).where(
+            PetitionImage.petition_id == petition_id, PetitionImage.sha256 == sha256
+        )
+    )
 
 
 def _publish_version(petition: Petition, texts: list[TextSubmission], now: datetime) -> None:

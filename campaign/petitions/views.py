@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     has_app_context,
@@ -21,11 +22,13 @@ from flask import (
     url_for,
 )
 from flask_babel import force_locale, format_decimal, get_locale, get_translations, gettext
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from campaign.accounts.services import can_manage
 from campaign.clock import utcnow
 from campaign.mailings.letters import letters_ledger
 from campaign.mailings.models import Delivery
@@ -34,7 +37,10 @@ from campaign.petitions.models import Petition
 from campaign.petitions.posters import poster_pdf, qr_png, qr_svg, sheet_pdf
 from campaign.petitions.services import (
     cached_public_petition,
+    find_petition_by_slug,
+    find_petition_image,
     find_public_petition,
+    op_ed_of,
     public_petition_snapshot,
     render_markdown,
     version_history,
@@ -195,6 +201,7 @@ def render_petition_page(petition: Petition, form: SignatureForm, status: int = 
         card=card_url(petition, count, locale),
         other_languages=sorted({t.language for t in petition.current_texts()} - {locale}),
         body=_page_body(petition.text(locale).body),
+        op_ed=op_ed_of(petition),
         count=count,
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
         tallies=category_tallies(petition, counts.levels),
@@ -380,3 +387,28 @@ def printable(slug: str, kind: str):
     response = current_app.response_class(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{snapshot.slug}-{kind}.pdf"'
     return response
+
+
+# An image's address names its digest: the bytes behind it never change, so browsers and
+# proxies may keep them for a year; a new image gets a new address.
+IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@bp.get("/p/<slug>/image/<string(length=64):digest>.jpg")
+def image(slug: str, digest: str):
+    petition = find_public_petition(slug)
+    cache_control = IMAGE_CACHE_CONTROL
+    if petition is None:
+        # A draft's image, for the organisers who preview it in the workspace.
+        petition = find_petition_by_slug(slug)
+        if petition is None or not (
+            current_user.is_authenticated and can_manage(current_user, petition)
+        ):
+            abort(404)
+        cache_control = "private, no-store"
+    found = find_petition_image(petition.id, digest) or abort(404)
+    response = Response(found.content, mimetype=found.media_type)
+    response.headers["Cache-Control"] = cache_control
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(found.sha256)
+    return response.make_conditional(request)

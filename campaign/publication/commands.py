@@ -63,8 +63,18 @@ def publish_due() -> None:
 @click.option(
     "--group", type=click.Choice(["category"]), help="txt only: one section per category."
 )
+@click.option(
+    "--variant",
+    type=click.Choice(["excel"]),
+    help="csv only: for Excel in French (; separated, headers in words).",
+)
 def export(
-    slug: str, fmt: str, output: str | None, sequence: int | None, group: str | None
+    slug: str,
+    fmt: str,
+    output: str | None,
+    sequence: int | None,
+    group: str | None,
+    variant: str | None = None,
 ) -> None:
     """Write the same file as /p/<slug>/signatories.<format>, streamed."""
     petition = _petition(slug)
@@ -75,7 +85,11 @@ def export(
         chosen = find_publication(petition.id, sequence)
         if chosen is None:
             raise click.BadParameter(f"no publication {sequence}", param_hint="--publication")
-    wanted = ExportFile(ExportFormat(fmt), by_category=fmt == "txt" and group == "category")
+    wanted = ExportFile(
+        ExportFormat(fmt),
+        by_category=fmt == "txt" and group == "category",
+        for_excel=fmt == "csv" and variant == "excel",
+    )
     if wanted.format == ExportFormat.PDF and not pdf_offered(chosen):
         raise click.ClickException("this list is too long for a PDF; use csv or txt")
     record = prepare_file(chosen, wanted, now)

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, BinaryIO, NamedTuple
 
 from campaign.publication.merkle import canonical_json, leaf_hash
@@ -41,6 +41,40 @@ CSV_COLUMNS = (
     "first_signatory",
 )
 XLSX_ALL_SHEET = "All"
+# The files a journalist opens in a spreadsheet (xlsx, and the csv for French Excel) speak
+# the petition's language: fixed here, with the words of the pages, since these files are
+# rendered outside any request (jobs, commands) and the csv's bytes must never change.
+PRESS_COLUMNS = {
+    "fr": ("Nom", "Prénom", "Fonction", "Organisation", "Catégorie", "Confirmée le",
+           "Vérification", "Profession vérifiée", "Premier signataire"),
+    "en": ("Last name", "First name", "Title", "Organisation", "Category", "Confirmed on",
+           "Verification", "Verified profession", "First signatory"),
+}  # fmt: skip
+PRESS_ALL_SHEET = {"fr": "Tous les signataires", "en": "All signatories"}
+PRESS_FIRST_SHEET = {"fr": "Premiers signataires", "en": "First signatories"}
+PRESS_DATE_FORMATS = {"fr": ("DD/MM/YYYY", "%d/%m/%Y"), "en": ("YYYY-MM-DD", "%Y-%m-%d")}
+LEVEL_LABELS = {
+    "fr": {
+        "none": "adresse non confirmée",
+        "email": "adresse électronique confirmée",
+        "domain": "adresse officielle",
+        "registry": "nom et numéro au répertoire RPPS",
+        "roster": "nom et adresse officielle dans l’annuaire des parlementaires",
+        "moderator": "contrôle de la modération",
+        "attested": "attesté par les organisateurs",
+    },
+    "en": {
+        "none": "address not confirmed",
+        "email": "email address confirmed",
+        "domain": "official address",
+        "registry": "name and number in the RPPS register",
+        "roster": "name and official address in the officials directory",
+        "moderator": "moderator check",
+        "attested": "attested by the organisers",
+    },
+}
+# Column widths of the xlsx, in characters.
+PRESS_COLUMN_WIDTHS = (24, 20, 36, 30, 26, 14, 30, 22, 12)
 # The headings of the txt files when the list has first signatories, in the petition's
 # language: fixed here, not translated, since the bytes of a txt file must never change.
 SECTION_HEADINGS = {
@@ -343,6 +377,56 @@ def render_csv(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[b
     return _chunks(_batched_lines(_csv_lines(snapshot, entries)))
 
 
+def press_language(language: str) -> str:
+    """The language of the spreadsheet files: the petition's, English for any other."""
+    return language if language in PRESS_COLUMNS else "en"
+
+
+def _press_values(
+    row: PublicEntry, labels: dict[str, str], levels: dict[str, str]
+) -> tuple[list[str], str, int | None]:
+    """The text cells of a row in the spreadsheet files' columns (without the date and the
+    rank), its confirmation day (YYYY-MM-DD) and its rank."""
+    last, first, title, organisation, category, day, _salt, level, profession, rank = row
+    texts = [
+        last,
+        first,
+        title or "",
+        organisation or "",
+        labels.get(category, category),
+        # A first signatory's level speaks for itself; other levels in words.
+        levels.get(level or "", level or ""),
+        profession or "",
+    ]
+    return texts, day, int(rank) if rank else None
+
+
+def _excel_field(value: str) -> str:
+    return '"' + neutralise_cell(value).replace('"', '""') + '"'
+
+
+def _excel_csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[str]:
+    language = press_language(snapshot.language)
+    labels = {c["key"]: snapshot.label(c["key"]) for c in snapshot.categories}
+    levels = LEVEL_LABELS[language]
+    day_format = PRESS_DATE_FORMATS[language][1]
+    yield "\ufeff" + ";".join(_excel_field(column) for column in PRESS_COLUMNS[language]) + "\r\n"
+    for row in entries:
+        texts, day, rank = _press_values(row, labels, levels)
+        shown_day = date.fromisoformat(day).strftime(day_format) if day else ""
+        cells = [*texts[:5], shown_day, *texts[5:], str(rank) if rank else ""]
+        yield ";".join(_excel_field(cell) for cell in cells) + "\r\n"
+
+
+def render_csv_for_excel(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[bytes]:
+    """The list for a spreadsheet set up in French (Excel in France reads ; as the
+    separator): UTF-8 with a byte-order mark, every field quoted, CRLF line ends, the
+    column headers, category and verification level in words and the day as DD/MM/YYYY, in
+    the petition's language; formula characters neutralised. The canonical file stays
+    render_csv()."""
+    return _chunks(_batched_lines(_excel_csv_lines(snapshot, entries)))
+
+
 # --- json -----------------------------------------------------------------------------------
 
 
@@ -389,27 +473,51 @@ def sheet_title(label: str, taken: set[str]) -> str:
 
 
 def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: BinaryIO) -> None:
-    """A workbook (openpyxl, write-only) with a sheet "All" and one per category; every
-    cell is a text cell, so a value like =1+1 is shown, never computed."""
+    """A workbook (openpyxl, write-only) for a journalist: a sheet of every signatory (the
+    first signatories first), one of the first signatories when there are any, and one per
+    category, named in the petition's language; column headers in that language, bold, the
+    row frozen and an autofilter on it; widths set; the confirmation day a date cell. Text
+    cells stay text, so a value like =1+1 is shown, never computed."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
+    language = press_language(snapshot.language)
+    columns = PRESS_COLUMNS[language]
+    levels = LEVEL_LABELS[language]
+    date_format = PRESS_DATE_FORMATS[language][0]
+    bold = Font(bold=True)
     workbook = Workbook(write_only=True)
     workbook.properties.creator = "Tribune"
     workbook.properties.title = snapshot.text.get("title", "")
+    workbook.properties.language = language
     workbook.properties.created = workbook.properties.modified = snapshot.published_at
     taken: set[str] = set()
-    everyone = workbook.create_sheet(sheet_title(XLSX_ALL_SHEET, taken))
-    everyone.append(list(CSV_COLUMNS))
-    sheets = {}
-    for category in snapshot.categories:
-        sheet = workbook.create_sheet(sheet_title(snapshot.label(category["key"]), taken))
-        sheet.append(list(CSV_COLUMNS))
-        sheets[category["key"]] = sheet
+    rows_written: dict[str, int] = {}
 
-    def cells(sheet, values: list[str]) -> list[object]:
+    def new_sheet(label: str):
+        sheet = workbook.create_sheet(sheet_title(label, taken))
+        sheet.freeze_panes = "A2"
+        for number, width in enumerate(PRESS_COLUMN_WIDTHS, start=1):
+            sheet.column_dimensions[get_column_letter(number)].width = width
+        header = []
+        for column in columns:
+            cell = WriteOnlyCell(sheet, value=column)
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        rows_written[sheet.title] = 1
+        return sheet
+
+    everyone = new_sheet(PRESS_ALL_SHEET[language])
+    first_sheet = None
+    labels = {category["key"]: snapshot.label(category["key"]) for category in snapshot.categories}
+    sheets = {}
+
+    def cells(sheet, texts: list[str], day: str, rank: int | None) -> list[object]:
         row: list[object] = []
-        for value in values:
+        for value in texts:
             if value[:1] in FORMULA_CHARACTERS:
                 # openpyxl would store "=..." as a formula: force a text cell, and mark it
                 # quote-prefixed so that editing it in Excel keeps it text.
@@ -419,26 +527,41 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
                 row.append(cell)
             else:
                 row.append(value or None)
-        return row
+        confirmed = None
+        if day:
+            confirmed = WriteOnlyCell(sheet, value=date.fromisoformat(day))
+            confirmed.number_format = date_format
+        return [*row[:5], confirmed, *row[5:], rank]
 
-    labels = {category["key"]: snapshot.label(category["key"]) for category in snapshot.categories}
-    for last, first, title, organisation, category, day, _salt, level, profession, rank in entries:
-        values = [
-            last,
-            first,
-            title or "",
-            organisation or "",
-            category,
-            labels.get(category, category),
-            day,
-            level or "",
-            profession or "",
-            str(rank) if rank else "",
-        ]
-        everyone.append(cells(everyone, values))
-        sheet = sheets.get(category)
+    def add(sheet, values: list[object]) -> None:
+        sheet.append(values)
+        rows_written[sheet.title] += 1
+
+    def category_sheets() -> None:
+        for category in snapshot.categories:
+            sheets[category["key"]] = new_sheet(labels[category["key"]])
+
+    started = False
+    for row in entries:
+        texts, day, rank = _press_values(row, labels, levels)
+        if not started:
+            # Ranked rows come first: the first row tells whether there are first
+            # signatories, whose sheet then comes before the categories'.
+            if rank is not None:
+                first_sheet = new_sheet(PRESS_FIRST_SHEET[language])
+            category_sheets()
+            started = True
+        add(everyone, cells(everyone, texts, day, rank))
+        if rank is not None and first_sheet is not None:
+            add(first_sheet, cells(first_sheet, texts, day, rank))
+        sheet = sheets.get(row[4])
         if sheet is not None:
-            sheet.append(cells(sheet, values))
+            add(sheet, cells(sheet, texts, day, rank))
+    if not started:
+        category_sheets()
+    last_column = get_column_letter(len(columns))
+    for sheet in workbook.worksheets:
+        sheet.auto_filter.ref = f"A1:{last_column}{rows_written[sheet.title]}"
     workbook.save(target)
 
 
@@ -447,19 +570,33 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
 
 def refusing_url_fetcher():
     """A WeasyPrint URL fetcher that fetches nothing and records what was asked: a PDF of
-    the list never makes a request, whatever a name contains."""
+    the list never makes a request, whatever a name contains. Only a data: URL of a JPEG
+    is read, from the document itself: the petition's image, which Tribune put there
+    (names are escaped, so no signer can write one)."""
     from weasyprint.urls import URLFetcher
 
     class RefusingURLFetcher(URLFetcher):
         def __init__(self) -> None:
-            super().__init__(allowed_protocols=())
+            super().__init__(allowed_protocols=("data",))
             self.refused: list[str] = []
 
         def fetch(self, url, headers=None):
+            if url.startswith(IMAGE_DATA_URL_PREFIX):
+                return super().fetch(url, headers)
             self.refused.append(url)
             raise ValueError("Tribune fetches no resource while rendering a PDF")
 
     return RefusingURLFetcher()
+
+
+IMAGE_DATA_URL_PREFIX = "data:image/jpeg;base64,"
+
+
+def image_data_url(content: bytes) -> str:
+    """A JPEG as a data: URL, the one kind of resource a PDF reads (from itself)."""
+    import base64
+
+    return IMAGE_DATA_URL_PREFIX + base64.b64encode(content).decode()
 
 
 def write_pdf(html: str, target: BinaryIO, url_fetcher=None) -> int:

@@ -39,7 +39,12 @@ from campaign.extensions import db
 from campaign.jobs import enqueue
 from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver_soon
 from campaign.petitions.models import PUBLIC, Petition
-from campaign.petitions.services import render_markdown
+from campaign.petitions.services import (
+    OpEd,
+    find_petition_image,
+    op_ed_fields,
+    render_markdown,
+)
 from campaign.publication.formats import (
     MEDIA_TYPES,
     RENDERING_VERSION,
@@ -48,9 +53,11 @@ from campaign.publication.formats import (
     ErasedEntry,
     Snapshot,
     css_string,
+    image_data_url,
     merge_pdfs,
     refusing_url_fetcher,
     render_csv,
+    render_csv_for_excel,
     render_json,
     render_txt,
     render_txt_by_category,
@@ -104,11 +111,14 @@ class ExportFile:
 
     format: ExportFormat
     by_category: bool = False
+    # The csv for a spreadsheet set up in French: ; separated, headers in words.
+    for_excel: bool = False
 
     @property
     def name(self) -> str:
         """The file's name, in URLs and in the downloaded file's name."""
-        return f"signatories{'-by-category' if self.by_category else ''}.{self.format}"
+        variant = "-by-category" if self.by_category else "-excel" if self.for_excel else ""
+        return f"signatories{variant}.{self.format}"
 
     @property
     def media_type(self) -> str:
@@ -129,6 +139,7 @@ EXPORT_FILES = (
     ExportFile(ExportFormat.TXT),
     ExportFile(ExportFormat.TXT, by_category=True),
     ExportFile(ExportFormat.CSV),
+    ExportFile(ExportFormat.CSV, for_excel=True),
     ExportFile(ExportFormat.JSON),
     ExportFile(ExportFormat.XLSX),
     ExportFile(ExportFormat.PDF),
@@ -1068,6 +1079,11 @@ def publish_snapshot(petition: Petition, now: datetime, *, full: bool = False) -
         "text_version": petition.current_version,
         "verification": level_counts(petition.id),
     }
+    # The op-ed's publication details (issue 16.3), only when it has some: the header of a
+    # petition without them is byte for byte what it was, and older ones still verify.
+    op_ed = op_ed_fields(petition)
+    if op_ed:
+        header["op_ed"] = op_ed
     header_bytes = canonical_json(header)
     publication = Publication(
         petition_id=petition.id,
@@ -1153,6 +1169,7 @@ def publication_due(petition: Petition, now: datetime) -> bool:
         or published_count(petition.id) != latest.entry_count
         or latest.header_fields.get("verification") != level_counts(petition.id)
         or _published_ranks(petition.id) != first_ranks(petition.id)
+        or latest.header_fields.get("op_ed", {}) != op_ed_fields(petition)
     )
 
 
@@ -1258,9 +1275,17 @@ def pdf_html(
             time=format_time(published_at, "HH:mm zzzz"),
             number=snapshot.sequence,
         )
+        op_ed = OpEd.from_fields(snapshot.header.get("op_ed"))
+        image = (
+            find_petition_image(publication.petition_id, op_ed.image_sha256)
+            if intro and op_ed.image_sha256
+            else None
+        )
         return render_template(
             "publication/signatories_pdf.html",
             snapshot=snapshot,
+            op_ed=op_ed,
+            image_url=image_data_url(image.content) if image else None,
             text=snapshot.text,
             body=render_markdown(snapshot.text.get("body", "")) if intro else "",
             header=snapshot.header,
@@ -1329,6 +1354,8 @@ def render_streamed(publication: Publication, export: ExportFile) -> Iterator[by
         )
     if export.format == ExportFormat.TXT:
         return render_txt(press_rows(publication), section_headings(snapshot.language))
+    if export.format == ExportFormat.CSV and export.for_excel:
+        return render_csv_for_excel(snapshot, press_rows(publication))
     if export.format == ExportFormat.CSV:
         return render_csv(snapshot, press_rows(publication))
     if export.format == ExportFormat.JSON:

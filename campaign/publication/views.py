@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 from flask import (
     Blueprint,
@@ -14,14 +15,15 @@ from flask import (
     send_file,
     stream_with_context,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from campaign import ROOT
 from campaign.clock import utcnow
 from campaign.petitions.models import Petition
-from campaign.petitions.services import find_public_petition
+from campaign.petitions.services import find_public_petition, op_ed_of
 from campaign.publication.models import ExportFormat, Publication
+from campaign.publication.op_ed import op_ed_languages, op_ed_pdf, op_ed_txt
 from campaign.publication.services import (
     ExportFile,
     added_entries,
@@ -52,9 +54,11 @@ def _petition(slug: str) -> Petition:
 
 def _download(petition: Petition, publication: Publication, fmt: str) -> Response:
     """A file of a publication, streamed, with its digest known before the first byte."""
-    export = ExportFile(ExportFormat(fmt), by_category=request.args.get("group") == "category")
-    if export.format != ExportFormat.TXT:
-        export = ExportFile(export.format)
+    export = ExportFile(ExportFormat(fmt))
+    if export.format == ExportFormat.TXT and request.args.get("group") == "category":
+        export = ExportFile(export.format, by_category=True)
+    elif export.format == ExportFormat.CSV and request.args.get("variant") == "excel":
+        export = ExportFile(export.format, for_excel=True)
     if export.format == ExportFormat.PDF and not pdf_offered(publication):
         page = render_template("publication/unavailable.html", petition=petition, reason="too_long")
         return Response(page, status=404)
@@ -103,12 +107,24 @@ def verification_script():
     )
 
 
-def _in_both_languages(template: str, **context) -> dict[str, str]:
-    pages = {}
-    for code in ("fr", "en"):
-        with force_locale(code):
-            pages[code] = render_template(template, **context)
-    return pages
+@bp.get("/p/<slug>/op-ed.<any(txt, pdf):fmt>")
+def op_ed_file(slug: str, fmt: str):
+    petition = _petition(slug)
+    languages = op_ed_languages(petition)
+    language = request.args.get("lang") or languages[0]
+    if language not in languages:
+        abort(404)
+    if fmt == "txt":
+        content, media_type = op_ed_txt(petition, language), "text/plain; charset=utf-8"
+    else:
+        content, media_type = op_ed_pdf(petition, language), "application/pdf"
+    response = Response(content, content_type=media_type)
+    response.set_etag(hashlib.sha256(content).hexdigest())
+    response.headers["Cache-Control"] = "public, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    filename = f"{petition.slug}-op-ed-{language}.{fmt}"
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    return response.make_conditional(request)
 
 
 @bp.get("/p/<slug>/press")
@@ -120,6 +136,7 @@ def press(slug: str):
         "publication/press.html",
         petition=petition,
         text=petition.text(locale),
+        op_ed=op_ed_of(petition),
         publication=publication,
         header=publication.header_fields,
         files=offered_files(publication),
@@ -127,7 +144,7 @@ def press(slug: str):
         pdf_offered=pdf_offered(publication),
         live_count=signature_count(petition.id),
         chain=publication_chain(petition.id, limit=10),
-        how_to_check=_in_both_languages("publication/_how_to_check.html", petition=petition),
+        op_ed_languages=op_ed_languages(petition),
         locale=locale,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,18 +14,23 @@ from flask_login import current_user
 from campaign.accounts.services import can_manage, can_moderate
 from campaign.clock import utcnow
 from campaign.errors import InvalidTransition
-from campaign.petitions.forms import PetitionActionForm, PetitionForm
-from campaign.petitions.models import LifecycleStep, Petition
+from campaign.extensions import csrf
+from campaign.petitions.forms import PetitionActionForm, PetitionForm, PetitionImageForm
+from campaign.petitions.models import SUMMARY_MAX_LENGTH, LifecycleStep, Petition
 from campaign.petitions.services import (
+    IMAGE_MAX_BYTES,
     EditOutcome,
     NewVersionUnconfirmed,
     PetitionInputError,
     can_create_petitions,
     create_petition,
     endorsement_count,
+    op_ed_of,
+    remove_petition_image,
     render_markdown,
     shared_categories,
     signature_tally,
+    store_petition_image,
     take_lifecycle_step,
     update_petition,
 )
@@ -68,6 +73,7 @@ def _render_form(form: PetitionForm, petition: Petition | None = None, status: i
         petition=petition,
         signed=signed,
         previews=previews,
+        summary_max=SUMMARY_MAX_LENGTH,
         **page,
     )
     return page, status
@@ -107,6 +113,7 @@ def petition(slug: str):
     return render_template(
         "workspace/petitions/show.html",
         petition=petition,
+        op_ed=op_ed_of(petition),
         text=petition.text(_locale()),
         tally=signature_tally(petition.id),
         shares=share_tallies(petition.id, since=utcnow().date() - timedelta(days=6)),
@@ -172,3 +179,48 @@ def move_petition(slug: str, step: str):
     else:
         flash(STEP_DONE[LifecycleStep(step)], "success")
     return redirect(url_for("workspace.petition", slug=slug), code=303)
+
+
+def _render_image_form(petition: Petition, form: PetitionImageForm, status: int = 200):
+    page = render_template(
+        "workspace/petitions/image.html",
+        petition=petition,
+        text=petition.text(_locale()),
+        op_ed=op_ed_of(petition),
+        form=form,
+        remove_form=PetitionActionForm(),
+    )
+    return page, status
+
+
+@bp.route("/p/<slug>/image", methods=["GET", "POST"])
+@csrf.exempt  # Read after raising the size limit; PetitionImageForm checks the token itself.
+def petition_image(slug: str):
+    petition = managed_petition(slug)
+    if not petition.is_editable():
+        flash(_("An archived petition cannot be changed."), "error")
+        return redirect(url_for("workspace.petition", slug=slug), code=303)
+    # Twice the limit, so that a file just over it gets the form's message, not a 413 page.
+    request.max_content_length = 2 * IMAGE_MAX_BYTES + 64 * 1024
+    form = PetitionImageForm()
+    if not form.validate_on_submit():
+        return _render_image_form(petition, form, 422 if form.is_submitted() else 200)
+    try:
+        store_petition_image(
+            petition, form.upload_bytes(), form.image_alt.data, current_user, utcnow()
+        )
+    except PetitionInputError as error:
+        form.reject(error)
+        return _render_image_form(petition, form, 422)
+    flash(_("Image saved: it is shown on the petition page and the press page."), "success")
+    return redirect(url_for("workspace.petition_image", slug=slug), code=303)
+
+
+@bp.post("/p/<slug>/image/remove")
+def remove_image(slug: str):
+    petition = managed_petition(slug)
+    if not PetitionActionForm().validate_on_submit():
+        abort(400)
+    remove_petition_image(petition, current_user, utcnow())
+    flash(_("Image removed."), "success")
+    return redirect(url_for("workspace.petition_image", slug=slug), code=303)

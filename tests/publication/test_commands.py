@@ -53,6 +53,11 @@ def test_publish_then_export_writes_the_bytes_the_site_serves(app, client, petit
         result = cli(app, "export", "--petition", "verif", "--format", fmt, "--output", str(target))
         assert result.exit_code == 0, result.output
         assert target.read_bytes() == client.get(f"/p/verif/signatories.{fmt}").get_data(), fmt
+    excel = tmp_path / "excel.csv"
+    cli(app, "export", "--petition", "verif", "--format", "csv", "--variant", "excel",
+        "--output", str(excel))  # fmt: skip
+    assert excel.read_bytes() == client.get("/p/verif/signatories.csv?variant=excel").get_data()
+    assert excel.read_bytes().startswith(b'\xef\xbb\xbf"Nom";"Pr')
     grouped = tmp_path / "grouped.txt"
     cli(app, "export", "--petition", "verif", "--format", "txt", "--group", "category",
         "--output", str(grouped))  # fmt: skip

@@ -338,7 +338,7 @@ def test_publishing_enqueues_the_rendering_of_its_files(app, enqueued):
     make_signature(petition)
     publication = publish_snapshot(petition, utcnow())
     assert enqueued == [("render_publication_files", publication.id)]
-    assert prepare_publication_files(publication.id, utcnow()) == 6
+    assert prepare_publication_files(publication.id, utcnow()) == 7
     assert prepare_publication_files(publication.id, utcnow()) == 0
 
 

@@ -127,7 +127,7 @@ def test_each_publication_downloads_in_every_format(client, petition):
     assert client.get("/p/sante/publications/9/signatories.csv").status_code == 404
 
 
-def test_press_page_shows_files_counts_history_and_how_to_check_in_two_languages(client, petition):
+def test_press_page_shows_files_counts_history_and_how_to_check_once(client, petition):
     client.get("/p/sante/signatories.csv")
     page = client.get("/p/sante/press")
     html = page.get_data(as_text=True)
@@ -138,7 +138,12 @@ def test_press_page_shows_files_counts_history_and_how_to_check_in_two_languages
     for fmt in FORMATS:
         assert f"/p/sante/signatories.{fmt}" in html
     assert "/p/sante/signatories.txt?group=category" in html
-    assert '<div lang="fr">' in html and '<div lang="en">' in html
+    assert "/p/sante/signatories.csv?variant=excel" in html
+    assert visible_text(html).count("Comment vérifier cette liste") == 1
+    assert "How to check this list" not in html
+    english = client.get("/p/sante/press", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert visible_text(english).count("How to check this list") == 1
+    assert "Comment vérifier" not in english
     assert "verify_publication.py" in html
     text = visible_text(html)
     assert "Soignantes et soignants" in text and "/p/sante/publications/1" in html
