@@ -283,6 +283,13 @@ SETTINGS: tuple[Setting, ...] = (
             "before every copy is flagged to the organiser.",
         ),
         Setting(
+            "LETTER_MIN_OWN_WORDS",
+            "int",
+            80,
+            "Characters a supporter must write in their own words before their letter to "
+            "their representatives can leave (the organisers' prompt does not count).",
+        ),
+        Setting(
             "WRITE_LINK_MAX_AGE",
             "int",
             30 * DAY,

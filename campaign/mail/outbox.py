@@ -61,6 +61,7 @@ class EmailKind(StrEnum):
     PROFESSIONAL_ADDRESS = "professional_address"
     VERIFICATION_REJECTED = "verification_rejected"
     MAILING_TEST = "mailing_test"
+    LETTER_COPY = "letter_copy"
 
 
 class OutboxStatus(StrEnum):

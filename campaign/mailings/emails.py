@@ -1,4 +1,5 @@
-"""The mailings' emails (through the outbox): the test letter sent to an organiser."""
+"""The mailings' emails (through the outbox): the test letter sent to an organiser, and the
+copy of their letters sent to a supporter."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from campaign.accounts.models import User
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver
 from campaign.mail.transport import MailConnection, render_email
-from campaign.mailings.models import Mailing
-from campaign.mailings.services import sample_letter
+from campaign.mailings.letters import letters_of_request
+from campaign.mailings.models import DeliveryStatus, Mailing
+from campaign.mailings.services import role_label, sample_letter
 from campaign.mailings.templates import TemplateProblem
+from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
+from campaign.signatures.models import Signature, SignatureStatus
 
 
 def send_mailing_test_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
@@ -33,4 +37,44 @@ def send_mailing_test_email(outbox: OutboxMessage, connection: MailConnection) -
     return True
 
 
-SENDERS = {EmailKind.MAILING_TEST: send_mailing_test_email}
+def send_letter_copy_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send a supporter the copy of the letters they just wrote: to whom each went (or will
+    go once a moderator approves it), and its text. False when the supporter withdrew or
+    was erased, or no letter of that request is left."""
+    signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
+    if (
+        signature is None
+        or signature.status != SignatureStatus.CONFIRMED
+        or not signature.email_ciphertext
+        or not (outbox.detail or "").isdigit()
+    ):
+        return False
+    letters = letters_of_request(int(outbox.detail), signature.id, outbox.created_at)
+    if not letters:
+        return False
+    petition = db.session.get(Petition, signature.petition_id)
+    locale = signature.language
+    recipients = [
+        {
+            "name": official.full_name,
+            "role": role_label(official.role, locale, official.civility),
+            "held": delivery.status == DeliveryStatus.HELD,
+            "subject": delivery.subject or "",
+            "body": delivery.body or "",
+        }
+        for delivery, official in letters
+    ]
+    subject, text, html = render_email(
+        "letter_copy",
+        locale,
+        recipients=recipients,
+        petition_title=petition.text(locale).title,
+    )
+    deliver(outbox, connection, decrypt_email(signature.email_ciphertext), subject, text, html)
+    return True
+
+
+SENDERS = {
+    EmailKind.MAILING_TEST: send_mailing_test_email,
+    EmailKind.LETTER_COPY: send_letter_copy_email,
+}

@@ -283,17 +283,20 @@ class MailingActionForm(FlaskForm):
 
 
 class LetterForm(FlaskForm):
-    """A supporter's letter. The service checks the letter itself (a one-line subject,
-    lengths, officials of the département) and says what is wrong."""
+    """A supporter's letter: whom to, the subject, their own words and where they sign from.
+    The service checks the letter itself (a one-line subject, their own words, lengths,
+    officials of the département) and says what is wrong."""
 
     departement = SelectField(_l("Your département"), default="", validate_choice=False)
     officials = CheckboxesField(_l("Write to"), validate_choice=False)
     subject = StringField(_l("Subject"), filters=[strip_text])
-    body = TextAreaField(_l("Your letter"))
+    body = TextAreaField(_l("In your own words"), render_kw={"rows": 8})
+    place = StringField(_l("Your commune (optional)"), filters=[strip_text])
     # Digest of the text as prefilled: an untouched text follows a change of département.
     draft_digest = HiddenField()
     altcha = HiddenField()
     show = SubmitField(_l("Show my representatives"))
+    preview = SubmitField(_l("Preview the letters"))
     send = SubmitField(_l("Send my letter"))
 
     def offer_choices(self, officials: list[Official], locale: str) -> LetterForm:
@@ -321,14 +324,14 @@ class LetterForm(FlaskForm):
 
     def fill(self, draft: LetterDraft, written: set[int], keep_text: bool) -> None:
         """Tick the officials not yet written to and, unless the supporter changed the
-        text, put the organiser's template in."""
+        text, put the organisers' subject and prompt in."""
         self.officials.data = [
             str(official.id) for official in draft.officials if official.id not in written
         ]
         if keep_text and self._text_changed():
             return
-        self.subject.data, self.body.data = draft.subject, draft.body
-        self.draft_digest.data = text_digest(f"{draft.subject}\n{draft.body}")
+        self.subject.data, self.body.data = draft.subject, draft.prompt
+        self.draft_digest.data = text_digest(f"{draft.subject}\n{draft.prompt}")
 
     def _text_changed(self) -> bool:
         typed = f"{self.subject.data or ''}\n{self.body.data or ''}"

@@ -464,6 +464,11 @@ def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
                         "sent_at": utcnow(),
                         "last_error": None,
                     }
+                    if claim.body is None:
+                        # An organiser's letter is rendered for its recipient as it leaves:
+                        # keep what they received.
+                        values["subject"] = message.subject
+                        values["body"] = message.body
                     pending = _Outcome(claim.id, claim.token, values)
                 _settle(pending.delivery_id, pending.token, commit=False, **pending.values)
                 if pending.values["status"] is not DeliveryStatus.SENT:

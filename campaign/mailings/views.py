@@ -15,6 +15,7 @@ from campaign.mailings.letters import (
     already_written,
     draft_letter,
     open_letter_mailing,
+    preview_letters,
     write_to_representatives,
 )
 from campaign.mailings.subscriptions import unsubscribe_signatory
@@ -77,7 +78,10 @@ def write(slug: str, token: str):
     form.offer_choices(draft.officials, locale)
     written = already_written(signature.id, mailing.id)
     problem, status = None, 200
-    if not form.send.data:
+    if form.preview.data:
+        if not form.validate_on_submit():
+            status = 422
+    elif not form.send.data:
         # A first visit, or "show my representatives" after changing the département.
         form.fill(draft, written, keep_text=form.is_submitted())
     elif not form.validate_on_submit():
@@ -92,6 +96,7 @@ def write(slug: str, token: str):
                 form.subject.data or "",
                 form.body.data or "",
                 utcnow(),
+                place=form.place.data or "",
             )
         except LetterRefused as refusal:
             if refusal.field in form:
@@ -106,6 +111,16 @@ def write(slug: str, token: str):
                 text=petition.text(locale),
                 outcome=outcome,
             )
+    ticked = set(form.official_ids())
+    previews = preview_letters(
+        mailing,
+        signature,
+        form.chosen_departement(),
+        [official for official in draft.officials if official.id in ticked],
+        form.subject.data or "",
+        form.body.data or "",
+        form.place.data or "",
+    )
     page = render_template(
         "mailings/write.html",
         petition=petition,
@@ -114,6 +129,8 @@ def write(slug: str, token: str):
         officials=draft.officials,
         written=written,
         problem=problem,
+        previews=previews,
+        prompt=draft.prompt,
     )
     return page, status
 

@@ -135,6 +135,21 @@ def test_each_official_gets_one_letter_from_the_platform_with_reply_to_the_organ
     assert db.session.get(Mailing, mailing.id).status == MailingStatus.DONE
 
 
+def test_each_letter_is_stored_as_its_recipient_received_it(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=2)
+    assert start_mailing(mailing.id, organiser, utcnow())
+    messages = box.wait_for(2)
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.SENT: 2})
+    received = {message["Message-ID"]: message for message in messages}
+    for delivery in db.session.scalars(select(Delivery)):
+        message = received[f"<delivery-{delivery.id}.{mailing.id}@tribune.example>"]
+        assert delivery.subject == message["Subject"]
+        assert delivery.body == message.get_body(("plain",)).get_content()
+    assert len({d.subject for d in db.session.scalars(select(Delivery))}) == 2
+
+
 def test_unknown_merge_field_is_refused_before_anything_is_queued(mail_app, smtp_with):
     box = ScriptedMailbox()
     mail_app(smtp_with(box))
