@@ -283,6 +283,13 @@ SETTINGS: tuple[Setting, ...] = (
             "before every copy is flagged to the organiser.",
         ),
         Setting(
+            "MAILING_CONFIRM_TYPED_ABOVE",
+            "int",
+            100,
+            "Recipients above which an organiser confirms a mailing by typing their number, "
+            "not only by pressing the button.",
+        ),
+        Setting(
             "LETTER_MIN_OWN_WORDS",
             "int",
             80,

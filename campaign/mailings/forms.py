@@ -282,6 +282,22 @@ class MailingActionForm(FlaskForm):
     """A mailing's button: start, pause, resume, cancel, retry, test (CSRF only)."""
 
 
+class StartForm(FlaskForm):
+    """The confirmation of a sending: the recipients as shown (their digest) and, for a
+    large mailing, their number typed by the organiser."""
+
+    recipients_digest = HiddenField()
+    typed_count = IntegerField(
+        _l("Type the number of recipients to confirm"),
+        validators=[Optional()],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+
+    def confirming(self) -> bool:
+        """Whether this is the confirmation (the second step), not the first "Send"."""
+        return bool(self.recipients_digest.data)
+
+
 class LetterForm(FlaskForm):
     """A supporter's letter: whom to, the subject, their own words and where they sign from.
     The service checks the letter itself (a one-line subject, their own words, lengths,

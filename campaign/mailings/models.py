@@ -146,6 +146,9 @@ class Mailing(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The organiser's address, for Reply-To: copied when sending starts.
     reply_to: Mapped[str] = mapped_column(String(254), default="")
+    # The recipients the organiser confirmed (official or signature ids), set when sending
+    # is confirmed: a scheduled mailing writes to them, not to whoever matches later.
+    confirmed_recipients: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -62,6 +63,15 @@ class NoRecipients(DomainError):
 
 class MailingNotEditable(DomainError):
     """Only a draft mailing can be changed."""
+
+
+class RecipientsChanged(DomainError):
+    """The recipients are no longer those the organiser confirmed (an import, an
+    unsubscription, a saved change in between): confirm again."""
+
+
+class CountNotConfirmed(DomainError):
+    """A large mailing needs its number of recipients typed, and it was not (or wrongly)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,6 +337,52 @@ def subscribed_signatures(petition_id: int) -> list[Signature]:
     )
 
 
+# How many recipients the confirmation names before "and N others".
+NAMED_IN_CONFIRMATION = 5
+
+
+@dataclass(frozen=True)
+class RecipientSet:
+    """Who a mailing writes to as things stand: the ids (officials, or signatures for an
+    update), a few names to show, and a digest that a confirmation carries back."""
+
+    ids: list[int]
+    first_names: list[str]
+    digest: str
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+def _digest_of(mailing: Mailing, ids: list[int]) -> str:
+    # The templates are part of what is confirmed: a change saved in another tab after the
+    # confirmation page was shown is not sent without a second look.
+    material = "\n".join([mailing.subject_template, mailing.body_template, ",".join(map(str, ids))])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def recipient_set(mailing: Mailing) -> RecipientSet:
+    """The recipients the mailing would write to now, for its confirmation."""
+    if mailing.kind == MailingKind.UPDATE:
+        people = subscribed_signatures(mailing.petition_id)
+        names = [f"{person.first_name} {person.last_name}".strip() for person in people]
+    elif mailing.kind == MailingKind.LETTER:
+        people = selected_officials(mailing.selection or {})
+        names = [person.full_name for person in people]
+    else:
+        people, names = [], []
+    ids = sorted(person.id for person in people)
+    return RecipientSet(
+        ids=ids, first_names=names[:NAMED_IN_CONFIRMATION], digest=_digest_of(mailing, ids)
+    )
+
+
+def typing_required(count: int) -> bool:
+    """Whether a mailing to `count` recipients is confirmed by typing that number."""
+    return count > current_app.config["MAILING_CONFIRM_TYPED_ABOVE"]
+
+
 def recipient_count(mailing: Mailing) -> int:
     """How many people the mailing would write to now."""
     if mailing.kind == MailingKind.LETTER:
@@ -471,6 +527,15 @@ def _interleave_domains(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
+def _confirmed(people: list, mailing: Mailing) -> list:
+    """Those of `people` the organiser confirmed (all of them for a mailing started before
+    confirmations were recorded): nobody who matches only later is written to."""
+    if mailing.confirmed_recipients is None:
+        return people
+    confirmed = set(mailing.confirmed_recipients)
+    return [person for person in people if person.id in confirmed]
+
+
 def _delivery_rows(mailing: Mailing, now: datetime) -> list[dict[str, Any]]:
     if mailing.kind == MailingKind.LETTER:
         return [
@@ -482,7 +547,7 @@ def _delivery_rows(mailing: Mailing, now: datetime) -> list[dict[str, Any]]:
                 "status": DeliveryStatus.QUEUED,
                 "created_at": now,
             }
-            for official in selected_officials(mailing.selection or {})
+            for official in _confirmed(selected_officials(mailing.selection or {}), mailing)
         ]
     return [
         {
@@ -493,7 +558,7 @@ def _delivery_rows(mailing: Mailing, now: datetime) -> list[dict[str, Any]]:
             "status": DeliveryStatus.QUEUED,
             "created_at": now,
         }
-        for signature in subscribed_signatures(mailing.petition_id)
+        for signature in _confirmed(subscribed_signatures(mailing.petition_id), mailing)
     ]
 
 
@@ -514,23 +579,52 @@ def _materialise(mailing: Mailing, now: datetime) -> int:
     return len(rows)
 
 
-def start_mailing(mailing_id: int, actor, now: datetime) -> bool:
-    """Send a draft mailing now, or schedule it for its send_at. False when it already
-    left draft (a second click). Raises TemplateProblem or NoRecipients, changing nothing."""
+def check_before_start(mailing: Mailing) -> None:
+    """What "Send" checks before asking for a confirmation. Raises TemplateProblem or
+    NoRecipients."""
+    check_templates(mailing)
+    if mailing.kind != MailingKind.REPRESENTATIVES and recipient_count(mailing) == 0:
+        raise NoRecipients(mailing.id)
+
+
+def start_mailing(
+    mailing_id: int,
+    actor,
+    now: datetime,
+    confirmed: str | None = None,
+    typed_count: int | None = None,
+) -> bool:
+    """Send a draft mailing now, or schedule it for its send_at, to exactly the recipients
+    confirmed: `confirmed` is the digest of the RecipientSet the organiser saw (None: the
+    caller confirms the current one), `typed_count` their number as typed, required above
+    MAILING_CONFIRM_TYPED_ABOVE. False when it already left draft (a second click). Raises
+    TemplateProblem, NoRecipients, RecipientsChanged or CountNotConfirmed, changing
+    nothing."""
     mailing = db.session.get(Mailing, mailing_id)
     if mailing is None or mailing.status not in EDITABLE:
         return False
     check_templates(mailing)
-    if mailing.kind != MailingKind.REPRESENTATIVES and recipient_count(mailing) == 0:
-        raise NoRecipients(mailing_id)
+    recipients = recipient_set(mailing)
+    if mailing.kind != MailingKind.REPRESENTATIVES:
+        if recipients.count == 0:
+            raise NoRecipients(mailing_id)
+        if confirmed is not None:
+            if confirmed != recipients.digest:
+                raise RecipientsChanged(mailing_id)
+            if typing_required(recipients.count) and typed_count != recipients.count:
+                raise CountNotConfirmed(mailing_id)
     later = mailing.send_at is not None and mailing.send_at > now
     to = MailingStatus.SCHEDULED if later else MailingStatus.SENDING
-    values: dict[str, Any] = {"reply_to": getattr(actor, "email", "") or ""}
+    values: dict[str, Any] = {
+        "reply_to": getattr(actor, "email", "") or "",
+        "confirmed_recipients": recipients.ids,
+    }
     if not later:
         values["started_at"] = now
     if not Mailing.move(db.session, mailing_id, EDITABLE, to, **values):
         db.session.rollback()
         return False
+    db.session.refresh(mailing, ["confirmed_recipients"])
     count = (
         0 if later or mailing.kind == MailingKind.REPRESENTATIVES else _materialise(mailing, now)
     )
