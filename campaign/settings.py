@@ -304,6 +304,13 @@ SETTINGS: tuple[Setting, ...] = (
             "confirming (30 days).",
         ),
         Setting(
+            "REPLY_TO_LINK_MAX_AGE",
+            "int",
+            7 * DAY,
+            "Lifetime, in seconds, of the link that confirms a campaign's Reply-To address "
+            "(7 days).",
+        ),
+        Setting(
             "UNSUBSCRIBE_LINK_MAX_AGE",
             "int",
             365 * DAY,

@@ -20,7 +20,15 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import db
 
-PURPOSES = ("confirm", "withdraw", "rights", "unsubscribe", "verify_address", "write")
+PURPOSES = (
+    "confirm",
+    "withdraw",
+    "rights",
+    "unsubscribe",
+    "verify_address",
+    "write",
+    "reply_to",
+)
 
 
 def new_link_key() -> str:

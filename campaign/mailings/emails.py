@@ -8,12 +8,13 @@ from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver
 from campaign.mail.transport import MailConnection, render_email
 from campaign.mailings.letters import letters_of_request
-from campaign.mailings.models import DeliveryStatus, Mailing
+from campaign.mailings.models import DeliveryStatus, Mailing, ReplyAddress
 from campaign.mailings.services import role_label, sample_letter
 from campaign.mailings.templates import TemplateProblem
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
+from campaign.tokens import external_url, make_token
 
 
 def send_mailing_test_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
@@ -74,7 +75,33 @@ def send_letter_copy_email(outbox: OutboxMessage, connection: MailConnection) ->
     return True
 
 
+def send_reply_to_confirmation_email(outbox: OutboxMessage, connection: MailConnection) -> bool:
+    """Send the link that confirms a campaign's Reply-To address, to that address. False
+    when the record is gone or already confirmed."""
+    from flask import current_app
+
+    from campaign.clock import utcnow
+
+    record = db.session.get(ReplyAddress, int(outbox.detail)) if outbox.detail else None
+    if record is None or record.confirmed_at is not None:
+        return False
+    petition = db.session.get(Petition, record.petition_id)
+    confirm_url = external_url(
+        "mailings.confirm_reply_to", token=make_token("reply_to", record, utcnow())
+    )
+    subject, text, html = render_email(
+        "reply_to_confirmation",
+        petition.language,
+        petition_title=petition.text(petition.language).title,
+        confirm_url=confirm_url,
+        max_age_days=current_app.config["REPLY_TO_LINK_MAX_AGE"] // 86400,
+    )
+    deliver(outbox, connection, record.email, subject, text, html)
+    return True
+
+
 SENDERS = {
+    EmailKind.REPLY_TO_CONFIRMATION: send_reply_to_confirmation_email,
     EmailKind.MAILING_TEST: send_mailing_test_email,
     EmailKind.LETTER_COPY: send_letter_copy_email,
 }

@@ -33,7 +33,7 @@ from campaign.mailings.models import Mailing, MailingKind, Official, OfficialRol
 from campaign.mailings.services import MailingFields, fields_of, role_label, text_digest
 from campaign.mailings.templates import MAX_TEMPLATE_LENGTH
 from campaign.petitions.forms import CheckboxesField
-from campaign.signatures.forms import plain_text
+from campaign.signatures.forms import is_email_address, plain_text
 
 
 class OfficialsImportForm(FlaskForm):
@@ -157,6 +157,17 @@ class MailingForm(FlaskForm):
     )
     official_daily_cap = _count(_l("Letters an official receives per day, at most"), 1, 10_000)
     hold_for_moderation = BooleanField(_l("A moderator reads each letter before it leaves"))
+    sender_name = StringField(
+        _l("Sender name"),
+        filters=[strip_text],
+        validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
+    )
+    reply_to_address = StringField(
+        _l("Address for replies (optional)"),
+        filters=[strip_text],
+        validators=[Length(max=254, message=_l("At most %(max)d characters."))],
+        render_kw={"type": "email", "autocomplete": "email"},
+    )
     send_at = DateTimeLocalField(
         _l("Send at (optional)"),
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
@@ -193,6 +204,10 @@ class MailingForm(FlaskForm):
         if mailing.kind != MailingKind.REPRESENTATIVES:
             del form.official_daily_cap
             del form.hold_for_moderation
+        else:
+            # Supporters' letters are from the supporter, and replies go to them.
+            del form.sender_name
+            del form.reply_to_address
         if "roles" in form:
             form.roles.choices = [
                 SelectChoice(role.value, role_labels[role]) for role in OfficialRole
@@ -207,6 +222,10 @@ class MailingForm(FlaskForm):
             ]
             form._officials = officials
         return form
+
+    def validate_reply_to_address(self, field: StringField) -> None:
+        if field.data and not is_email_address(field.data):
+            raise ValidationError(_l("Enter a valid email address, such as name@example.org."))
 
     def show_problem(self, part: str, message: str) -> None:
         """Show a template error next to the subject or the text."""
@@ -250,6 +269,8 @@ class MailingForm(FlaskForm):
             "domain_cap_per_hour",
             "official_daily_cap",
             "hold_for_moderation",
+            "sender_name",
+            "reply_to_address",
         ):
             if name in self:
                 setattr(fields, name, self[name].data)

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 
 import flask_mail
 from flask import current_app
@@ -47,6 +47,7 @@ from campaign.mailings.services import (
     finish_if_complete,
     letter_context,
     petition_context,
+    site_name,
     start_due_mailings,
 )
 from campaign.mailings.templates import TemplateProblem, one_line, render_letter, text_to_html
@@ -194,6 +195,18 @@ def _platform_address() -> str:
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
+def campaign_sender(sender_name: str) -> str | tuple[str, str]:
+    """From of an organiser's mailing: "<campaign> via <site>" at the platform's own
+    address (the domain that SPF, DKIM and DMARC vouch for); the platform's own From when
+    the mailing names no sender. A (name, address) pair: Flask-Mail encodes the name once
+    (RFC 2047); a name already encoded by formataddr() was encoded twice and arrived as
+    "=?utf-8?q?...?=" in the reader's mail client."""
+    name = one_line(sender_name)
+    if not name:
+        return current_app.config["MAIL_DEFAULT_SENDER"]
+    return (f"{name} via {site_name()}", _platform_address())
+
+
 @dataclass(frozen=True)
 class MailingSnapshot:
     """What a sending job reads of its mailing and petition once, not at every message."""
@@ -203,6 +216,7 @@ class MailingSnapshot:
     subject_template: str
     body_template: str
     reply_to: str
+    sender_name: str
     language: str
     base: dict
 
@@ -215,6 +229,7 @@ class MailingSnapshot:
             subject_template=mailing.subject_template,
             body_template=mailing.body_template,
             reply_to=mailing.reply_to,
+            sender_name=mailing.sender_name,
             language=petition.language,
             base=petition_context(petition),
         )
@@ -225,7 +240,7 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
     locale = mailing.language
     base = mailing.base
     headers: dict[str, str] = {}
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    sender = campaign_sender(mailing.sender_name)
     reply_to = mailing.reply_to or None
     if mailing.kind == MailingKind.UPDATE:
         signature = (
@@ -267,7 +282,7 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
             # The supporter's name in the display, the platform's address in From (never the
             # supporter's: it would fail DMARC), and their address for replies.
             name = one_line(f"{supporter.first_name} {supporter.last_name}")
-            sender = formataddr((f"{name} (via Tribune)", _platform_address()))
+            sender = (f"{name} (via {site_name()})", _platform_address())
             reply_to = decrypt_email(supporter.email_ciphertext)
             subject = one_line(delivery.subject or "")
             text = delivery.body or ""

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.tokens import new_link_key
 from campaign.transitions import StateMachine
 
 
@@ -146,6 +147,11 @@ class Mailing(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The organiser's address, for Reply-To: copied when sending starts.
     reply_to: Mapped[str] = mapped_column(String(254), default="")
+    # Who the letter is from, in the From display name: "<sender_name> via <site>".
+    sender_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # The campaign's address for replies; it must be confirmed (ReplyAddress) before a
+    # mailing with it starts. Empty: the organiser's own account address.
+    reply_to_address: Mapped[str] = mapped_column(String(254), default="", server_default="")
     # The recipients the organiser confirmed (official or signature ids), set when sending
     # is confirmed: a scheduled mailing writes to them, not to whoever matches later.
     confirmed_recipients: Mapped[list | None] = mapped_column(JSON)
@@ -168,6 +174,23 @@ class Mailing(db.Model):
         return (
             MAILING_TRANSITIONS.move(session, cls, sources, to, cls.id == mailing_id, **values) == 1
         )
+
+
+class ReplyAddress(db.Model):
+    """A campaign's address for replies, and whether someone who reads it clicked the
+    link sent there: an organiser cannot have officials reply to an address they do not
+    hold."""
+
+    __tablename__ = "reply_addresses"
+    __table_args__ = (UniqueConstraint("petition_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    link_key: Mapped[str] = mapped_column(String(32), default=new_link_key)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
 
 
 class DeliveryStatus(StrEnum):

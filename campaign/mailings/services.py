@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app
@@ -40,8 +41,9 @@ from campaign.mailings.models import (
     MailingStatus,
     Official,
     OfficialRole,
+    ReplyAddress,
 )
-from campaign.mailings.templates import RenderedLetter, render_letter
+from campaign.mailings.templates import RenderedLetter, one_line, render_letter
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
@@ -68,6 +70,10 @@ class MailingNotEditable(DomainError):
 class RecipientsChanged(DomainError):
     """The recipients are no longer those the organiser confirmed (an import, an
     unsubscription, a saved change in between): confirm again."""
+
+
+class ReplyToNotConfirmed(DomainError):
+    """The mailing's Reply-To address has not been confirmed from its inbox yet."""
 
 
 class CountNotConfirmed(DomainError):
@@ -219,6 +225,8 @@ class MailingFields:
     official_daily_cap: int = 50
     hold_for_moderation: bool = False
     send_at: datetime | None = None
+    sender_name: str = ""
+    reply_to_address: str = ""
 
     def selection(self) -> dict[str, list]:
         return {
@@ -245,6 +253,8 @@ def fields_of(mailing: Mailing) -> MailingFields:
         official_daily_cap=mailing.official_daily_cap,
         hold_for_moderation=mailing.hold_for_moderation,
         send_at=mailing.send_at,
+        sender_name=mailing.sender_name,
+        reply_to_address=mailing.reply_to_address,
     )
 
 
@@ -258,6 +268,87 @@ def _apply(mailing: Mailing, fields: MailingFields) -> None:
     mailing.official_daily_cap = max(1, fields.official_daily_cap)
     mailing.hold_for_moderation = fields.hold_for_moderation
     mailing.send_at = fields.send_at
+    mailing.sender_name = one_line(fields.sender_name or "")[:100]
+    mailing.reply_to_address = (fields.reply_to_address or "").strip().lower()
+
+
+# A confirmation link is sent again on save only after this long: saving twice is not two
+# emails to the campaign's inbox.
+REPLY_TO_RESEND_AFTER = timedelta(minutes=10)
+
+
+def reply_address(petition_id: int, email: str) -> ReplyAddress | None:
+    """The petition's record of this Reply-To address, if one was asked for."""
+    return db.session.scalar(
+        select(ReplyAddress).where(
+            ReplyAddress.petition_id == petition_id, ReplyAddress.email == email.strip().lower()
+        )
+    )
+
+
+def _ask_reply_address_confirmation(mailing: Mailing, actor, now: datetime) -> int | None:
+    """When the mailing names a Reply-To address its petition has not confirmed, add the
+    confirmation email to the transaction; its outbox id (None: nothing to send)."""
+    email = mailing.reply_to_address
+    if not email:
+        return None
+    record = reply_address(mailing.petition_id, email)
+    if record is not None and (
+        record.confirmed_at is not None or now - record.requested_at < REPLY_TO_RESEND_AFTER
+    ):
+        return None
+    if record is None:
+        record = ReplyAddress(petition_id=mailing.petition_id, email=email)
+        db.session.add(record)
+    record.requested_at = now
+    record.requested_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    outbox = OutboxMessage(
+        kind=EmailKind.REPLY_TO_CONFIRMATION,
+        user_id=getattr(actor, "id", None),
+        petition_id=mailing.petition_id,
+        detail=str(record.id),
+        created_at=now,
+    )
+    db.session.add(outbox)
+    db.session.flush()
+    return outbox.id
+
+
+def confirm_reply_address(record_id: int, now: datetime) -> bool:
+    """Someone who reads the address followed its link and confirmed: mailings of the
+    petition may now use it. False when it was confirmed already."""
+    record = db.session.get(ReplyAddress, record_id)
+    if record is None or record.confirmed_at is not None:
+        return False
+    record.confirmed_at = now
+    audit.record(
+        "mailing.reply_to_confirmed", now, petition_id=record.petition_id, detail=record.email
+    )
+    db.session.commit()
+    return True
+
+
+def reply_address_state(mailing: Mailing) -> str | None:
+    """ "confirmed" or "pending" for the mailing's Reply-To address; None without one."""
+    if not mailing.reply_to_address:
+        return None
+    record = reply_address(mailing.petition_id, mailing.reply_to_address)
+    return "confirmed" if record is not None and record.confirmed_at else "pending"
+
+
+def site_name() -> str:
+    """The platform's name, as the display name of its own From address says it."""
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[0] or "Tribune"
+
+
+def reply_to_confirmed(mailing: Mailing) -> bool:
+    """Whether the mailing's Reply-To may be used: its own confirmed address, or none
+    (the organiser's account address then)."""
+    if not mailing.reply_to_address:
+        return True
+    record = reply_address(mailing.petition_id, mailing.reply_to_address)
+    return record is not None and record.confirmed_at is not None
 
 
 def create_mailing(
@@ -273,17 +364,25 @@ def create_mailing(
     )
     _apply(mailing, fields)
     db.session.add(mailing)
+    db.session.flush()
+    outbox_id = _ask_reply_address_confirmation(mailing, actor, now)
     db.session.commit()
+    if outbox_id is not None:
+        deliver_soon(outbox_id)
     return mailing
 
 
-def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime) -> Mailing:
-    """Change a draft mailing. Raises MailingNotEditable once it has left draft."""
+def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime, actor=None) -> Mailing:
+    """Change a draft mailing; a new Reply-To address gets its confirmation email. Raises
+    MailingNotEditable once it has left draft."""
     if mailing.status not in EDITABLE and mailing.kind != MailingKind.REPRESENTATIVES:
         raise MailingNotEditable(mailing.id)
     _apply(mailing, fields)
     mailing.updated_at = now
+    outbox_id = _ask_reply_address_confirmation(mailing, actor, now)
     db.session.commit()
+    if outbox_id is not None:
+        deliver_soon(outbox_id)
     return mailing
 
 
@@ -580,9 +679,11 @@ def _materialise(mailing: Mailing, now: datetime) -> int:
 
 
 def check_before_start(mailing: Mailing) -> None:
-    """What "Send" checks before asking for a confirmation. Raises TemplateProblem or
-    NoRecipients."""
+    """What "Send" checks before asking for a confirmation. Raises TemplateProblem,
+    ReplyToNotConfirmed or NoRecipients."""
     check_templates(mailing)
+    if not reply_to_confirmed(mailing):
+        raise ReplyToNotConfirmed(mailing.id)
     if mailing.kind != MailingKind.REPRESENTATIVES and recipient_count(mailing) == 0:
         raise NoRecipients(mailing.id)
 
@@ -598,12 +699,14 @@ def start_mailing(
     confirmed: `confirmed` is the digest of the RecipientSet the organiser saw (None: the
     caller confirms the current one), `typed_count` their number as typed, required above
     MAILING_CONFIRM_TYPED_ABOVE. False when it already left draft (a second click). Raises
-    TemplateProblem, NoRecipients, RecipientsChanged or CountNotConfirmed, changing
-    nothing."""
+    TemplateProblem, ReplyToNotConfirmed, NoRecipients, RecipientsChanged or
+    CountNotConfirmed, changing nothing."""
     mailing = db.session.get(Mailing, mailing_id)
     if mailing is None or mailing.status not in EDITABLE:
         return False
     check_templates(mailing)
+    if not reply_to_confirmed(mailing):
+        raise ReplyToNotConfirmed(mailing_id)
     recipients = recipient_set(mailing)
     if mailing.kind != MailingKind.REPRESENTATIVES:
         if recipients.count == 0:
@@ -616,7 +719,7 @@ def start_mailing(
     later = mailing.send_at is not None and mailing.send_at > now
     to = MailingStatus.SCHEDULED if later else MailingStatus.SENDING
     values: dict[str, Any] = {
-        "reply_to": getattr(actor, "email", "") or "",
+        "reply_to": mailing.reply_to_address or getattr(actor, "email", "") or "",
         "confirmed_recipients": recipients.ids,
     }
     if not later:

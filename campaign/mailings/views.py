@@ -18,12 +18,15 @@ from campaign.mailings.letters import (
     preview_letters,
     write_to_representatives,
 )
+from campaign.mailings.models import ReplyAddress
+from campaign.mailings.services import confirm_reply_address
 from campaign.mailings.subscriptions import unsubscribe_signatory
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
 from campaign.signatures.forms import ActionForm
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token
+from campaign.tokens import row_from_token
 
 bp = Blueprint("mailings", __name__)
 
@@ -133,6 +136,45 @@ def write(slug: str, token: str):
         prompt=draft.prompt,
     )
     return page, status
+
+
+# --- Confirming a campaign's Reply-To address -------------------------------------------------
+
+
+def _reply_address(token: str) -> tuple[ReplyAddress, Petition]:
+    max_age = current_app.config["REPLY_TO_LINK_MAX_AGE"]
+    record = row_from_token("reply_to", token, utcnow(), max_age, ReplyAddress)
+    return record, find_petition(record.petition_id)
+
+
+@bp.get("/reply-to/<token>")
+def confirm_reply_to(token: str):
+    # A GET changes nothing: mail scanners open links.
+    record, petition = _reply_address(token)
+    return render_template(
+        "mailings/reply_to.html",
+        petition=petition,
+        text=petition.text(str(get_locale())),
+        address=record.email,
+        confirmed=record.confirmed_at is not None,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/reply-to/<token>")
+def confirm_reply_to_now(token: str):
+    # The CSRF token is checked before the view runs (CSRFProtect).
+    record, petition = _reply_address(token)
+    confirm_reply_address(record.id, utcnow())
+    return render_template(
+        "mailings/reply_to.html",
+        petition=petition,
+        text=petition.text(str(get_locale())),
+        address=record.email,
+        confirmed=True,
+        just_confirmed=True,
+        form=ActionForm(),
+    )
 
 
 # --- Unsubscribing from updates ----------------------------------------------------------

@@ -29,6 +29,7 @@ from campaign.mailings.services import (
     MailingNotEditable,
     NoRecipients,
     RecipientsChanged,
+    ReplyToNotConfirmed,
 )
 from campaign.mailings.templates import MERGE_FIELDS, TemplateProblem
 from campaign.petitions.models import Petition
@@ -167,6 +168,8 @@ def _render_compose(
         kind_labels=KIND_LABELS,
         action_form=MailingActionForm(),
         shown_officials=form.shown_official_ids(),
+        reply_state=mailing_services.reply_address_state(mailing),
+        site_name=mailing_services.site_name(),
         **page,
     )
     return page, status
@@ -260,7 +263,7 @@ def edit_mailing(slug: str, mailing_id: int):
     if not form.validate_on_submit():
         return _render_compose(petition, mailing, form, 422)
     try:
-        mailing_services.update_mailing(mailing, form.fields(mailing), utcnow())
+        mailing_services.update_mailing(mailing, form.fields(mailing), utcnow(), current_user)
     except MailingNotEditable:
         flash(_("This mailing has left the draft stage: it can no longer be changed."), "error")
         return redirect(url_for("workspace.mailing", slug=slug, mailing_id=mailing_id), code=303)
@@ -360,6 +363,9 @@ def start_mailing(slug: str, mailing_id: int):
     except NoRecipients:
         form = _compose_form(mailing, saved=True)
         return _render_compose(petition, mailing, form, 422, no_recipients=True)
+    except ReplyToNotConfirmed:
+        form = _compose_form(mailing, saved=True)
+        return _render_compose(petition, mailing, form, 422, reply_to_pending=True)
     except RecipientsChanged:
         return _render_confirmation(petition, mailing, StartForm(formdata=None), 409, changed=True)
     except CountNotConfirmed:

@@ -661,3 +661,84 @@ def test_a_scheduled_mailing_can_be_cancelled_until_it_starts(organiser, petitio
     assert status_of(mailing_id) == MailingStatus.CANCELLED
     assert start_due_mailings(utcnow() + timedelta(hours=2)) == []
     assert deliveries(mailing_id) == {} and box.messages == []
+
+
+# --- A real sender (issue 17, item 3) --------------------------------------------------------
+
+
+def test_a_mailing_leaves_as_the_campaign_via_the_site_with_its_confirmed_reply_to(
+    app, organiser, petition, deputes, box
+):
+    from email import policy
+    from email.utils import parseaddr
+    from urllib.parse import urlsplit
+
+    from campaign.mailings.models import ReplyAddress
+
+    mailing_id = new_letter(
+        organiser,
+        petition,
+        sender_name="Collectif Santé Publique",
+        reply_to_address="Contact@Collectif.example",
+    )
+    # The campaign's inbox gets a link; nothing may leave until it is followed.
+    [request] = box.wait_for(1)
+    assert request["To"] == "contact@collectif.example"
+    edit = organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
+    assert "Waiting for confirmation" in visible_text(edit)
+    refused = post(organiser, f"{base(petition)}/{mailing_id}/start")
+    assert refused.status_code == 422
+    assert "not confirmed yet" in visible_text(refused.get_data(as_text=True))
+    assert status_of(mailing_id) == MailingStatus.DRAFT and deliveries(mailing_id) == {}
+
+    link = urlsplit(re.search(r"https?://\S+/reply-to/\S+", text_part(request)).group(0)).path
+    visitor = english_client(app)
+    # Opening the link (a mail scanner does) confirms nothing.
+    assert "Confirm this address" in visible_text(visitor.get(link).get_data(as_text=True))
+    db.session.expire_all()
+    assert db.session.scalar(select(ReplyAddress.confirmed_at)) is None
+    # A POST without the CSRF token confirms nothing either.
+    assert visitor.post(link).status_code == 400
+    confirmed = visitor.post(link, data={"csrf_token": csrf_token(visitor, link)})
+    assert "Confirmed" in visible_text(confirmed.get_data(as_text=True))
+
+    assert start(organiser, petition, mailing_id).status_code == 303
+    letters = box.wait_for(4)[1:]
+    for letter in letters:
+        decoded = str(policy.default.header_factory("From", letter["From"]))
+        assert parseaddr(decoded) == ("Collectif Santé Publique via Tribune", PLATFORM)
+        assert letter["Reply-To"] == "contact@collectif.example"
+
+
+def test_a_reply_to_address_confirmed_once_serves_the_petitions_next_mailings(
+    app, organiser, petition, deputes, box
+):
+    from campaign.clock import utcnow
+    from campaign.mailings.models import ReplyAddress
+
+    db.session.add(
+        ReplyAddress(
+            petition_id=petition.id, email="contact@collectif.example", confirmed_at=utcnow()
+        )
+    )
+    db.session.commit()
+    mailing_id = new_letter(organiser, petition, reply_to_address="contact@collectif.example")
+    assert start(organiser, petition, mailing_id).status_code == 303
+    letters = box.wait_for(3)
+    assert {letter["Reply-To"] for letter in letters} == {"contact@collectif.example"}
+    # Without a sender name, the platform's own From, as before.
+    assert {letter["From"] for letter in letters} == {f"Tribune <{PLATFORM}>"}
+
+
+def test_a_bad_reply_to_address_or_a_sender_name_with_a_line_break_is_refused(
+    organiser, petition, deputes, box
+):
+    mailing_id = new_letter(organiser, petition)
+    response = save(
+        organiser, petition, mailing_id, reply_to_address="pas une adresse", sender_name="A\nB"
+    )
+    assert response.status_code == 422
+    page = visible_text(response.get_data(as_text=True))
+    assert "Enter a valid email address" in page
+    assert db.session.get(Mailing, mailing_id).reply_to_address == ""
+    assert box.messages == []
