@@ -127,6 +127,8 @@ def salutation(official: Official, locale: str) -> str:
     "Monsieur le sénateur", "Madame, Monsieur" when the civility is unknown; in English,
     "Dear Ms Dupont"."""
     word = civility_word(official.civility, locale)
+    if official.role == OfficialRole.AUTORITE:
+        return _institution_salutation(official.civility, locale)
     if not locale.startswith("fr"):
         return f"Dear {word} {official.last_name}" if word else f"Dear {official.full_name}"
     if not word:
@@ -135,6 +137,18 @@ def salutation(official: Official, locale: str) -> str:
     if titles is None:
         return word
     return f"{word} {titles[0] if official.civility == Civility.MADAME else titles[1]}"
+
+
+def _institution_salutation(civility: str | None, locale: str) -> str:
+    """An authority (CNIL, a health insurance fund, a ministry's department) is addressed
+    through its head when the directory names one ("Madame la Présidente"), else as an
+    institution ("Madame, Monsieur")."""
+    french = locale.startswith("fr")
+    if civility == Civility.MADAME:
+        return "Madame la Présidente" if french else "Dear Madam President"
+    if civility == Civility.MONSIEUR:
+        return "Monsieur le Président" if french else "Dear Mr President"
+    return "Madame, Monsieur" if french else "Dear Sir or Madam"
 
 
 def petition_context(petition: Petition) -> dict[str, Any]:
