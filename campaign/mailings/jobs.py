@@ -46,6 +46,7 @@ from campaign.mailings.models import (
 from campaign.mailings.services import (
     finish_if_complete,
     letter_context,
+    mark_official_bouncing,
     petition_context,
     site_name,
     start_due_mailings,
@@ -63,7 +64,19 @@ STATUS_CHECK_INTERVAL = 1.0
 
 
 class NothingToSend(Exception):
-    """The recipient is gone (withdrawn, unsubscribed, erased): cancel the delivery."""
+    """The recipient is gone (withdrawn, unsubscribed, erased) or their address bounces:
+    cancel the delivery."""
+
+
+def is_address_bounce(error: Exception) -> bool:
+    """Whether the server refused the recipient's address for good: 5xx at RCPT, or at
+    DATA. A refusal of our sender (MAIL FROM) says nothing about the recipient."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(error, smtplib.SMTPDataError):
+        return 500 <= error.smtp_code < 600
+    return False
 
 
 def wake_senders(mailing_id: int, reason: str) -> None:
@@ -269,7 +282,9 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
     else:
         official = db.session.get(Official, delivery.official_id) if delivery.official_id else None
         if official is None:
-            raise NothingToSend
+            raise NothingToSend("recipient gone")
+        if official.bouncing_since is not None:
+            raise NothingToSend("address bouncing")
         recipient = official.email
         if mailing.kind == MailingKind.REPRESENTATIVES:
             supporter = (
@@ -342,7 +357,7 @@ def _outcome_of(claim: Claim, error: Exception, max_attempts: int) -> tuple[_Out
     not there: let the backoff run)."""
     delivery_id, token = claim.id, claim.token
     if isinstance(error, NothingToSend):
-        values = {"status": DeliveryStatus.CANCELLED, "last_error": "recipient gone"}
+        values = {"status": DeliveryStatus.CANCELLED, "last_error": str(error) or "recipient gone"}
         return _Outcome(delivery_id, token, values), False
     if isinstance(error, (TemplateProblem, flask_mail.BadHeaderError)):
         values = {"status": DeliveryStatus.FAILED, "last_error": str(error)[:300]}
@@ -473,6 +488,10 @@ def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
                 except (AmbiguousDelivery, TimeoutError, smtplib.SMTPException, OSError) as error:
                     connection.close()
                     pending, pause = _outcome_of(claim, error, max_attempts)
+                    if claim.official_id and is_address_bounce(error):
+                        # Committed with the failure: later mailings skip the address.
+                        reason = str(classify_mail_error(error))
+                        mark_official_bouncing(claim.official_id, utcnow(), reason)
                 else:
                     values = {
                         "status": DeliveryStatus.SENT,

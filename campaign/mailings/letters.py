@@ -143,6 +143,8 @@ def representatives_for(departement: str | None) -> list[Official]:
             select(Official)
             .where(
                 Official.active.is_(True),
+                # An address that bounces would only refuse the letter.
+                Official.bouncing_since.is_(None),
                 Official.departement == departement,
                 Official.role.in_(REPRESENTATIVE_ROLES),
             )

@@ -60,8 +60,17 @@ class Official(db.Model):
     source: Mapped[str] = mapped_column(String(100), default="")
     recorded_on: Mapped[date | None]
     active: Mapped[bool] = mapped_column(default=True)
+    # Set when a server refused the address for good (5xx at RCPT or DATA): mailings skip
+    # the official until an import lists them again.
+    bouncing_since: Mapped[datetime | None]
+    bounce_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def bouncing(self) -> bool:
+        """Whether the address was refused for good and not re-imported since."""
+        return self.bouncing_since is not None
 
     @property
     def full_name(self) -> str:

@@ -404,33 +404,61 @@ def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime, actor
 # Recipients
 
 
-def selected_officials(selection: dict[str, Any]) -> list[Official]:
-    """Active officials matching the selection: criteria combine with AND; officials
-    picked by hand are added. No criterion and nobody picked selects nobody."""
-    roles = selection.get("roles") or []
-    chambers = selection.get("chambers") or []
-    departements = selection.get("departements") or []
-    picked = selection.get("official_ids") or []
+def _selection_matches(selection: dict[str, Any]) -> list:
+    """The selection as SQL: criteria combine with AND; officials picked by hand are
+    added. Empty when it selects nobody."""
     conditions = []
-    if roles:
-        conditions.append(Official.role.in_(roles))
-    if chambers:
-        conditions.append(Official.chamber.in_(chambers))
-    if departements:
-        conditions.append(Official.departement.in_(departements))
-    matches = []
-    if conditions:
-        matches.append(and_(*conditions))
-    if picked:
-        matches.append(Official.id.in_(picked))
+    if selection.get("roles"):
+        conditions.append(Official.role.in_(selection["roles"]))
+    if selection.get("chambers"):
+        conditions.append(Official.chamber.in_(selection["chambers"]))
+    if selection.get("departements"):
+        conditions.append(Official.departement.in_(selection["departements"]))
+    matches = [and_(*conditions)] if conditions else []
+    if selection.get("official_ids"):
+        matches.append(Official.id.in_(selection["official_ids"]))
+    return matches
+
+
+def selected_officials(selection: dict[str, Any]) -> list[Official]:
+    """Active officials matching the selection whose address does not bounce: criteria
+    combine with AND; officials picked by hand are added. No criterion and nobody picked
+    selects nobody."""
+    matches = _selection_matches(selection)
     if not matches:
         return []
     return list(
         db.session.scalars(
             select(Official)
-            .where(Official.active.is_(True), or_(*matches))
+            .where(Official.active.is_(True), Official.bouncing_since.is_(None), or_(*matches))
             .order_by(Official.last_name, Official.first_name, Official.id)
         )
+    )
+
+
+def bouncing_officials(selection: dict[str, Any]) -> list[Official]:
+    """Active officials the selection names but whose address bounces: skipped, and the
+    organiser is told so."""
+    matches = _selection_matches(selection)
+    if not matches:
+        return []
+    return list(
+        db.session.scalars(
+            select(Official)
+            .where(Official.active.is_(True), Official.bouncing_since.is_not(None), or_(*matches))
+            .order_by(Official.last_name, Official.first_name, Official.id)
+        )
+    )
+
+
+def mark_official_bouncing(official_id: int, now: datetime, reason: str) -> None:
+    """Record that a server refused the official's address for good (in the caller's
+    transaction); the first refusal's date is kept."""
+    db.session.execute(
+        update(Official)
+        .where(Official.id == official_id, Official.bouncing_since.is_(None))
+        .values(bouncing_since=now, bounce_reason=reason[:300])
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -462,6 +490,8 @@ class RecipientSet:
     ids: list[int]
     first_names: list[str]
     digest: str
+    # Officials the selection names but whose address bounces: skipped.
+    bouncing: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -486,8 +516,16 @@ def recipient_set(mailing: Mailing) -> RecipientSet:
     else:
         people, names = [], []
     ids = sorted(person.id for person in people)
+    bouncing = (
+        [official.full_name for official in bouncing_officials(mailing.selection or {})]
+        if mailing.kind == MailingKind.LETTER
+        else []
+    )
     return RecipientSet(
-        ids=ids, first_names=names[:NAMED_IN_CONFIRMATION], digest=_digest_of(mailing, ids)
+        ids=ids,
+        first_names=names[:NAMED_IN_CONFIRMATION],
+        digest=_digest_of(mailing, ids),
+        bouncing=bouncing,
     )
 
 

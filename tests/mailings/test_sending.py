@@ -22,18 +22,21 @@ from campaign.mailings.models import (
     Mailing,
     MailingKind,
     MailingStatus,
+    Official,
 )
 from campaign.mailings.services import (
     MailingFields,
     create_mailing,
     mailing_progress,
     pause_mailing,
+    recipient_set,
     resume_mailing,
     retry_failed,
     spread,
     start_mailing,
 )
 from campaign.mailings.templates import TemplateProblem
+from campaign.petitions.models import Petition
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox
 from tests.factories import make_official, make_petition, make_signature, make_user
@@ -228,10 +231,52 @@ def test_permanent_refusal_is_recorded_not_retried_and_retry_failed_sends_it(mai
     assert box.attempts == 1 and box.messages == []
     assert mailing_progress(db.session.get(Mailing, mailing.id), utcnow()).as_json()["failed"] == 1
 
+    # The address now bounces (issue 17.7): a retry does not knock on that door again.
+    official = db.session.get(Official, delivery.official_id)
+    assert official.bouncing and official.bounce_reason.startswith("550")
     assert retry_failed(mailing.id, organiser, utcnow()) == 1
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.CANCELLED: 1})
+    assert db.session.scalar(select(Delivery.last_error)) == "address bouncing"
+    assert box.attempts == 1 and box.messages == []
 
-    assert len(box.wait_for(1)) == 1
-    assert statuses(mailing.id) == {DeliveryStatus.SENT: 1}
+
+def test_a_refused_recipient_bounces_and_later_mailings_skip_it_and_say_so(mail_app, smtp_with):
+    box = ScriptedMailbox(refused=frozenset({"gone@an.example"}))
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=2)
+    gone = make_official(first_name="Ancien", last_name="Député", email="gone@an.example")
+    start_mailing(mailing.id, organiser, utcnow())
+    box.wait_for(2)
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.SENT: 2, DeliveryStatus.FAILED: 1})
+    db.session.expire_all()
+    assert db.session.get(Official, gone.id).bouncing
+
+    later = create_mailing(
+        db.session.get(Petition, mailing.petition_id),
+        MailingKind.LETTER,
+        MailingFields(name="Relance", subject_template=SUBJECT, body_template=BODY,
+                      roles=["depute"]),
+        organiser,
+        utcnow(),
+    )  # fmt: skip
+    recipients = recipient_set(later)
+    assert recipients.count == 2 and recipients.bouncing == ["Ancien Député"]
+    start_mailing(later.id, organiser, utcnow())
+    box.wait_for(4)
+    wait_until(lambda: statuses(later.id) == {DeliveryStatus.SENT: 2})
+    assert gone.id not in set(
+        db.session.scalars(select(Delivery.official_id).where(Delivery.mailing_id == later.id))
+    )
+
+
+def test_a_temporary_refusal_does_not_mark_the_address(mail_app, smtp_with):
+    box = ScriptedMailbox(replies=["451 Try again later"])
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=1)
+    start_mailing(mailing.id, organiser, utcnow())
+    box.wait_for(1)
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.SENT: 1})
+    assert not db.session.scalar(select(Official)).bouncing
 
 
 def test_connection_dropped_at_quit_after_data_counts_as_sent_once(mail_app, smtp_with):
