@@ -64,8 +64,7 @@ STATUS_CHECK_INTERVAL = 1.0
 
 
 class NothingToSend(Exception):
-    """The recipient is gone (withdrawn, unsubscribed, erased) or their address bounces:
-    cancel the delivery."""
+    """The recipient is gone (withdrawn, unsubscribed, erased): cancel the delivery."""
 
 
 def is_address_bounce(error: Exception) -> bool:
@@ -283,8 +282,6 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
         official = db.session.get(Official, delivery.official_id) if delivery.official_id else None
         if official is None:
             raise NothingToSend("recipient gone")
-        if official.bouncing_since is not None:
-            raise NothingToSend("address bouncing")
         recipient = official.email
         if mailing.kind == MailingKind.REPRESENTATIVES:
             supporter = (
