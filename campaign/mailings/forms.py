@@ -16,7 +16,6 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -26,7 +25,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from campaign.abuse import proof_is_valid
 from campaign.clock import utcnow
-from campaign.departements import DEPARTEMENTS
+from campaign.departements import DEPARTEMENTS, REGIONS
 from campaign.form_filters import strip_text
 from campaign.mailings.letters import LetterDraft
 from campaign.mailings.models import Mailing, MailingKind, Official, OfficialRole
@@ -143,7 +142,9 @@ class MailingForm(FlaskForm):
     )
     roles = CheckboxesField(_l("Roles"))
     chambers = CheckboxesField(_l("Chambers"))
-    departements = SelectMultipleField(_l("Départements"), render_kw={"size": 8})
+    departements = CheckboxesField(_l("Départements"))
+    # Ticking a région adds all its départements when the draft is saved (no JavaScript).
+    regions = CheckboxesField(_l("Whole régions"))
     official_ids = CheckboxesField(_l("Officials picked by hand"), coerce=int)
     official_search = StringField(
         _l("Find officials by name, chamber, département or constituency"),
@@ -197,7 +198,7 @@ class MailingForm(FlaskForm):
             },
         )
         if mailing.kind != MailingKind.LETTER:
-            for name in ("roles", "chambers", "departements", "official_ids"):
+            for name in ("roles", "chambers", "departements", "regions", "official_ids"):
                 delattr(form, name)
             del form.official_search
             del form.search
@@ -216,6 +217,7 @@ class MailingForm(FlaskForm):
             form.departements.choices = [
                 SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
             ]
+            form.regions.choices = [SelectChoice(region, region) for region in REGIONS]
             form.official_ids.choices = [
                 SelectChoice(official.id, _official_label(official, role_labels))
                 for official in officials
@@ -274,6 +276,9 @@ class MailingForm(FlaskForm):
         ):
             if name in self:
                 setattr(fields, name, self[name].data)
+        if "regions" in self:
+            for region in self.regions.data or ():
+                fields.departements = [*fields.departements, *REGIONS.get(region, ())]
         fields.name = fields.name or ""
         fields.subject_template = fields.subject_template or ""
         fields.body_template = fields.body_template or ""

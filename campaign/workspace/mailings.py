@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from campaign.clock import utcnow
+from campaign.departements import REGIONS
 from campaign.extensions import db
 from campaign.mailings import services as mailing_services
 from campaign.mailings.forms import (
@@ -170,6 +171,7 @@ def _render_compose(
         shown_officials=form.shown_official_ids(),
         reply_state=mailing_services.reply_address_state(mailing),
         site_name=mailing_services.site_name(),
+        regions=REGIONS,
         **page,
     )
     return page, status

@@ -742,3 +742,20 @@ def test_a_bad_reply_to_address_or_a_sender_name_with_a_line_break_is_refused(
     assert "Enter a valid email address" in page
     assert db.session.get(Mailing, mailing_id).reply_to_address == ""
     assert box.messages == []
+
+
+# --- Choosing recipients (issue 17, item 6) ------------------------------------------------------
+
+
+def test_departements_are_chosen_by_region_and_a_whole_region_at_once(organiser, petition, deputes):
+    mailing_id = new_letter(organiser, petition, regions=["Bretagne"], departements=["75"])
+    selection = db.session.get(Mailing, mailing_id).selection
+    assert selection["departements"] == ["22", "29", "35", "56", "75"]
+    html = organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
+    page = visible_text(html)
+    assert "Bretagne (4 chosen)" in page and "Île-de-France (1 chosen)" in page
+    # Grouped checkboxes, no list to ctrl-click through.
+    assert 'name="departements" type="checkbox" value="29" checked' in html or re.search(
+        r'<input checked[^>]*name="departements"[^>]*value="29"', html
+    )
+    assert "Hold Ctrl" not in page
