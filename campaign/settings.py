@@ -292,11 +292,32 @@ SETTINGS: tuple[Setting, ...] = (
             "before every copy is flagged to the organiser.",
         ),
         Setting(
+            "MAILING_CONFIRM_TYPED_ABOVE",
+            "int",
+            100,
+            "Recipients above which an organiser confirms a mailing by typing their number, "
+            "not only by pressing the button.",
+        ),
+        Setting(
+            "LETTER_MIN_OWN_WORDS",
+            "int",
+            80,
+            "Characters a supporter must write in their own words before their letter to "
+            "their representatives can leave (the organisers' prompt does not count).",
+        ),
+        Setting(
             "WRITE_LINK_MAX_AGE",
             "int",
             30 * DAY,
             'Lifetime, in seconds, of the "write to your representatives" link shown after '
             "confirming (30 days).",
+        ),
+        Setting(
+            "REPLY_TO_LINK_MAX_AGE",
+            "int",
+            7 * DAY,
+            "Lifetime, in seconds, of the link that confirms a campaign's Reply-To address "
+            "(7 days).",
         ),
         Setting(
             "UNSUBSCRIBE_LINK_MAX_AGE",

@@ -22,7 +22,15 @@ from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import db
 
-PURPOSES = ("confirm", "withdraw", "rights", "unsubscribe", "verify_address", "write")
+PURPOSES = (
+    "confirm",
+    "withdraw",
+    "rights",
+    "unsubscribe",
+    "verify_address",
+    "write",
+    "reply_to",
+)
 
 
 def new_link_key() -> str:

@@ -62,6 +62,8 @@ class EmailKind(StrEnum):
     VERIFICATION_REJECTED = "verification_rejected"
     MAILING_TEST = "mailing_test"
     OBJECTION_REMINDER = "objection_reminder"
+    LETTER_COPY = "letter_copy"
+    REPLY_TO_CONFIRMATION = "reply_to_confirmation"
 
 
 class OutboxStatus(StrEnum):

@@ -17,6 +17,8 @@ import secrets
 import smtplib
 import uuid
 from email.header import Header
+from email.headerregistry import Address
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +63,23 @@ def _subject_header(subject: str) -> str | _EncodedHeader:
     return _EncodedHeader(Header(subject, "utf-8", header_name="Subject").encode())
 
 
+def _from_header(sender: str | tuple[str, str]) -> str | _EncodedHeader | None:
+    """The From header of a sender whose display name is not ASCII, folded by the modern
+    email policy (None: Flask-Mail's own is right). Flask-Mail encodes the whole name as
+    encoded-words cut at any character ("...via Tr" + "ibune"), on a line of its own:
+    clients that keep the space between two encoded-words (Python's parser among them) show
+    "Tr ibune". The modern policy encodes only the words that need it and folds between
+    words."""
+    name, address = sender if isinstance(sender, tuple) else parseaddr(sender)
+    if name.isascii():
+        return None
+    header_name, value = email.policy.SMTP.header_store_parse(
+        "From", Address(display_name=name, addr_spec=address)
+    )
+    folded = email.policy.SMTP.fold(header_name, value)
+    return _EncodedHeader(folded.split(":", 1)[1].strip().replace("\r\n", "\n"))
+
+
 class MailMessage(flask_mail.Message):
     """Flask-Mail's message, serialised with the compat32 policy (SMTP_COMPAT32)."""
 
@@ -74,6 +93,9 @@ class MailMessage(flask_mail.Message):
         finally:
             self.subject = subject
         message.policy = SMTP_COMPAT32
+        sender = _from_header(self.sender) if self.sender else None
+        if sender is not None:
+            message.replace_header("From", sender)
         if subject:
             message["Subject"] = _subject_header(subject)
         # Boundaries of our own: the generator checks a random one against the whole text

@@ -16,7 +16,6 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -26,14 +25,14 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from campaign.abuse import proof_is_valid
 from campaign.clock import utcnow
-from campaign.departements import DEPARTEMENTS
+from campaign.departements import DEPARTEMENTS, REGIONS
 from campaign.form_filters import strip_text
 from campaign.mailings.letters import LetterDraft
 from campaign.mailings.models import Mailing, MailingKind, Official, OfficialRole
 from campaign.mailings.services import MailingFields, fields_of, role_label, text_digest
 from campaign.mailings.templates import MAX_TEMPLATE_LENGTH
 from campaign.petitions.forms import CheckboxesField
-from campaign.signatures.forms import plain_text
+from campaign.signatures.forms import is_email_address, plain_text
 
 
 class OfficialsImportForm(FlaskForm):
@@ -143,7 +142,9 @@ class MailingForm(FlaskForm):
     )
     roles = CheckboxesField(_l("Roles"))
     chambers = CheckboxesField(_l("Chambers"))
-    departements = SelectMultipleField(_l("Départements"), render_kw={"size": 8})
+    departements = CheckboxesField(_l("Départements"))
+    # Ticking a région adds all its départements when the draft is saved (no JavaScript).
+    regions = CheckboxesField(_l("Whole régions"))
     official_ids = CheckboxesField(_l("Officials picked by hand"), coerce=int)
     official_search = StringField(
         _l("Find officials by name, chamber, département or constituency"),
@@ -157,6 +158,17 @@ class MailingForm(FlaskForm):
     )
     official_daily_cap = _count(_l("Letters an official receives per day, at most"), 1, 10_000)
     hold_for_moderation = BooleanField(_l("A moderator reads each letter before it leaves"))
+    sender_name = StringField(
+        _l("Sender name"),
+        filters=[strip_text],
+        validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
+    )
+    reply_to_address = StringField(
+        _l("Address for replies (optional)"),
+        filters=[strip_text],
+        validators=[Length(max=254, message=_l("At most %(max)d characters."))],
+        render_kw={"type": "email", "autocomplete": "email"},
+    )
     send_at = DateTimeLocalField(
         _l("Send at (optional)"),
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
@@ -186,13 +198,17 @@ class MailingForm(FlaskForm):
             },
         )
         if mailing.kind != MailingKind.LETTER:
-            for name in ("roles", "chambers", "departements", "official_ids"):
+            for name in ("roles", "chambers", "departements", "regions", "official_ids"):
                 delattr(form, name)
             del form.official_search
             del form.search
         if mailing.kind != MailingKind.REPRESENTATIVES:
             del form.official_daily_cap
             del form.hold_for_moderation
+        else:
+            # Supporters' letters are from the supporter, and replies go to them.
+            del form.sender_name
+            del form.reply_to_address
         if "roles" in form:
             form.roles.choices = [
                 SelectChoice(role.value, role_labels[role]) for role in OfficialRole
@@ -201,12 +217,17 @@ class MailingForm(FlaskForm):
             form.departements.choices = [
                 SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
             ]
+            form.regions.choices = [SelectChoice(region, region) for region in REGIONS]
             form.official_ids.choices = [
                 SelectChoice(official.id, _official_label(official, role_labels))
                 for official in officials
             ]
             form._officials = officials
         return form
+
+    def validate_reply_to_address(self, field: StringField) -> None:
+        if field.data and not is_email_address(field.data):
+            raise ValidationError(_l("Enter a valid email address, such as name@example.org."))
 
     def show_problem(self, part: str, message: str) -> None:
         """Show a template error next to the subject or the text."""
@@ -250,9 +271,14 @@ class MailingForm(FlaskForm):
             "domain_cap_per_hour",
             "official_daily_cap",
             "hold_for_moderation",
+            "sender_name",
+            "reply_to_address",
         ):
             if name in self:
                 setattr(fields, name, self[name].data)
+        if "regions" in self:
+            for region in self.regions.data or ():
+                fields.departements = [*fields.departements, *REGIONS.get(region, ())]
         fields.name = fields.name or ""
         fields.subject_template = fields.subject_template or ""
         fields.body_template = fields.body_template or ""
@@ -282,18 +308,37 @@ class MailingActionForm(FlaskForm):
     """A mailing's button: start, pause, resume, cancel, retry, test (CSRF only)."""
 
 
+class StartForm(FlaskForm):
+    """The confirmation of a sending: the recipients as shown (their digest) and, for a
+    large mailing, their number typed by the organiser."""
+
+    recipients_digest = HiddenField()
+    typed_count = IntegerField(
+        _l("Type the number of recipients to confirm"),
+        validators=[Optional()],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+
+    def confirming(self) -> bool:
+        """Whether this is the confirmation (the second step), not the first "Send"."""
+        return bool(self.recipients_digest.data)
+
+
 class LetterForm(FlaskForm):
-    """A supporter's letter. The service checks the letter itself (a one-line subject,
-    lengths, officials of the département) and says what is wrong."""
+    """A supporter's letter: whom to, the subject, their own words and where they sign from.
+    The service checks the letter itself (a one-line subject, their own words, lengths,
+    officials of the département) and says what is wrong."""
 
     departement = SelectField(_l("Your département"), default="", validate_choice=False)
     officials = CheckboxesField(_l("Write to"), validate_choice=False)
     subject = StringField(_l("Subject"), filters=[strip_text])
-    body = TextAreaField(_l("Your letter"))
+    body = TextAreaField(_l("In your own words"), render_kw={"rows": 8})
+    place = StringField(_l("Your commune (optional)"), filters=[strip_text])
     # Digest of the text as prefilled: an untouched text follows a change of département.
     draft_digest = HiddenField()
     altcha = HiddenField()
     show = SubmitField(_l("Show my representatives"))
+    preview = SubmitField(_l("Preview the letters"))
     send = SubmitField(_l("Send my letter"))
 
     def offer_choices(self, officials: list[Official], locale: str) -> LetterForm:
@@ -321,14 +366,14 @@ class LetterForm(FlaskForm):
 
     def fill(self, draft: LetterDraft, written: set[int], keep_text: bool) -> None:
         """Tick the officials not yet written to and, unless the supporter changed the
-        text, put the organiser's template in."""
+        text, put the organisers' subject and prompt in."""
         self.officials.data = [
             str(official.id) for official in draft.officials if official.id not in written
         ]
         if keep_text and self._text_changed():
             return
-        self.subject.data, self.body.data = draft.subject, draft.body
-        self.draft_digest.data = text_digest(f"{draft.subject}\n{draft.body}")
+        self.subject.data, self.body.data = draft.subject, draft.prompt
+        self.draft_digest.data = text_digest(f"{draft.subject}\n{draft.prompt}")
 
     def _text_changed(self) -> bool:
         typed = f"{self.subject.data or ''}\n{self.body.data or ''}"

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 
 import flask_mail
 from flask import current_app
@@ -46,7 +46,9 @@ from campaign.mailings.models import (
 from campaign.mailings.services import (
     finish_if_complete,
     letter_context,
+    mark_official_bouncing,
     petition_context,
+    site_name,
     start_due_mailings,
 )
 from campaign.mailings.templates import TemplateProblem, one_line, render_letter, text_to_html
@@ -63,6 +65,17 @@ STATUS_CHECK_INTERVAL = 1.0
 
 class NothingToSend(Exception):
     """The recipient is gone (withdrawn, unsubscribed, erased): cancel the delivery."""
+
+
+def is_address_bounce(error: Exception) -> bool:
+    """Whether the server refused the recipient's address for good: 5xx at RCPT, or at
+    DATA. A refusal of our sender (MAIL FROM) says nothing about the recipient."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(error, smtplib.SMTPDataError):
+        return 500 <= error.smtp_code < 600
+    return False
 
 
 def wake_senders(mailing_id: int, reason: str) -> None:
@@ -194,6 +207,18 @@ def _platform_address() -> str:
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
+def campaign_sender(sender_name: str) -> str | tuple[str, str]:
+    """From of an organiser's mailing: "<campaign> via <site>" at the platform's own
+    address (the domain that SPF, DKIM and DMARC vouch for); the platform's own From when
+    the mailing names no sender. A (name, address) pair: Flask-Mail encodes the name once
+    (RFC 2047); a name already encoded by formataddr() was encoded twice and arrived as
+    "=?utf-8?q?...?=" in the reader's mail client."""
+    name = one_line(sender_name)
+    if not name:
+        return current_app.config["MAIL_DEFAULT_SENDER"]
+    return (f"{name} via {site_name()}", _platform_address())
+
+
 @dataclass(frozen=True)
 class MailingSnapshot:
     """What a sending job reads of its mailing and petition once, not at every message."""
@@ -203,6 +228,7 @@ class MailingSnapshot:
     subject_template: str
     body_template: str
     reply_to: str
+    sender_name: str
     language: str
     base: dict
 
@@ -215,6 +241,7 @@ class MailingSnapshot:
             subject_template=mailing.subject_template,
             body_template=mailing.body_template,
             reply_to=mailing.reply_to,
+            sender_name=mailing.sender_name,
             language=petition.language,
             base=petition_context(petition),
         )
@@ -225,7 +252,7 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
     locale = mailing.language
     base = mailing.base
     headers: dict[str, str] = {}
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    sender = campaign_sender(mailing.sender_name)
     reply_to = mailing.reply_to or None
     if mailing.kind == MailingKind.UPDATE:
         signature = (
@@ -254,7 +281,7 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
     else:
         official = db.session.get(Official, delivery.official_id) if delivery.official_id else None
         if official is None:
-            raise NothingToSend
+            raise NothingToSend("recipient gone")
         recipient = official.email
         if mailing.kind == MailingKind.REPRESENTATIVES:
             supporter = (
@@ -267,7 +294,7 @@ def compose_message(delivery: Claim, mailing: MailingSnapshot, now: datetime) ->
             # The supporter's name in the display, the platform's address in From (never the
             # supporter's: it would fail DMARC), and their address for replies.
             name = one_line(f"{supporter.first_name} {supporter.last_name}")
-            sender = formataddr((f"{name} (via Tribune)", _platform_address()))
+            sender = (f"{name} (via {site_name()})", _platform_address())
             reply_to = decrypt_email(supporter.email_ciphertext)
             subject = one_line(delivery.subject or "")
             text = delivery.body or ""
@@ -327,7 +354,7 @@ def _outcome_of(claim: Claim, error: Exception, max_attempts: int) -> tuple[_Out
     not there: let the backoff run)."""
     delivery_id, token = claim.id, claim.token
     if isinstance(error, NothingToSend):
-        values = {"status": DeliveryStatus.CANCELLED, "last_error": "recipient gone"}
+        values = {"status": DeliveryStatus.CANCELLED, "last_error": str(error) or "recipient gone"}
         return _Outcome(delivery_id, token, values), False
     if isinstance(error, TemplateProblem):
         # This recipient's data makes the letter fail (the sample checked at the start
@@ -464,12 +491,21 @@ def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
                 except (AmbiguousDelivery, TimeoutError, smtplib.SMTPException, OSError) as error:
                     connection.close()
                     pending, pause = _outcome_of(claim, error, max_attempts)
+                    if claim.official_id and is_address_bounce(error):
+                        # Committed with the failure: later mailings skip the address.
+                        reason = str(classify_mail_error(error))
+                        mark_official_bouncing(claim.official_id, utcnow(), reason)
                 else:
                     values = {
                         "status": DeliveryStatus.SENT,
                         "sent_at": utcnow(),
                         "last_error": None,
                     }
+                    if claim.body is None:
+                        # An organiser's letter is rendered for its recipient as it leaves:
+                        # keep what they received.
+                        values["subject"] = message.subject
+                        values["body"] = message.body
                     pending = _Outcome(claim.id, claim.token, values)
                 _settle(pending.delivery_id, pending.token, commit=False, **pending.values)
                 if pending.values["status"] is not DeliveryStatus.SENT:

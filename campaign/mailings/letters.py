@@ -1,7 +1,10 @@
 """Supporters writing to their own representatives, from the organiser's template.
 
-A confirmed signatory writes one letter (their own wording, the organiser's template as a
-start) to the députés and sénateurs of a département. Each (supporter, official, mailing)
+A confirmed signatory writes, in their own words, the paragraph the organiser's template
+leaves them (its prompt line, "[Say why it matters to you]"), then signs; each député or
+sénateur of the département they tick receives the template rendered for them (salutation,
+role and gender, constituency) with that paragraph and the signature, and that letter is
+stored as sent. Each (supporter, official, mailing)
 is one Delivery row under a unique idempotency key, inserted with ON CONFLICT DO NOTHING, so
 a second attempt, even a concurrent one, never makes a second row. An official receives at
 most `official_daily_cap` letters of a mailing in 24 hours; texts that many supporters send
@@ -11,6 +14,7 @@ The public ledger counts letters sent per official and day, never their content.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from campaign import audit
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import DomainError
 from campaign.extensions import db
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
 from campaign.mailings.models import (
     ACTIVE,
     DELIVERY_TRANSITIONS,
@@ -42,7 +47,7 @@ from campaign.mailings.services import (
     role_label,
     text_digest,
 )
-from campaign.mailings.templates import TemplateProblem
+from campaign.mailings.templates import TemplateProblem, one_line
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import make_token
 
@@ -52,6 +57,10 @@ SUBJECT_MAX = 200
 BODY_MAX = 10_000
 # Characters a letter's body may hold besides printable ones.
 BODY_CONTROLS = frozenset("\n\t")
+PLACE_MAX = 100
+# A line of the organiser's template in square brackets is the prompt the supporter's own
+# words replace: "[Dites en quelques lignes pourquoi ce sujet vous tient à cœur.]".
+PROMPT_LINE = re.compile(r"^[ \t]*\[([^\[\]\n]+)\][ \t]*$", re.MULTILINE)
 
 
 class LetterRefused(DomainError):
@@ -76,10 +85,20 @@ class LetterOutcome:
 
 @dataclass(frozen=True)
 class LetterDraft:
-    """The form's starting point: the matched officials and the template rendered for the
-    first of them (empty when there is none or the template cannot be rendered)."""
+    """The form's starting point: the matched officials, the subject rendered for the first
+    of them (empty when there is none or the template cannot be rendered), and the prompt
+    the supporter replaces with their own words."""
 
     officials: list[Official]
+    subject: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class LetterPreview:
+    """The letter one official will receive."""
+
+    official: Official
     subject: str
     body: str
 
@@ -124,6 +143,8 @@ def representatives_for(departement: str | None) -> list[Official]:
             select(Official)
             .where(
                 Official.active.is_(True),
+                # An address that bounces would only refuse the letter.
+                Official.bouncing_since.is_(None),
                 Official.departement == departement,
                 Official.role.in_(REPRESENTATIVE_ROLES),
             )
@@ -156,17 +177,79 @@ def write_link_token(signature: Signature, now: datetime) -> str | None:
     return make_token("write", signature, now)
 
 
+def letter_prompt(mailing: Mailing) -> str:
+    """The organiser's prompt for the supporter's own words (the template's line in square
+    brackets, brackets included); empty when the template has none."""
+    found = PROMPT_LINE.search(mailing.body_template or "")
+    return found.group(0).strip() if found else ""
+
+
 def draft_letter(mailing: Mailing, departement: str | None) -> LetterDraft:
-    """The officials of the département and the organiser's template rendered for the
-    first of them, for the supporter to edit."""
+    """The officials of the département, the subject as the organisers wrote it, and the
+    prompt the supporter replaces with their own words."""
     officials = representatives_for(departement)
+    prompt = letter_prompt(mailing)
     if not officials:
-        return LetterDraft(officials=[], subject="", body="")
+        return LetterDraft(officials=[], subject="", prompt=prompt)
     try:
         letter = render_for_official(mailing, officials[0])
     except TemplateProblem:
-        return LetterDraft(officials=officials, subject="", body="")
-    return LetterDraft(officials=officials, subject=letter.subject, body=letter.text.strip())
+        return LetterDraft(officials=officials, subject="", prompt=prompt)
+    return LetterDraft(officials=officials, subject=letter.subject, prompt=prompt)
+
+
+def sign_off(signature: Signature, place: str, departement: str | None) -> str:
+    """How the supporter signs: their name, then their commune if they gave it, else their
+    département."""
+    name = f"{signature.first_name} {signature.last_name}".strip()
+    where = place.strip()
+    if not where and departement in DEPARTEMENTS:
+        where = f"{DEPARTEMENTS[departement]} ({departement})"
+    return f"{name}\n{where}" if where else name
+
+
+def letter_for(
+    mailing: Mailing, official: Official, subject: str, words: str, signed: str
+) -> LetterPreview:
+    """The letter `official` receives: the organisers' template rendered for them, the
+    supporter's words in place of its prompt (after it when it has none), the signature
+    last. The supporter's words are never run as a template. Raises LetterRefused."""
+    try:
+        rendered = render_for_official(mailing, official).text
+    except TemplateProblem as problem:
+        raise LetterRefused(
+            _l("The organisers’ letter cannot be written out at the moment. Please try later.")
+        ) from problem
+    text = rendered.replace("\r\n", "\n").strip()
+    words = words.strip()
+    if PROMPT_LINE.search(text):
+        # A function as replacement: backslashes in the supporter's words stay as typed.
+        text = PROMPT_LINE.sub(lambda _match: words, text, count=1)
+    elif words:
+        text = f"{text}\n\n{words}"
+    body = f"{text.strip()}\n\n{signed}\n"
+    return LetterPreview(official=official, subject=subject, body=body)
+
+
+def preview_letters(
+    mailing: Mailing,
+    signature: Signature,
+    departement: str | None,
+    officials: list[Official],
+    subject: str,
+    words: str,
+    place: str,
+) -> list[LetterPreview]:
+    """The letter each official would receive, as the supporter has written it so far
+    (nothing checked, nothing saved); empty when the template cannot be rendered."""
+    signed = sign_off(signature, place, departement)
+    try:
+        return [
+            letter_for(mailing, official, one_line(subject), words, signed)
+            for official in officials
+        ]
+    except LetterRefused:
+        return []
 
 
 def already_written(signature_id: int, mailing_id: int) -> set[int]:
@@ -191,8 +274,8 @@ def _has_controls(text: str, allowed: frozenset[str] = frozenset()) -> bool:
 
 
 def checked_letter(subject: str, body: str) -> tuple[str, str]:
-    """The subject (one line) and body (LF line ends) as they will be sent. Raises
-    LetterRefused: a subject with a line break could add a header to the email."""
+    """The subject (one line) and the supporter's words (LF line ends) as they will be
+    sent. Raises LetterRefused: a subject with a line break could add a header."""
     subject = (subject or "").strip()
     if not subject:
         raise LetterRefused(_l("Write a subject."), "subject")
@@ -205,12 +288,52 @@ def checked_letter(subject: str, body: str) -> tuple[str, str]:
         raise LetterRefused(_l("At most %(max)d characters.", max=SUBJECT_MAX), "subject")
     body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not body:
-        raise LetterRefused(_l("Write your letter."), "body")
+        raise LetterRefused(_l("Write a few lines in your own words."), "body")
     if _has_controls(body, BODY_CONTROLS):
         raise LetterRefused(_l("This field contains characters that are not allowed."), "body")
     if len(body) > BODY_MAX:
         raise LetterRefused(_l("At most %(max)d characters.", max=BODY_MAX), "body")
     return subject, body
+
+
+def _brackets_removed(text: str) -> str:
+    return " ".join(text.strip().strip("[]").split()).casefold()
+
+
+def check_own_words(words: str, prompt: str, minimum: int) -> None:
+    """Refuse a letter whose own words are the organisers' prompt, still hold it, or are
+    shorter than `minimum` characters besides it. Raises LetterRefused."""
+    typed = " ".join(words.split()).casefold()
+    hint = _brackets_removed(prompt) if prompt else ""
+    if hint and (hint in typed or typed == hint):
+        raise LetterRefused(
+            _l("Replace the organisers’ prompt, in square brackets, with your own words."),
+            "body",
+        )
+    if "[" in words and "]" in words and PROMPT_LINE.search(words):
+        raise LetterRefused(
+            _l("Replace the text in square brackets with your own words."),
+            "body",
+        )
+    if len(typed) < minimum:
+        raise LetterRefused(
+            _l(
+                "Write at least %(min)d characters in your own words: a letter in your words "
+                "is the one that is read.",
+                min=minimum,
+            ),
+            "body",
+        )
+
+
+def checked_place(place: str) -> str:
+    """The commune the supporter signs from, one line. Raises LetterRefused."""
+    place = " ".join((place or "").split())
+    if _has_controls(place):
+        raise LetterRefused(_l("This field contains characters that are not allowed."), "place")
+    if len(place) > PLACE_MAX:
+        raise LetterRefused(_l("At most %(max)d characters.", max=PLACE_MAX), "place")
+    return place
 
 
 def _open_mailing(mailing_id: int) -> Mailing:
@@ -307,17 +430,23 @@ def write_to_representatives(
     departement: str | None,
     official_ids: list[int],
     subject: str,
-    body: str,
+    words: str,
     now: datetime,
+    place: str = "",
 ) -> LetterOutcome:
     """Queue (or hold for moderation) one letter from a confirmed supporter to each chosen
-    representative of the département, in one transaction; then wake the senders. Raises
-    LetterRefused, changing nothing; officials already written to, or at their daily cap,
-    are refused one by one in the outcome."""
+    representative of the département, each rendered for its recipient with the
+    supporter's own words and signature, in one transaction with the copy emailed to the
+    supporter; then wake the senders. Raises LetterRefused, changing nothing; officials
+    already written to, or at their daily cap, are refused one by one in the outcome."""
     mailing = _open_mailing(mailing_id)
     signature = _supporter(signature_id, mailing)
-    subject, body = checked_letter(subject, body)
+    subject, words = checked_letter(subject, words)
+    check_own_words(words, letter_prompt(mailing), current_app.config["LETTER_MIN_OWN_WORDS"])
+    place = checked_place(place)
     officials = _chosen(departement, official_ids)
+    signed = sign_off(signature, place, departement)
+    letters = [letter_for(mailing, official, subject, words, signed) for official in officials]
     held = mailing.hold_for_moderation
     if held:
         # A moderator's release gives them their departure times.
@@ -336,9 +465,11 @@ def write_to_representatives(
             .order_by(Official.id)
             .with_for_update()
         ).all()
-    digest = text_digest(body)
+    # The supporter's own words: the template's text is the same in every letter.
+    digest = text_digest(words)
     outcome = LetterOutcome()
-    for official, departure in zip(officials, departures, strict=True):
+    for letter, departure in zip(letters, departures, strict=True):
+        official = letter.official
         delivery_id = _insert_once(
             {
                 "mailing_id": mailing.id,
@@ -347,8 +478,8 @@ def write_to_representatives(
                 "signature_id": signature.id,
                 "status": DeliveryStatus.HELD if held else DeliveryStatus.QUEUED,
                 "recipient_domain": official.email_domain,
-                "subject": subject,
-                "body": body,
+                "subject": letter.subject,
+                "body": letter.body,
                 "text_digest": digest,
                 "not_before": departure,
                 "created_at": now,
@@ -380,14 +511,42 @@ def write_to_representatives(
             continue
         (outcome.held if held else outcome.queued).append(official)
         outcome.delivery_ids.append(delivery_id)
+    copy = None
     if outcome.delivery_ids:
         _flag_duplicates(mailing.id, digest)
+        # The supporter's copy names the letters of this very request (same created_at).
+        copy = OutboxMessage(
+            kind=EmailKind.LETTER_COPY,
+            signature_id=signature.id,
+            petition_id=mailing.petition_id,
+            detail=str(mailing.id),
+            created_at=now,
+        )
+        db.session.add(copy)
     db.session.commit()
+    if copy is not None:
+        deliver_soon(copy.id)
     if outcome.queued:
         from campaign.mailings.jobs import wake_senders
 
         wake_senders(mailing.id, f"letter-{outcome.delivery_ids[0]}")
     return outcome
+
+
+def letters_of_request(mailing_id: int, signature_id: int, created_at: datetime) -> list:
+    """The supporter's letters written in one request, with their official, for the copy."""
+    return list(
+        db.session.execute(
+            select(Delivery, Official)
+            .join(Official, Official.id == Delivery.official_id)
+            .where(
+                Delivery.mailing_id == mailing_id,
+                Delivery.signature_id == signature_id,
+                Delivery.created_at == created_at,
+            )
+            .order_by(Delivery.id)
+        ).all()
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.tokens import new_link_key
 from campaign.transitions import StateMachine
 
 
@@ -59,8 +60,17 @@ class Official(db.Model):
     source: Mapped[str] = mapped_column(String(100), default="")
     recorded_on: Mapped[date | None]
     active: Mapped[bool] = mapped_column(default=True)
+    # Set when a server refused the address for good (5xx at RCPT or DATA): mailings skip
+    # the official until an import lists them again.
+    bouncing_since: Mapped[datetime | None]
+    bounce_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def bouncing(self) -> bool:
+        """Whether the address was refused for good and not re-imported since."""
+        return self.bouncing_since is not None
 
     @property
     def full_name(self) -> str:
@@ -146,6 +156,14 @@ class Mailing(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The organiser's address, for Reply-To: copied when sending starts.
     reply_to: Mapped[str] = mapped_column(String(254), default="")
+    # Who the letter is from, in the From display name: "<sender_name> via <site>".
+    sender_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # The campaign's address for replies; it must be confirmed (ReplyAddress) before a
+    # mailing with it starts. Empty: the organiser's own account address.
+    reply_to_address: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # The recipients the organiser confirmed (official or signature ids), set when sending
+    # is confirmed: a scheduled mailing writes to them, not to whoever matches later.
+    confirmed_recipients: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
@@ -165,6 +183,23 @@ class Mailing(db.Model):
         return (
             MAILING_TRANSITIONS.move(session, cls, sources, to, cls.id == mailing_id, **values) == 1
         )
+
+
+class ReplyAddress(db.Model):
+    """A campaign's address for replies, and whether someone who reads it clicked the
+    link sent there: an organiser cannot have officials reply to an address they do not
+    hold."""
+
+    __tablename__ = "reply_addresses"
+    __table_args__ = (UniqueConstraint("petition_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    link_key: Mapped[str] = mapped_column(String(32), default=new_link_key)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
 
 
 class DeliveryStatus(StrEnum):

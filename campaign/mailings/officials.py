@@ -6,7 +6,8 @@ whose record differs are updated, and the others left untouched, in one transact
 importing the same file twice changes nothing the second time. Officials missing from a file
 are kept (a partial file must not empty the directory); with `deactivate_missing`, those
 recorded from the same source(s) as the file's lines are retired (`active` false), and a later
-import that lists them again brings them back.
+import that lists them again brings them back. Listing an official whose address bounced
+clears the mark in the same way.
 """
 
 from __future__ import annotations
@@ -407,6 +408,9 @@ def plan_officials_import(report: OfficialsReport, deactivate_missing: bool) -> 
         )
         if not official.active:
             changed += ("active",)
+        if official.bouncing_since is not None:
+            # The source lists the address again: it gets another chance.
+            changed += ("bouncing",)
         if changed:
             plan.changes.append(OfficialChange(official=official, line=line, changed=changed))
         else:
@@ -437,6 +441,8 @@ def _write(plan: OfficialsPlan, now: datetime) -> None:
         for name, value in change.line.record().items():
             setattr(change.official, name, value)
         change.official.active = True
+        change.official.bouncing_since = None
+        change.official.bounce_reason = ""
         change.official.updated_at = now
     for official in plan.retired:
         official.active = False

@@ -16,8 +16,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -39,11 +41,13 @@ from campaign.mailings.models import (
     MailingStatus,
     Official,
     OfficialRole,
+    ReplyAddress,
 )
 from campaign.mailings.templates import (
     MergeFields,
     RenderedLetter,
     Unpublished,
+    one_line,
     render_letter,
     used_fields,
 )
@@ -68,6 +72,19 @@ class NoRecipients(DomainError):
 
 class MailingNotEditable(DomainError):
     """Only a draft mailing can be changed."""
+
+
+class RecipientsChanged(DomainError):
+    """The recipients are no longer those the organiser confirmed (an import, an
+    unsubscription, a saved change in between): confirm again."""
+
+
+class ReplyToNotConfirmed(DomainError):
+    """The mailing's Reply-To address has not been confirmed from its inbox yet."""
+
+
+class CountNotConfirmed(DomainError):
+    """A large mailing needs its number of recipients typed, and it was not (or wrongly)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -117,6 +134,8 @@ def salutation(official: Official, locale: str) -> str:
     "Monsieur le sénateur", "Madame, Monsieur" when the civility is unknown; in English,
     "Dear Ms Dupont"."""
     word = civility_word(official.civility, locale)
+    if official.role == OfficialRole.AUTORITE:
+        return _institution_salutation(official.civility, locale)
     if not locale.startswith("fr"):
         return f"Dear {word} {official.last_name}" if word else f"Dear {official.full_name}"
     if not word:
@@ -125,6 +144,18 @@ def salutation(official: Official, locale: str) -> str:
     if titles is None:
         return word
     return f"{word} {titles[0] if official.civility == Civility.MADAME else titles[1]}"
+
+
+def _institution_salutation(civility: str | None, locale: str) -> str:
+    """An authority (CNIL, a health insurance fund, a ministry's department) is addressed
+    through its head when the directory names one ("Madame la Présidente"), else as an
+    institution ("Madame, Monsieur")."""
+    french = locale.startswith("fr")
+    if civility == Civility.MADAME:
+        return "Madame la Présidente" if french else "Dear Madam President"
+    if civility == Civility.MONSIEUR:
+        return "Monsieur le Président" if french else "Dear Mr President"
+    return "Madame, Monsieur" if french else "Dear Sir or Madam"
 
 
 def petition_context(petition: Petition) -> dict[str, Any]:
@@ -230,6 +261,8 @@ class MailingFields:
     official_daily_cap: int = 50
     hold_for_moderation: bool = False
     send_at: datetime | None = None
+    sender_name: str = ""
+    reply_to_address: str = ""
 
     def selection(self) -> dict[str, list]:
         return {
@@ -256,6 +289,8 @@ def fields_of(mailing: Mailing) -> MailingFields:
         official_daily_cap=mailing.official_daily_cap,
         hold_for_moderation=mailing.hold_for_moderation,
         send_at=mailing.send_at,
+        sender_name=mailing.sender_name,
+        reply_to_address=mailing.reply_to_address,
     )
 
 
@@ -269,6 +304,87 @@ def _apply(mailing: Mailing, fields: MailingFields) -> None:
     mailing.official_daily_cap = max(1, fields.official_daily_cap)
     mailing.hold_for_moderation = fields.hold_for_moderation
     mailing.send_at = fields.send_at
+    mailing.sender_name = one_line(fields.sender_name or "")[:100]
+    mailing.reply_to_address = (fields.reply_to_address or "").strip().lower()
+
+
+# A confirmation link is sent again on save only after this long: saving twice is not two
+# emails to the campaign's inbox.
+REPLY_TO_RESEND_AFTER = timedelta(minutes=10)
+
+
+def reply_address(petition_id: int, email: str) -> ReplyAddress | None:
+    """The petition's record of this Reply-To address, if one was asked for."""
+    return db.session.scalar(
+        select(ReplyAddress).where(
+            ReplyAddress.petition_id == petition_id, ReplyAddress.email == email.strip().lower()
+        )
+    )
+
+
+def _ask_reply_address_confirmation(mailing: Mailing, actor, now: datetime) -> int | None:
+    """When the mailing names a Reply-To address its petition has not confirmed, add the
+    confirmation email to the transaction; its outbox id (None: nothing to send)."""
+    email = mailing.reply_to_address
+    if not email:
+        return None
+    record = reply_address(mailing.petition_id, email)
+    if record is not None and (
+        record.confirmed_at is not None or now - record.requested_at < REPLY_TO_RESEND_AFTER
+    ):
+        return None
+    if record is None:
+        record = ReplyAddress(petition_id=mailing.petition_id, email=email)
+        db.session.add(record)
+    record.requested_at = now
+    record.requested_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    outbox = OutboxMessage(
+        kind=EmailKind.REPLY_TO_CONFIRMATION,
+        user_id=getattr(actor, "id", None),
+        petition_id=mailing.petition_id,
+        detail=str(record.id),
+        created_at=now,
+    )
+    db.session.add(outbox)
+    db.session.flush()
+    return outbox.id
+
+
+def confirm_reply_address(record_id: int, now: datetime) -> bool:
+    """Someone who reads the address followed its link and confirmed: mailings of the
+    petition may now use it. False when it was confirmed already."""
+    record = db.session.get(ReplyAddress, record_id)
+    if record is None or record.confirmed_at is not None:
+        return False
+    record.confirmed_at = now
+    audit.record(
+        "mailing.reply_to_confirmed", now, petition_id=record.petition_id, detail=record.email
+    )
+    db.session.commit()
+    return True
+
+
+def reply_address_state(mailing: Mailing) -> str | None:
+    """ "confirmed" or "pending" for the mailing's Reply-To address; None without one."""
+    if not mailing.reply_to_address:
+        return None
+    record = reply_address(mailing.petition_id, mailing.reply_to_address)
+    return "confirmed" if record is not None and record.confirmed_at else "pending"
+
+
+def site_name() -> str:
+    """The platform's name, as the display name of its own From address says it."""
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[0] or "Tribune"
+
+
+def reply_to_confirmed(mailing: Mailing) -> bool:
+    """Whether the mailing's Reply-To may be used: its own confirmed address, or none
+    (the organiser's account address then)."""
+    if not mailing.reply_to_address:
+        return True
+    record = reply_address(mailing.petition_id, mailing.reply_to_address)
+    return record is not None and record.confirmed_at is not None
 
 
 def create_mailing(
@@ -284,17 +400,25 @@ def create_mailing(
     )
     _apply(mailing, fields)
     db.session.add(mailing)
+    db.session.flush()
+    outbox_id = _ask_reply_address_confirmation(mailing, actor, now)
     db.session.commit()
+    if outbox_id is not None:
+        deliver_soon(outbox_id)
     return mailing
 
 
-def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime) -> Mailing:
-    """Change a draft mailing. Raises MailingNotEditable once it has left draft."""
+def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime, actor=None) -> Mailing:
+    """Change a draft mailing; a new Reply-To address gets its confirmation email. Raises
+    MailingNotEditable once it has left draft."""
     if mailing.status not in EDITABLE and mailing.kind != MailingKind.REPRESENTATIVES:
         raise MailingNotEditable(mailing.id)
     _apply(mailing, fields)
     mailing.updated_at = now
+    outbox_id = _ask_reply_address_confirmation(mailing, actor, now)
     db.session.commit()
+    if outbox_id is not None:
+        deliver_soon(outbox_id)
     return mailing
 
 
@@ -302,33 +426,61 @@ def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime) -> Ma
 # Recipients
 
 
-def selected_officials(selection: dict[str, Any]) -> list[Official]:
-    """Active officials matching the selection: criteria combine with AND; officials
-    picked by hand are added. No criterion and nobody picked selects nobody."""
-    roles = selection.get("roles") or []
-    chambers = selection.get("chambers") or []
-    departements = selection.get("departements") or []
-    picked = selection.get("official_ids") or []
+def _selection_matches(selection: dict[str, Any]) -> list:
+    """The selection as SQL: criteria combine with AND; officials picked by hand are
+    added. Empty when it selects nobody."""
     conditions = []
-    if roles:
-        conditions.append(Official.role.in_(roles))
-    if chambers:
-        conditions.append(Official.chamber.in_(chambers))
-    if departements:
-        conditions.append(Official.departement.in_(departements))
-    matches = []
-    if conditions:
-        matches.append(and_(*conditions))
-    if picked:
-        matches.append(Official.id.in_(picked))
+    if selection.get("roles"):
+        conditions.append(Official.role.in_(selection["roles"]))
+    if selection.get("chambers"):
+        conditions.append(Official.chamber.in_(selection["chambers"]))
+    if selection.get("departements"):
+        conditions.append(Official.departement.in_(selection["departements"]))
+    matches = [and_(*conditions)] if conditions else []
+    if selection.get("official_ids"):
+        matches.append(Official.id.in_(selection["official_ids"]))
+    return matches
+
+
+def selected_officials(selection: dict[str, Any]) -> list[Official]:
+    """Active officials matching the selection whose address does not bounce: criteria
+    combine with AND; officials picked by hand are added. No criterion and nobody picked
+    selects nobody."""
+    matches = _selection_matches(selection)
     if not matches:
         return []
     return list(
         db.session.scalars(
             select(Official)
-            .where(Official.active.is_(True), or_(*matches))
+            .where(Official.active.is_(True), Official.bouncing_since.is_(None), or_(*matches))
             .order_by(Official.last_name, Official.first_name, Official.id)
         )
+    )
+
+
+def bouncing_officials(selection: dict[str, Any]) -> list[Official]:
+    """Active officials the selection names but whose address bounces: skipped, and the
+    organiser is told so."""
+    matches = _selection_matches(selection)
+    if not matches:
+        return []
+    return list(
+        db.session.scalars(
+            select(Official)
+            .where(Official.active.is_(True), Official.bouncing_since.is_not(None), or_(*matches))
+            .order_by(Official.last_name, Official.first_name, Official.id)
+        )
+    )
+
+
+def mark_official_bouncing(official_id: int, now: datetime, reason: str) -> None:
+    """Record that a server refused the official's address for good (in the caller's
+    transaction); the first refusal's date is kept."""
+    db.session.execute(
+        update(Official)
+        .where(Official.id == official_id, Official.bouncing_since.is_(None))
+        .values(bouncing_since=now, bounce_reason=reason[:300])
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -346,6 +498,62 @@ def subscribed_signatures(petition_id: int) -> list[Signature]:
             .order_by(Signature.id)
         )
     )
+
+
+# How many recipients the confirmation names before "and N others".
+NAMED_IN_CONFIRMATION = 5
+
+
+@dataclass(frozen=True)
+class RecipientSet:
+    """Who a mailing writes to as things stand: the ids (officials, or signatures for an
+    update), a few names to show, and a digest that a confirmation carries back."""
+
+    ids: list[int]
+    first_names: list[str]
+    digest: str
+    # Officials the selection names but whose address bounces: skipped.
+    bouncing: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+def _digest_of(mailing: Mailing, ids: list[int]) -> str:
+    # The templates are part of what is confirmed: a change saved in another tab after the
+    # confirmation page was shown is not sent without a second look.
+    material = "\n".join([mailing.subject_template, mailing.body_template, ",".join(map(str, ids))])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def recipient_set(mailing: Mailing) -> RecipientSet:
+    """The recipients the mailing would write to now, for its confirmation."""
+    if mailing.kind == MailingKind.UPDATE:
+        people = subscribed_signatures(mailing.petition_id)
+        names = [f"{person.first_name} {person.last_name}".strip() for person in people]
+    elif mailing.kind == MailingKind.LETTER:
+        people = selected_officials(mailing.selection or {})
+        names = [person.full_name for person in people]
+    else:
+        people, names = [], []
+    ids = sorted(person.id for person in people)
+    bouncing = (
+        [official.full_name for official in bouncing_officials(mailing.selection or {})]
+        if mailing.kind == MailingKind.LETTER
+        else []
+    )
+    return RecipientSet(
+        ids=ids,
+        first_names=names[:NAMED_IN_CONFIRMATION],
+        digest=_digest_of(mailing, ids),
+        bouncing=bouncing,
+    )
+
+
+def typing_required(count: int) -> bool:
+    """Whether a mailing to `count` recipients is confirmed by typing that number."""
+    return count > current_app.config["MAILING_CONFIRM_TYPED_ABOVE"]
 
 
 def recipient_count(mailing: Mailing) -> int:
@@ -534,6 +742,15 @@ def _interleave_domains(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
+def _confirmed(people: list, mailing: Mailing) -> list:
+    """Those of `people` the organiser confirmed (all of them for a mailing started before
+    confirmations were recorded): nobody who matches only later is written to."""
+    if mailing.confirmed_recipients is None:
+        return people
+    confirmed = set(mailing.confirmed_recipients)
+    return [person for person in people if person.id in confirmed]
+
+
 def _delivery_rows(mailing: Mailing, now: datetime) -> list[dict[str, Any]]:
     if mailing.kind == MailingKind.LETTER:
         return [
@@ -545,7 +762,7 @@ def _delivery_rows(mailing: Mailing, now: datetime) -> list[dict[str, Any]]:
                 "status": DeliveryStatus.QUEUED,
                 "created_at": now,
             }
-            for official in selected_officials(mailing.selection or {})
+            for official in _confirmed(selected_officials(mailing.selection or {}), mailing)
         ]
     return [
         {
@@ -556,7 +773,7 @@ def _delivery_rows(mailing: Mailing, now: datetime) -> list[dict[str, Any]]:
             "status": DeliveryStatus.QUEUED,
             "created_at": now,
         }
-        for signature in subscribed_signatures(mailing.petition_id)
+        for signature in _confirmed(subscribed_signatures(mailing.petition_id), mailing)
     ]
 
 
@@ -577,23 +794,56 @@ def _materialise(mailing: Mailing, now: datetime) -> int:
     return len(rows)
 
 
-def start_mailing(mailing_id: int, actor, now: datetime) -> bool:
-    """Send a draft mailing now, or schedule it for its send_at. False when it already
-    left draft (a second click). Raises TemplateProblem or NoRecipients, changing nothing."""
+def check_before_start(mailing: Mailing) -> None:
+    """What "Send" checks before asking for a confirmation. Raises TemplateProblem,
+    ReplyToNotConfirmed or NoRecipients."""
+    check_templates(mailing)
+    if not reply_to_confirmed(mailing):
+        raise ReplyToNotConfirmed(mailing.id)
+    if mailing.kind != MailingKind.REPRESENTATIVES and recipient_count(mailing) == 0:
+        raise NoRecipients(mailing.id)
+
+
+def start_mailing(
+    mailing_id: int,
+    actor,
+    now: datetime,
+    confirmed: str | None = None,
+    typed_count: int | None = None,
+) -> bool:
+    """Send a draft mailing now, or schedule it for its send_at, to exactly the recipients
+    confirmed: `confirmed` is the digest of the RecipientSet the organiser saw (None: the
+    caller confirms the current one), `typed_count` their number as typed, required above
+    MAILING_CONFIRM_TYPED_ABOVE. False when it already left draft (a second click). Raises
+    TemplateProblem, ReplyToNotConfirmed, NoRecipients, RecipientsChanged or
+    CountNotConfirmed, changing nothing."""
     mailing = db.session.get(Mailing, mailing_id)
     if mailing is None or mailing.status not in EDITABLE:
         return False
     check_templates(mailing)
-    if mailing.kind != MailingKind.REPRESENTATIVES and recipient_count(mailing) == 0:
-        raise NoRecipients(mailing_id)
+    if not reply_to_confirmed(mailing):
+        raise ReplyToNotConfirmed(mailing_id)
+    recipients = recipient_set(mailing)
+    if mailing.kind != MailingKind.REPRESENTATIVES:
+        if recipients.count == 0:
+            raise NoRecipients(mailing_id)
+        if confirmed is not None:
+            if confirmed != recipients.digest:
+                raise RecipientsChanged(mailing_id)
+            if typing_required(recipients.count) and typed_count != recipients.count:
+                raise CountNotConfirmed(mailing_id)
     later = mailing.send_at is not None and mailing.send_at > now
     to = MailingStatus.SCHEDULED if later else MailingStatus.SENDING
-    values: dict[str, Any] = {"reply_to": getattr(actor, "email", "") or ""}
+    values: dict[str, Any] = {
+        "reply_to": mailing.reply_to_address or getattr(actor, "email", "") or "",
+        "confirmed_recipients": recipients.ids,
+    }
     if not later:
         values["started_at"] = now
     if not Mailing.move(db.session, mailing_id, EDITABLE, to, **values):
         db.session.rollback()
         return False
+    db.session.refresh(mailing, ["confirmed_recipients"])
     count = (
         0 if later or mailing.kind == MailingKind.REPRESENTATIVES else _materialise(mailing, now)
     )

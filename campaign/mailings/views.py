@@ -15,14 +15,18 @@ from campaign.mailings.letters import (
     already_written,
     draft_letter,
     open_letter_mailing,
+    preview_letters,
     write_to_representatives,
 )
+from campaign.mailings.models import ReplyAddress
+from campaign.mailings.services import confirm_reply_address
 from campaign.mailings.subscriptions import unsubscribe_signatory
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
 from campaign.signatures.forms import ActionForm
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token
+from campaign.tokens import row_from_token
 
 bp = Blueprint("mailings", __name__)
 
@@ -77,7 +81,10 @@ def write(slug: str, token: str):
     form.offer_choices(draft.officials, locale)
     written = already_written(signature.id, mailing.id)
     problem, status = None, 200
-    if not form.send.data:
+    if form.preview.data:
+        if not form.validate_on_submit():
+            status = 422
+    elif not form.send.data:
         # A first visit, or "show my representatives" after changing the département.
         form.fill(draft, written, keep_text=form.is_submitted())
     elif not form.validate_on_submit():
@@ -92,6 +99,7 @@ def write(slug: str, token: str):
                 form.subject.data or "",
                 form.body.data or "",
                 utcnow(),
+                place=form.place.data or "",
             )
         except LetterRefused as refusal:
             if refusal.field in form:
@@ -106,6 +114,16 @@ def write(slug: str, token: str):
                 text=petition.text(locale),
                 outcome=outcome,
             )
+    ticked = set(form.official_ids())
+    previews = preview_letters(
+        mailing,
+        signature,
+        form.chosen_departement(),
+        [official for official in draft.officials if official.id in ticked],
+        form.subject.data or "",
+        form.body.data or "",
+        form.place.data or "",
+    )
     page = render_template(
         "mailings/write.html",
         petition=petition,
@@ -114,8 +132,49 @@ def write(slug: str, token: str):
         officials=draft.officials,
         written=written,
         problem=problem,
+        previews=previews,
+        prompt=draft.prompt,
     )
     return page, status
+
+
+# --- Confirming a campaign's Reply-To address -------------------------------------------------
+
+
+def _reply_address(token: str) -> tuple[ReplyAddress, Petition]:
+    max_age = current_app.config["REPLY_TO_LINK_MAX_AGE"]
+    record = row_from_token("reply_to", token, utcnow(), max_age, ReplyAddress)
+    return record, find_petition(record.petition_id)
+
+
+@bp.get("/reply-to/<token>")
+def confirm_reply_to(token: str):
+    # A GET changes nothing: mail scanners open links.
+    record, petition = _reply_address(token)
+    return render_template(
+        "mailings/reply_to.html",
+        petition=petition,
+        text=petition.text(str(get_locale())),
+        address=record.email,
+        confirmed=record.confirmed_at is not None,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/reply-to/<token>")
+def confirm_reply_to_now(token: str):
+    # The CSRF token is checked before the view runs (CSRFProtect).
+    record, petition = _reply_address(token)
+    confirm_reply_address(record.id, utcnow())
+    return render_template(
+        "mailings/reply_to.html",
+        petition=petition,
+        text=petition.text(str(get_locale())),
+        address=record.email,
+        confirmed=True,
+        just_confirmed=True,
+        form=ActionForm(),
+    )
 
 
 # --- Unsubscribing from updates ----------------------------------------------------------

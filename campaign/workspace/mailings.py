@@ -11,16 +11,26 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from campaign.clock import utcnow
+from campaign.departements import REGIONS
 from campaign.extensions import db
 from campaign.mailings import services as mailing_services
-from campaign.mailings.forms import KIND_LABELS, MailingActionForm, MailingForm, NewMailingForm
+from campaign.mailings.forms import (
+    KIND_LABELS,
+    MailingActionForm,
+    MailingForm,
+    NewMailingForm,
+    StartForm,
+)
 from campaign.mailings.models import EDITABLE, Mailing, MailingKind, MailingStatus
 from campaign.mailings.officials import official_chambers
 from campaign.mailings.services import (
     ROLE_LABELS,
+    CountNotConfirmed,
     MailingFields,
     MailingNotEditable,
     NoRecipients,
+    RecipientsChanged,
+    ReplyToNotConfirmed,
 )
 from campaign.mailings.templates import MERGE_FIELDS, ProblemKind, TemplateProblem
 from campaign.petitions.models import Petition
@@ -177,6 +187,9 @@ def _render_compose(
         kind_labels=KIND_LABELS,
         action_form=MailingActionForm(),
         shown_officials=form.shown_official_ids(),
+        reply_state=mailing_services.reply_address_state(mailing),
+        site_name=mailing_services.site_name(),
+        regions=REGIONS,
         **page,
     )
     return page, status
@@ -270,7 +283,7 @@ def edit_mailing(slug: str, mailing_id: int):
     if not form.validate_on_submit():
         return _render_compose(petition, mailing, form, 422)
     try:
-        mailing_services.update_mailing(mailing, form.fields(mailing), utcnow())
+        mailing_services.update_mailing(mailing, form.fields(mailing), utcnow(), current_user)
     except MailingNotEditable:
         flash(_("This mailing has left the draft stage: it can no longer be changed."), "error")
         return redirect(url_for("workspace.mailing", slug=slug, mailing_id=mailing_id), code=303)
@@ -325,17 +338,63 @@ def test_mailing(slug: str, mailing_id: int):
     return redirect(_page_of(mailing), code=303)
 
 
+def _render_confirmation(
+    petition: Petition, mailing: Mailing, form: StartForm, status: int = 200, changed=False
+):
+    """The second step of "Send": how many recipients, the first few, and the button (with
+    the number to type for a large mailing)."""
+    recipients = mailing_services.recipient_set(mailing)
+    form.recipients_digest.data = recipients.digest
+    page = render_template(
+        "workspace/mailings/confirm.html",
+        petition=petition,
+        text=petition.text(_locale()),
+        mailing=mailing,
+        form=form,
+        recipients=recipients,
+        typing_required=mailing_services.typing_required(recipients.count),
+        changed=changed,
+        back=_page_of(mailing),
+    )
+    return page, status
+
+
 @bp.post("/p/<slug>/mailings/<int:mailing_id>/start")
 def start_mailing(slug: str, mailing_id: int):
     petition, mailing = _acted_on(slug, mailing_id)
+    form = StartForm()
+    asks_confirmation = mailing.kind != MailingKind.REPRESENTATIVES
     try:
-        started = mailing_services.start_mailing(mailing.id, current_user, utcnow())
+        if asks_confirmation and not form.confirming():
+            if mailing.status not in EDITABLE:
+                started = False
+            else:
+                mailing_services.check_before_start(mailing)
+                return _render_confirmation(petition, mailing, form)
+        else:
+            started = mailing_services.start_mailing(
+                mailing.id,
+                current_user,
+                utcnow(),
+                confirmed=form.recipients_digest.data if asks_confirmation else None,
+                typed_count=form.typed_count.data,
+            )
     except TemplateProblem as problem:
         form = _compose_form(mailing, saved=True)
         return _render_compose(petition, mailing, form, 422, problem=problem)
     except NoRecipients:
         form = _compose_form(mailing, saved=True)
         return _render_compose(petition, mailing, form, 422, no_recipients=True)
+    except ReplyToNotConfirmed:
+        form = _compose_form(mailing, saved=True)
+        return _render_compose(petition, mailing, form, 422, reply_to_pending=True)
+    except RecipientsChanged:
+        return _render_confirmation(petition, mailing, StartForm(formdata=None), 409, changed=True)
+    except CountNotConfirmed:
+        form.typed_count.errors = [
+            _("Type the number of recipients shown, in figures, to confirm the sending.")
+        ]
+        return _render_confirmation(petition, mailing, form, 422)
     if not started:
         flash(_("This mailing had already started: it was not started a second time."), "info")
     elif mailing.status == MailingStatus.SCHEDULED:

@@ -52,10 +52,14 @@ def assert_stayed_home(browser) -> None:
     assert browser.errors == [], f"JavaScript errors: {browser.errors}"
 
 
-def test_an_organiser_previews_starts_and_watches_a_mailing_live(live_server, browser, mailbox):
+@pytest.mark.parametrize("width", [390, 1280])
+def test_an_organiser_previews_confirms_starts_and_watches_a_mailing_live(
+    live_server, browser, mailbox, width
+):
     from playwright.sync_api import expect
 
     app, url, page = live_server.app, live_server.url, browser.page
+    page.set_viewport_size({"width": width, "height": 900})
     with app.app_context():
         organiser = make_user("organiser")
         petition = make_petition(owner_id=organiser.id)
@@ -111,7 +115,24 @@ def test_an_organiser_previews_starts_and_watches_a_mailing_live(live_server, br
     page.get_by_role("link", name=_("Back to the mailing"), exact=True).click()
     expect(page).to_have_url(f"{base}/edit")
 
-    # Start it with a double click: one request only, and the button is disabled. The
+    # "Send" asks first: the number of recipients and the first of them.
+    page.get_by_role("button", name=_("Send"), exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(_("Confirm the sending"))
+    expect(
+        page.get_by_text(
+            _(
+                "This mailing writes to %(num)s recipient:",
+                "This mailing writes to %(num)s recipients:",
+                LETTERS,
+            )
+        )
+    ).to_be_visible()
+    expect(page.locator(".confirm-recipients li")).to_have_count(LETTERS)
+    assert_accessible(page, "the confirmation page")
+    with app.app_context():
+        assert db.session.scalars(db.select(Delivery.id)).all() == []
+
+    # Confirm it with a double click: one request only, and the button is disabled. The
     # request is held a moment, so that the page's timers run before it leaves; what the
     # page saw is kept in sessionStorage, which outlives the navigation.
     starts = []
@@ -122,7 +143,11 @@ def test_an_organiser_previews_starts_and_watches_a_mailing_live(live_server, br
         route.continue_()
 
     page.route(f"{base}/start", hold)
-    send = page.get_by_role("button", name=_("Send"), exact=True)
+    send = page.get_by_role(
+        "button",
+        name=_("Send to %(num)s recipient", "Send to %(num)s recipients", LETTERS),
+        exact=True,
+    )
     expect(send).to_be_enabled()
     send.evaluate(
         """(button) => {
@@ -173,10 +198,12 @@ def test_an_organiser_previews_starts_and_watches_a_mailing_live(live_server, br
     assert_stayed_home(browser)
 
 
-def test_a_supporter_writes_to_their_representatives(live_server, browser, mailbox):
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_supporter_writes_to_their_representatives(live_server, browser, mailbox, width):
     from playwright.sync_api import expect
 
     app, url, page = live_server.app, live_server.url, browser.page
+    page.set_viewport_size({"width": width, "height": 900})
     with app.app_context():
         organiser = make_user("organiser")
         petition = make_petition(owner_id=organiser.id, title="Pour un hôpital public")
@@ -208,19 +235,36 @@ def test_a_supporter_writes_to_their_representatives(live_server, browser, mailb
 
     page.goto(f"{url}/p/{slug}/write/{token}")
     expect(page.get_by_role("heading", level=1)).to_have_text(_("Write to your representatives"))
-    # The letter is prefilled for the député of the signatory's département, ticked.
+    # The député of the signatory's département, ticked, and the letter they will receive.
     expect(page.get_by_label(_("Your département"), exact=True)).to_have_value("75")
     recipients = page.get_by_role("group", name=_("Write to"), exact=True)
     expect(recipients.get_by_role("checkbox")).to_have_count(1)
     expect(recipients.get_by_role("checkbox", name=re.compile(re.escape(name)))).to_be_checked()
     subject = page.get_by_label(_("Subject"), exact=True)
     expect(subject).to_have_value(f"Pour {name}")
-    body = page.get_by_label(_("Your letter"), exact=True)
-    expect(body).to_have_value(re.compile(rf"^Bonjour {re.escape(name)},"))
+    preview = page.locator("details.letter-preview")
+    expect(preview).to_have_count(1)
+    expect(preview.locator(".letter-text")).to_contain_text(f"Bonjour {name},")
     assert_accessible(page, "the write page")
 
-    # The supporter adds a line of their own; the proof of work runs as they type.
-    body.fill(body.input_value() + "\n\nJe suis infirmière à Paris.")
+    # Too short: refused, with the reason next to the field.
+    words = page.get_by_label(_("In your own words"), exact=True)
+    words.fill("Je soutiens.")
+    expect(page.locator("altcha-widget [data-state=verified]")).to_have_count(1)
+    page.get_by_role("button", name=_("Send my letter"), exact=True).click()
+    expect(page.locator("#body-error")).to_be_visible()
+    assert_accessible(page, "the write page with an error")
+
+    # In their own words, previewed, then sent.
+    own = (
+        "Je suis infirmière à Paris : chaque semaine, des patients sont renvoyés chez eux "
+        "faute de lits."
+    )
+    page.get_by_label(_("In your own words"), exact=True).fill(own)
+    page.get_by_role("button", name=_("Preview the letters"), exact=True).click()
+    letter_text = page.locator("details.letter-preview .letter-text")
+    expect(letter_text).to_contain_text(own)
+    expect(letter_text).to_contain_text("Alice Martin")
     expect(page.locator("altcha-widget [data-state=verified]")).to_have_count(1)
     page.get_by_role("button", name=_("Send my letter"), exact=True).click()
 
@@ -229,10 +273,11 @@ def test_a_supporter_writes_to_their_representatives(live_server, browser, mailb
     expect(page.get_by_role("listitem").filter(has_text=name)).to_be_visible()
     assert_accessible(page, "the letter-sent page")
 
-    [message] = mailbox.wait_for(1)
-    assert message["To"] == address
+    mailbox.wait_for(2)  # the letter, and the supporter's copy
+    [message] = mailbox.to(address)
     assert message["Subject"] == f"Pour {name}"
-    assert "Je suis infirmière à Paris." in text_part(message)
+    assert own in text_part(message) and "Alice Martin" in text_part(message)
+    assert len(mailbox.to("alice@example.fr")) == 1
     with app.app_context():
         [delivery] = db.session.scalars(
             db.select(Delivery).where(Delivery.mailing_id == mailing_id)

@@ -5,6 +5,7 @@ mail received by a real SMTP server."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -46,9 +47,32 @@ def deliveries() -> list[Delivery]:
     return list(db.session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
+@pytest.fixture(autouse=True)
+def short_letters_allowed(site):
+    """These tests are about delivery, not about the length of a supporter's words (tested
+    on their own below)."""
+    site.config["LETTER_MIN_OWN_WORDS"] = 1
+
+
 def envelopes(mailbox) -> list[list[str]]:
-    """The envelope recipients of each message the SMTP server received."""
-    return [rcpts for rcpts, _message in mailbox._messages]
+    """The envelope recipients of each letter (not the supporters' copies) received."""
+    return [rcpts for rcpts, message in mailbox._messages if not message["Auto-Submitted"]]
+
+
+def letters_in(mailbox) -> list:
+    """The letters the SMTP server received: the platform's own emails (the supporter's
+    copy) are marked Auto-Submitted, letters are not."""
+    return [message for message in mailbox.messages if not message["Auto-Submitted"]]
+
+
+def letters_received(mailbox, count: int, timeout: float = 20.0) -> list:
+    """Wait until at least `count` letters arrived (or fail)."""
+    deadline = time.monotonic() + timeout
+    while len(letters := letters_in(mailbox)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {count} letter(s), got {len(letters)}")
+        time.sleep(0.02)
+    return letters
 
 
 def write(supporter, mailing, officials, subject="Les lits de l'hôpital", body=BODY, now=None):
@@ -94,7 +118,7 @@ def test_confirmed_supporter_writes_to_their_depute_from_the_platform_address(
     mailing = open_letters()
     outcome = write(supporter, mailing, [depute])
     assert outcome.queued == [depute] and not outcome.refused
-    (message,) = mailbox.wait_for(1)
+    (message,) = letters_received(mailbox, 1)
     assert envelopes(mailbox) == [[depute.email]]
     display, address = parseaddr(message["From"])
     assert display == "Alice Martin (via Tribune)"
@@ -113,12 +137,12 @@ def test_writing_again_to_the_same_official_is_refused_and_sends_nothing_more(
 ):
     mailing = open_letters()
     write(supporter, mailing, [depute])
-    mailbox.wait_for(1)
+    letters_received(mailbox, 1)
     again = write(supporter, mailing, [depute, senateur], body="Autre texte, autre jour.")
     assert again.queued == [senateur]
     assert [official for official, _reason in again.refused] == [depute]
     assert "already written" in english(again.refused[0][1])
-    mailbox.wait_for(2)
+    letters_received(mailbox, 2)
     assert len(mailbox.to(depute.email)) == 1 and len(mailbox.to(senateur.email)) == 1
     assert len(deliveries()) == 2
 
@@ -151,7 +175,7 @@ def test_concurrent_letters_to_the_same_official_make_one_row(
     assert sum(len(result.queued) for result in results) == 1
     assert sum(len(result.refused) for result in results) == 5
     assert len(deliveries()) == 1
-    mailbox.wait_for(1)
+    letters_received(mailbox, 1)
     assert len(mailbox.to(depute.email)) == 1
 
 
@@ -187,7 +211,7 @@ def test_concurrent_letters_from_many_supporters_respect_the_daily_cap(
     assert errors == []
     assert sum(len(result.queued) for result in results) == 2
     assert len(deliveries()) == 2
-    mailbox.wait_for(2)
+    letters_received(mailbox, 2)
     assert len(mailbox.to(depute.email)) == 2
 
 
@@ -196,7 +220,7 @@ def test_an_unconfirmed_supporter_cannot_write(site, mailbox, petition, depute, 
     pending = make_signature(petition, status="pending", departement="75")
     with pytest.raises(LetterRefused):
         write(pending, mailing, [depute])
-    assert deliveries() == [] and mailbox.messages == []
+    assert deliveries() == [] and letters_in(mailbox) == []
 
 
 def test_only_the_representatives_of_the_departement_can_be_chosen(
@@ -270,7 +294,7 @@ def test_letters_leave_at_the_mailings_pace_after_those_already_written(
     seconds = [0, 30, 60]
     assert departures(mailing) == [timedelta(seconds=s) for s in seconds]
     # The first was due at once and went; the others wait for their time.
-    assert len(mailbox.wait_for(1)) == 1
+    assert len(letters_received(mailbox, 1)) == 1
     assert [d.status for d in deliveries()][1:] == [DeliveryStatus.QUEUED] * 2
     # An hour later, the pace has nothing to catch up on.
     late = make_signature(petition, departement="75")
@@ -307,7 +331,7 @@ def test_released_letters_leave_at_the_mailings_pace(
     now = utcnow()
     assert release_letters(ids, organiser, now, petition_id=petition.id) == 3
     assert [d.not_before - now for d in deliveries()] == [timedelta(seconds=s) for s in (0, 1, 2)]
-    assert len(mailbox.wait_for(3, timeout=30)) == 3
+    assert len(letters_received(mailbox, 3, timeout=30)) == 3
 
 
 # --- Header injection (reliability case 17) ---------------------------------------------------
@@ -321,7 +345,7 @@ def test_a_subject_with_a_line_break_is_refused(
     with pytest.raises(LetterRefused) as refusal:
         write(supporter, mailing, [depute], subject=subject)
     assert refusal.value.field == "subject"
-    assert deliveries() == [] and mailbox.messages == []
+    assert deliveries() == [] and letters_in(mailbox) == []
 
 
 def test_a_supporter_name_with_a_line_break_is_refused(
@@ -333,7 +357,7 @@ def test_a_supporter_name_with_a_line_break_is_refused(
     )
     with pytest.raises(LetterRefused):
         write(evil, mailing, [depute])
-    assert deliveries() == [] and mailbox.messages == []
+    assert deliveries() == [] and letters_in(mailbox) == []
 
 
 def test_the_engine_neutralises_a_name_and_subject_with_line_breaks(
@@ -356,7 +380,7 @@ def test_the_engine_neutralises_a_name_and_subject_with_line_breaks(
     db.session.add(delivery)
     db.session.commit()
     wake_senders(mailing.id, f"letter-{delivery.id}")
-    (message,) = mailbox.wait_for(1)
+    (message,) = letters_received(mailbox, 1)
     assert envelopes(mailbox) == [[depute.email]]
     assert mailbox.to("x@evil.example") == []
     assert message["Bcc"] is None
@@ -382,7 +406,7 @@ def test_the_same_text_from_many_supporters_is_flagged_at_the_threshold(
     assert flagged == {writers[0].id, writers[1].id, writers[2].id}
     assert len(flagged_letters(mailing.id)) == 4
     # Flagged letters still go when the mailing does not hold letters.
-    mailbox.wait_for(5)
+    letters_received(mailbox, 5)
     assert all(d.status == DeliveryStatus.SENT for d in deliveries())
 
 
@@ -396,13 +420,13 @@ def test_held_letters_are_sent_only_once_released(
     outcome = write(supporter, mailing, [depute, senateur])
     assert outcome.held == [depute, senateur] and outcome.queued == []
     assert {d.status for d in deliveries()} == {DeliveryStatus.HELD}
-    assert mailbox.messages == []
+    assert letters_in(mailbox) == []
     held = held_letters(mailing.id)
     assert [letter.official for letter in held] == ["Claire Dupont", "Bernard Arnaud"]
     assert held[0].supporter == "Alice Martin" and "ferme des lits" in held[0].body
     released = release_letters([held[0].id], organiser, utcnow(), petition_id=petition.id)
     assert released == 1
-    mailbox.wait_for(1)
+    letters_received(mailbox, 1)
     assert len(mailbox.to(depute.email)) == 1 and mailbox.to(senateur.email) == []
     assert [d.status for d in deliveries()] == [DeliveryStatus.SENT, DeliveryStatus.HELD]
     # Releasing again changes nothing.
@@ -426,7 +450,7 @@ def test_rejected_letters_are_never_sent(
     assert delivery.status == DeliveryStatus.CANCELLED and delivery.last_error == "Injurieux"
     assert release_letters([letter.id], organiser, utcnow(), petition_id=petition.id) == 0
     wake_senders(mailing.id, "after-reject")
-    assert mailbox.messages == [] and held_letters(mailing.id) == []
+    assert letters_in(mailbox) == [] and held_letters(mailing.id) == []
 
 
 def test_moderators_act_only_on_their_petitions_letters(
@@ -451,10 +475,10 @@ def test_the_ledger_counts_sent_letters_per_official_and_day(
     writers = [make_signature(petition, departement="75") for _ in range(3)]
     write(writers[0], mailing, [depute, senateur], body="Un")
     write(writers[1], mailing, [depute], body="Deux")
-    mailbox.wait_for(3)
+    letters_received(mailbox, 3)
     # Sent too long ago: not counted.
     write(writers[2], mailing, [senateur], body="Trois")
-    mailbox.wait_for(4)
+    letters_received(mailbox, 4)
     db.session.execute(
         Delivery.__table__.update()
         .where(Delivery.signature_id == writers[2].id)
@@ -469,3 +493,118 @@ def test_the_ledger_counts_sent_letters_per_official_and_day(
     ]
     assert letters_ledger(petition.id, utcnow(), "en")[1].role == "Member of the National Assembly"
     assert letters_ledger(make_petition().id, utcnow(), "fr") == []
+
+
+# --- One letter per recipient, in the supporter's words, signed (issue 17, items 1 and 2) -------
+
+PROMPT = "[Dites en quelques lignes pourquoi ce sujet vous tient à cœur.]"
+ROLE_TEMPLATE = (
+    "{{ official.salutation }},\n\nEn tant que {{ official.role|lower }} de mon département, "
+    "soutenez « {{ petition.title }} ».\n\n" + PROMPT + "\n\nBien à vous,\n"
+)
+OWN_WORDS = (
+    "Je suis infirmière à l'hôpital du quartier : trois services ont fermé cette année, "
+    "et les patients attendent des heures aux urgences."
+)
+
+
+@pytest.fixture
+def letters_with_prompt(petition, organiser):
+    mailing = create_mailing(
+        petition,
+        MailingKind.REPRESENTATIVES,
+        MailingFields(subject_template="Mon hôpital", body_template=ROLE_TEMPLATE),
+        organiser,
+        utcnow(),
+    )
+    from campaign.mailings.services import start_mailing
+
+    assert start_mailing(mailing.id, organiser, utcnow())
+    return mailing
+
+
+def test_each_representative_receives_the_letter_addressed_to_them(
+    site, mailbox, supporter, depute, senateur, letters_with_prompt
+):
+    site.config["LETTER_MIN_OWN_WORDS"] = 80
+    write_to_representatives(
+        supporter.id,
+        letters_with_prompt.id,
+        "75",
+        [depute.id, senateur.id],
+        "Mon hôpital",
+        OWN_WORDS,
+        utcnow(),
+        place="Paris 11e",
+    )
+    letters_received(mailbox, 2)
+    (to_her,) = mailbox.to(depute.email)
+    (to_him,) = mailbox.to(senateur.email)
+    her_text = to_her.get_body(("plain",)).get_content()
+    his_text = to_him.get_body(("plain",)).get_content()
+    assert her_text.startswith("Madame la députée,")
+    assert "En tant que députée de mon département" in her_text
+    assert his_text.startswith("Madame, Monsieur,")  # no civility in the directory
+    assert "En tant que sénateur de mon département" in his_text
+    for text in (her_text, his_text):
+        # The supporter's words in place of the prompt, their signature last.
+        assert OWN_WORDS in text and "[" not in text
+        assert text.rstrip().endswith("Bien à vous,\n\nAlice Martin\nParis 11e")
+    # Stored as sent, each with its own text.
+    stored = {d.official_id: d.body for d in deliveries()}
+    assert stored[depute.id].startswith("Madame la députée,")
+    assert stored[senateur.id].startswith("Madame, Monsieur,")
+
+
+def test_without_a_commune_the_letter_is_signed_with_the_departement(
+    site, supporter, depute, letters_with_prompt
+):
+    site.config["LETTER_MIN_OWN_WORDS"] = 80
+    write(supporter, letters_with_prompt, [depute], body=OWN_WORDS)
+    (delivery,) = deliveries()
+    assert delivery.body.rstrip().endswith("Alice Martin\nParis (75)")
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (PROMPT, "prompt"),
+        (PROMPT.strip("[]"), "prompt"),
+        (PROMPT + "\n\n" + OWN_WORDS, "prompt"),
+        ("[Mon texte ici]\n" + OWN_WORDS, "square brackets"),
+        ("Je soutiens.", "at least 80 characters"),
+        ("", "own words"),
+    ],
+)
+def test_a_letter_without_the_supporters_own_words_is_refused(
+    site, mailbox, supporter, depute, letters_with_prompt, words, message
+):
+    site.config["LETTER_MIN_OWN_WORDS"] = 80
+    with pytest.raises(LetterRefused) as refusal:
+        write(supporter, letters_with_prompt, [depute], body=words)
+    assert refusal.value.field == "body"
+    assert message in english(refusal.value.message)
+    assert deliveries() == [] and mailbox.messages == []
+
+
+def test_the_supporters_copy_says_to_whom_each_letter_went(
+    site, mailbox, supporter, depute, senateur, letters_with_prompt
+):
+    site.config["LETTER_MIN_OWN_WORDS"] = 80
+    write(supporter, letters_with_prompt, [depute, senateur], body=OWN_WORDS)
+    mailbox.wait_for(3)
+    (copy,) = mailbox.to("alice@example.fr")
+    assert copy["Auto-Submitted"] == "auto-generated"
+    text = copy.get_body(("plain",)).get_content()
+    assert "Claire Dupont (Députée)" in text and "Bernard Arnaud (Sénateur)" in text
+    assert "Madame la députée," in text and OWN_WORDS in text
+    assert depute.email not in text and senateur.email not in text
+
+
+def test_the_supporters_words_are_never_run_as_a_template(
+    site, supporter, depute, letters_with_prompt
+):
+    words = "{{ petition.confirmed }} {% for x in range(3) %}x{% endfor %} \\1 " + OWN_WORDS
+    write(supporter, letters_with_prompt, [depute], body=words)
+    (delivery,) = deliveries()
+    assert words in delivery.body

@@ -19,9 +19,13 @@ def statuses() -> list[str]:
     return [d.status for d in db.session.scalars(select(Delivery).order_by(Delivery.id))]
 
 
+# Long enough to be the supporter's own words (LETTER_MIN_OWN_WORDS).
+OWN_WORDS = " L'hôpital de mon quartier ferme des lits, et les urgences débordent chaque nuit."
+
+
 def held_letter(supporter, mailing, official, body="Ma lettre <b>à moi</b>") -> int:
     outcome = write_to_representatives(
-        supporter.id, mailing.id, "75", [official.id], "Objet", body, utcnow()
+        supporter.id, mailing.id, "75", [official.id], "Objet", body + OWN_WORDS, utcnow()
     )
     return outcome.delivery_ids[0]
 
@@ -48,7 +52,7 @@ def test_the_moderator_reads_held_letters_and_releases_them(
         f"{path}/release", data={"csrf_token": csrf_token(browser, path), "letters": [letter_id]}
     )
     assert response.status_code == 303
-    mailbox.wait_for(1)
+    mailbox.wait_for(2)  # the supporter's copy, then the letter
     assert statuses() == [DeliveryStatus.SENT]
 
 
@@ -64,7 +68,7 @@ def test_rejecting_needs_a_reason_and_keeps_the_letter_unsent(
     assert response.status_code == 422 and statuses() == [DeliveryStatus.HELD]
     response = browser.post(f"{path}/reject", data={**data, "reason": "Propos injurieux"})
     assert response.status_code == 303
-    assert statuses() == [DeliveryStatus.CANCELLED] and mailbox.messages == []
+    assert statuses() == [DeliveryStatus.CANCELLED] and mailbox.to(depute.email) == []
     assert "Aucune lettre en attente" in visible_text(browser.get(path).get_data(as_text=True))
 
 

@@ -311,3 +311,19 @@ def test_the_demo_file_imports_fictional_officials_once(app):
     demo_departements = {"75", "69", "13", "33", "44", "59", "31", "67"}
     assert demo_departements <= {o.departement for o in directory if o.role == "depute"}
     assert DEMO_OFFICIALS.name == "officials.csv"
+
+
+def test_an_import_that_lists_a_bouncing_official_again_clears_the_mark(app):
+    run_import(csv_bytes(CLAIRE, PAUL))
+    claire, paul = officials()
+    for official in (claire, paul):
+        official.bouncing_since = utcnow()
+        official.bounce_reason = "recipient refused [550]"
+    db.session.commit()
+    # Claire is listed again, unchanged otherwise: her address gets another chance.
+    outcome = run_import(csv_bytes(CLAIRE), now=utcnow() + timedelta(hours=1))
+    assert counts(outcome) == (0, 1, 0, 0)
+    assert outcome.plan.changes[0].changed == ("bouncing",)
+    claire, paul = officials()
+    assert not claire.bouncing and claire.bounce_reason == ""
+    assert paul.bouncing

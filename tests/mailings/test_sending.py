@@ -22,18 +22,21 @@ from campaign.mailings.models import (
     Mailing,
     MailingKind,
     MailingStatus,
+    Official,
 )
 from campaign.mailings.services import (
     MailingFields,
     create_mailing,
     mailing_progress,
     pause_mailing,
+    recipient_set,
     resume_mailing,
     retry_failed,
     spread,
     start_mailing,
 )
 from campaign.mailings.templates import TemplateProblem
+from campaign.petitions.models import Petition
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox
 from tests.factories import make_official, make_petition, make_signature, make_user
@@ -135,6 +138,21 @@ def test_each_official_gets_one_letter_from_the_platform_with_reply_to_the_organ
     assert db.session.get(Mailing, mailing.id).status == MailingStatus.DONE
 
 
+def test_each_letter_is_stored_as_its_recipient_received_it(mail_app, smtp_with):
+    box = ScriptedMailbox()
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=2)
+    assert start_mailing(mailing.id, organiser, utcnow())
+    messages = box.wait_for(2)
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.SENT: 2})
+    received = {message["Message-ID"]: message for message in messages}
+    for delivery in db.session.scalars(select(Delivery)):
+        message = received[f"<delivery-{delivery.id}.{mailing.id}@tribune.example>"]
+        assert delivery.subject == message["Subject"]
+        assert delivery.body == message.get_body(("plain",)).get_content()
+    assert len({d.subject for d in db.session.scalars(select(Delivery))}) == 2
+
+
 def test_unknown_merge_field_is_refused_before_anything_is_queued(mail_app, smtp_with):
     box = ScriptedMailbox()
     mail_app(smtp_with(box))
@@ -213,10 +231,53 @@ def test_permanent_refusal_is_recorded_not_retried_and_retry_failed_sends_it(mai
     assert box.attempts == 1 and box.messages == []
     assert mailing_progress(db.session.get(Mailing, mailing.id), utcnow()).as_json()["failed"] == 1
 
+    # The address now bounces (issue 17.7): later mailings skip it...
+    official = db.session.get(Official, delivery.official_id)
+    assert official.bouncing and official.bounce_reason.startswith("550")
+    # ...but "retry failed" is the organiser's decision to try it again.
     assert retry_failed(mailing.id, organiser, utcnow()) == 1
 
     assert len(box.wait_for(1)) == 1
     assert statuses(mailing.id) == {DeliveryStatus.SENT: 1}
+
+
+def test_a_refused_recipient_bounces_and_later_mailings_skip_it_and_say_so(mail_app, smtp_with):
+    box = ScriptedMailbox(refused=frozenset({"gone@an.example"}))
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=2)
+    gone = make_official(first_name="Ancien", last_name="Député", email="gone@an.example")
+    start_mailing(mailing.id, organiser, utcnow())
+    box.wait_for(2)
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.SENT: 2, DeliveryStatus.FAILED: 1})
+    db.session.expire_all()
+    assert db.session.get(Official, gone.id).bouncing
+
+    later = create_mailing(
+        db.session.get(Petition, mailing.petition_id),
+        MailingKind.LETTER,
+        MailingFields(name="Relance", subject_template=SUBJECT, body_template=BODY,
+                      roles=["depute"]),
+        organiser,
+        utcnow(),
+    )  # fmt: skip
+    recipients = recipient_set(later)
+    assert recipients.count == 2 and recipients.bouncing == ["Ancien Député"]
+    start_mailing(later.id, organiser, utcnow())
+    box.wait_for(4)
+    wait_until(lambda: statuses(later.id) == {DeliveryStatus.SENT: 2})
+    assert gone.id not in set(
+        db.session.scalars(select(Delivery.official_id).where(Delivery.mailing_id == later.id))
+    )
+
+
+def test_a_temporary_refusal_does_not_mark_the_address(mail_app, smtp_with):
+    box = ScriptedMailbox(replies=["451 Try again later"])
+    mail_app(smtp_with(box))
+    mailing, organiser = letter(officials=1)
+    start_mailing(mailing.id, organiser, utcnow())
+    box.wait_for(1)
+    wait_until(lambda: statuses(mailing.id) == {DeliveryStatus.SENT: 1})
+    assert not db.session.scalar(select(Official)).bouncing
 
 
 def test_connection_dropped_at_quit_after_data_counts_as_sent_once(mail_app, smtp_with):

@@ -68,7 +68,21 @@ def test_no_invitation_without_an_open_letters_mailing(browser, petition):
 # --- The letter form ---------------------------------------------------------------------------
 
 
-def test_the_form_prefills_the_template_for_the_first_representative(
+OWN_WORDS = (
+    "Je suis infirmière à l'hôpital du quartier : trois services ont fermé cette année, "
+    "et les patients attendent des heures."
+)
+
+
+def previews(html: str) -> list[str]:
+    """The letters the page shows, one per ticked representative, as visible text."""
+    return [
+        visible_text(part)
+        for part in re.findall(r'<details[^>]*class="letter-preview".*?</details>', html, re.S)
+    ]
+
+
+def test_the_form_shows_the_letter_each_representative_will_receive(
     browser, petition, supporter, depute, senateur, open_letters
 ):
     open_letters()
@@ -78,7 +92,11 @@ def test_the_form_prefills_the_template_for_the_first_representative(
     assert response.headers["Cache-Control"] == "no-store"
     values = form_values(html)
     assert values["subject"] == "Au sujet de « Hôpital public »"
-    assert values["body"].startswith("Claire Dupont,")
+    # One letter per representative, each addressed to them and signed by the supporter.
+    to_her, to_him = previews(html)
+    assert "Claire Dupont," in to_her and "Bernard Arnaud" not in to_her
+    assert "Bernard Arnaud," in to_him and "Claire Dupont" not in to_him
+    assert "Alice Martin" in to_her and "Paris (75)" in to_him
     assert re.search(r'<option selected value="75">|<option value="75" selected', html)
     assert f'value="{depute.id}" checked' in html or 'checked id="officials-0"' in html
     # The role in the official's gender where the directory gives it (not for him).
@@ -97,19 +115,19 @@ def test_sending_the_form_sends_the_letter_and_lists_the_recipients(
         "departement": "75",
         "officials": [str(depute.id)],
         "subject": "Mon hôpital",
-        "body": "Avec mes propres mots.",
+        "body": OWN_WORDS,
         "send": "1",
     }
     response = browser.post(path, data=data)
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     assert "Claire Dupont" in html and "Bernard Arnaud" not in html
-    mailbox.wait_for(1)
-    assert len(mailbox.to(depute.email)) == 1
-    # The same form again: refused for that official, still one message.
+    mailbox.wait_for(2)
+    assert len(mailbox.to(depute.email)) == 1 and len(mailbox.to("alice@example.fr")) == 1
+    # The same form again: refused for that official, still one letter (and one copy).
     again = browser.post(path, data={**data, "csrf_token": csrf_token(browser, path)})
     assert "déjà écrit" in visible_text(again.get_data(as_text=True))
-    assert len(letters()) == 1 and len(mailbox.messages) == 1
+    assert len(letters()) == 1 and len(mailbox.messages) == 2
 
 
 def test_changing_the_departement_shows_its_representatives(
@@ -122,8 +140,9 @@ def test_changing_the_departement_shows_its_representatives(
     data = {"csrf_token": csrf_token(browser, path), "departement": "13", "show": "1", **first}
     html = browser.post(path, data=data).get_data(as_text=True)
     assert "Marc Sud" in html and "Claire Dupont" not in html
-    # The untouched text follows the new representative...
-    assert form_values(html)["body"].startswith("Marc Sud,")
+    # The letter follows the new representative...
+    (letter,) = previews(html)
+    assert letter.startswith("À : Marc Sud") and "Marc Sud," in letter
     # ...a text the supporter changed stays as they wrote it.
     data = {**data, **form_values(html), "departement": "75", "body": "Mon propre texte."}
     html = browser.post(path, data=data).get_data(as_text=True)
@@ -214,11 +233,11 @@ def test_the_petition_page_shows_the_ledger_counts_without_content(
     assert "letters-ledger" not in page
     mailing = open_letters()
     write_to_representatives(
-        supporter.id, mailing.id, "75", [depute.id], "Objet secret", "Corps secret", utcnow()
+        supporter.id, mailing.id, "75", [depute.id], "Objet secret", OWN_WORDS, utcnow()
     )
-    mailbox.wait_for(1)
+    mailbox.wait_for(2)
     assert [delivery.status for delivery in letters()] == [DeliveryStatus.SENT]
     page = browser.get(f"/p/{petition.slug}").get_data(as_text=True)
     assert "letters-ledger" in page and "Claire Dupont" in page
-    assert "Objet secret" not in page and "Corps secret" not in page
+    assert "Objet secret" not in page and "infirmière" not in page
     assert "Alice" not in page.split("letters-ledger")[1]

@@ -221,3 +221,18 @@ def test_the_list_is_paginated(site, organiser):
     assert "page=2" in first and "chamber=Assembl" in first
     second = visible_text(client.get("/admin/officials?page=2").get_data(as_text=True))
     assert "Nom54" in second and "Nom00" not in second
+
+
+def test_the_directory_shows_an_address_that_bounces(site, organiser):
+    from datetime import datetime
+
+    make_official(last_name="Fiable", email="ok@an.example")
+    make_official(
+        last_name="Perdu",
+        email="gone@an.example",
+        bouncing_since=datetime(2026, 12, 1, 9, 30),
+        bounce_reason="recipient refused [550]",
+    )
+    page = visible_text(as_user(site, organiser).get("/admin/officials").get_data(as_text=True))
+    assert "gone@an.example bounces since 12/1/26" in page
+    assert "ok@an.example bounces" not in page

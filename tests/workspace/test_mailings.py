@@ -103,6 +103,21 @@ def post(client, path: str, data: dict | None = None, token_from: str = "/admin/
     return client.post(path, data={"csrf_token": csrf_token(client, token_from), **(data or {})})
 
 
+DIGEST = re.compile(r'name="recipients_digest" type="hidden" value="([0-9a-f]+)"')
+
+
+def start(client, petition, mailing_id: int, typed: int | None = None):
+    """Press "Send", then confirm on the page that names the recipients."""
+    path = f"{base(petition)}/{mailing_id}/start"
+    first = post(client, path)
+    assert first.status_code == 200, first.get_data(as_text=True)[:500]
+    digest = DIGEST.search(first.get_data(as_text=True)).group(1)
+    data = {"recipients_digest": digest}
+    if typed is not None:
+        data["typed_count"] = str(typed)
+    return post(client, path, data)
+
+
 def compose_data(**overrides) -> dict:
     """A valid submission of the compose form of a letter to the députés."""
     data = {
@@ -367,7 +382,7 @@ def test_update_to_signatories_writes_to_those_who_asked_with_their_own_name(
 
     make_signature(petition, first_name="Zoé", email="zoe@example.org", contact_ok=True)
     make_signature(petition, first_name="Yves", email="yves@example.org", contact_ok=False)
-    post(organiser, f"{base(petition)}/{mailing_id}/start")
+    start(organiser, petition, mailing_id)
 
     [message] = box.wait_for(1)
     assert box.to("zoe@example.org") == [message]
@@ -425,7 +440,7 @@ def test_start_sends_each_official_one_letter_from_the_platform_with_reply_to_th
 ):
     mailing_id = new_letter(organiser, petition)
 
-    response = post(organiser, f"{base(petition)}/{mailing_id}/start")
+    response = start(organiser, petition, mailing_id)
 
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/mailings/{mailing_id}")
@@ -453,7 +468,7 @@ def test_start_sends_each_official_one_letter_from_the_platform_with_reply_to_th
 
 def test_progress_page_and_json_show_the_numbers(organiser, petition, deputes):
     mailing_id = new_letter(organiser, petition)
-    post(organiser, f"{base(petition)}/{mailing_id}/start")
+    start(organiser, petition, mailing_id)
 
     numbers = progress(organiser, petition, mailing_id)
 
@@ -476,7 +491,7 @@ def test_pause_resume_and_cancel(app, organiser, petition, deputes, box):
     # No sending lane: the mailing stays where the buttons put it.
     app.config["MAILING_LANES"] = 0
     first = new_letter(organiser, petition)
-    post(organiser, f"{base(petition)}/{first}/start")
+    start(organiser, petition, first)
     assert progress(organiser, petition, first)["remaining"] == 3
 
     assert post(organiser, f"{base(petition)}/{first}/pause").status_code == 303
@@ -496,7 +511,7 @@ def test_pause_resume_and_cancel(app, organiser, petition, deputes, box):
 
     app.config["MAILING_LANES"] = 0
     second = new_letter(organiser, petition)
-    post(organiser, f"{base(petition)}/{second}/start")
+    start(organiser, petition, second)
     assert post(organiser, f"{base(petition)}/{second}/cancel").status_code == 303
     assert status_of(second) == MailingStatus.CANCELLED
     assert deliveries(second) == {DeliveryStatus.CANCELLED: 3}
@@ -512,7 +527,7 @@ def test_refused_message_is_listed_with_its_reason_and_retry_failed_sends_it(
     box.replies = ["550 5.1.1 No such user here"]
     mailing_id = new_letter(organiser, petition)
 
-    post(organiser, f"{base(petition)}/{mailing_id}/start")
+    start(organiser, petition, mailing_id)
 
     assert deliveries(mailing_id) == {DeliveryStatus.SENT: 2, DeliveryStatus.FAILED: 1}
     page = organiser.get(f"{base(petition)}/{mailing_id}").get_data(as_text=True)
@@ -536,7 +551,7 @@ def test_unknown_outcome_is_explained_and_the_organiser_decides(
     app.config["MAILING_JOB_BUDGET"] = 4
     mailing_id = new_letter(organiser, petition, roles=[], official_ids=[str(deputes[0].id)])
 
-    post(organiser, f"{base(petition)}/{mailing_id}/start")
+    start(organiser, petition, mailing_id)
 
     assert deliveries(mailing_id) == {DeliveryStatus.UNKNOWN: 1}
     page = visible_text(organiser.get(f"{base(petition)}/{mailing_id}").get_data(as_text=True))
@@ -552,7 +567,7 @@ def test_unknown_outcome_is_explained_and_the_organiser_decides(
 def test_send_again_requeues_the_unknown_deliveries(organiser, petition, deputes, box, app):
     app.config["MAILING_LANES"] = 0
     mailing_id = new_letter(organiser, petition)
-    post(organiser, f"{base(petition)}/{mailing_id}/start")
+    start(organiser, petition, mailing_id)
     db.session.execute(
         Delivery.__table__.update()
         .where(Delivery.mailing_id == mailing_id)
@@ -612,3 +627,195 @@ def test_buttons_without_csrf_token_change_nothing(organiser, petition, deputes,
     assert deliveries(mailing_id) == {}
     assert box.messages == []
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+
+
+# --- No accident: a confirmation that names the recipients (issue 17, item 4) -------------------
+
+
+def test_send_asks_a_confirmation_naming_the_number_and_the_first_recipients(
+    organiser, petition, deputes, box
+):
+    mailing_id = new_letter(organiser, petition)
+    response = post(organiser, f"{base(petition)}/{mailing_id}/start")
+    assert response.status_code == 200
+    page = visible_text(response.get_data(as_text=True))
+    assert "This mailing writes to 3 recipients:" in page
+    assert "Claire Dumont" in page and "Inès Benali" in page and "Luc Sénat" not in page
+    assert "Send to 3 recipients" in page
+    # Nothing left, nothing queued: the first press only asks.
+    assert status_of(mailing_id) == MailingStatus.DRAFT and deliveries(mailing_id) == {}
+    assert box.messages == []
+
+
+def test_recipients_that_changed_after_the_confirmation_send_nothing_until_confirmed_again(
+    organiser, petition, deputes, box
+):
+    mailing_id = new_letter(organiser, petition)
+    path = f"{base(petition)}/{mailing_id}/start"
+    shown = DIGEST.search(post(organiser, path).get_data(as_text=True)).group(1)
+    # An import adds a député between the confirmation page and the click.
+    make_official(first_name="Nouveau", last_name="Député", email="nouveau@an.example")
+    response = post(organiser, path, {"recipients_digest": shown})
+    assert response.status_code == 409
+    page = visible_text(response.get_data(as_text=True))
+    assert "changed since you looked" in page and "writes to 4 recipients" in page
+    assert status_of(mailing_id) == MailingStatus.DRAFT and deliveries(mailing_id) == {}
+    # Confirmed again: exactly the four shown.
+    assert start(organiser, petition, mailing_id).status_code == 303
+    box.wait_for(4)
+    assert deliveries(mailing_id) == {DeliveryStatus.SENT: 4}
+
+
+def test_a_large_mailing_is_confirmed_by_typing_its_number(app, organiser, petition, deputes, box):
+    app.config["MAILING_CONFIRM_TYPED_ABOVE"] = 2
+    mailing_id = new_letter(organiser, petition)
+    page = post(organiser, f"{base(petition)}/{mailing_id}/start").get_data(as_text=True)
+    assert "type 3 to confirm" in visible_text(page)
+    for typed in (None, 4, 30):
+        response = start(organiser, petition, mailing_id, typed=typed)
+        assert response.status_code == 422
+        assert "Type the number of recipients shown" in visible_text(
+            response.get_data(as_text=True)
+        )
+    assert status_of(mailing_id) == MailingStatus.DRAFT and deliveries(mailing_id) == {}
+    assert start(organiser, petition, mailing_id, typed=3).status_code == 303
+    box.wait_for(3)
+    assert deliveries(mailing_id) == {DeliveryStatus.SENT: 3}
+
+
+def test_a_scheduled_mailing_writes_to_exactly_the_confirmed_recipients(
+    organiser, petition, deputes, box
+):
+    from datetime import timedelta
+
+    from campaign.clock import utcnow
+    from campaign.mailings.services import start_due_mailings
+
+    mailing_id = new_letter(organiser, petition)
+    mailing = db.session.get(Mailing, mailing_id)
+    mailing.send_at = utcnow() + timedelta(hours=1)
+    db.session.commit()
+    assert start(organiser, petition, mailing_id).status_code == 303
+    assert status_of(mailing_id) == MailingStatus.SCHEDULED
+    # Matches the selection only after the confirmation: not written to.
+    late = make_official(first_name="Tardif", last_name="Député", email="tardif@an.example")
+    assert start_due_mailings(utcnow() + timedelta(hours=2)) == [mailing_id]
+    written = set(db.session.scalars(select(Delivery.official_id)))
+    assert written == {official.id for official in deputes} and late.id not in written
+
+
+def test_a_scheduled_mailing_can_be_cancelled_until_it_starts(organiser, petition, deputes, box):
+    from datetime import timedelta
+
+    from campaign.clock import utcnow
+    from campaign.mailings.services import start_due_mailings
+
+    mailing_id = new_letter(organiser, petition)
+    mailing = db.session.get(Mailing, mailing_id)
+    mailing.send_at = utcnow() + timedelta(hours=1)
+    db.session.commit()
+    start(organiser, petition, mailing_id)
+    progress_page = organiser.get(f"{base(petition)}/{mailing_id}").get_data(as_text=True)
+    assert "Cancel the mailing" in visible_text(progress_page)
+    assert post(organiser, f"{base(petition)}/{mailing_id}/cancel").status_code == 303
+    assert status_of(mailing_id) == MailingStatus.CANCELLED
+    assert start_due_mailings(utcnow() + timedelta(hours=2)) == []
+    assert deliveries(mailing_id) == {} and box.messages == []
+
+
+# --- A real sender (issue 17, item 3) --------------------------------------------------------
+
+
+def test_a_mailing_leaves_as_the_campaign_via_the_site_with_its_confirmed_reply_to(
+    app, organiser, petition, deputes, box
+):
+    from email import policy
+    from email.utils import parseaddr
+    from urllib.parse import urlsplit
+
+    from campaign.mailings.models import ReplyAddress
+
+    mailing_id = new_letter(
+        organiser,
+        petition,
+        sender_name="Collectif Santé Publique",
+        reply_to_address="Contact@Collectif.example",
+    )
+    # The campaign's inbox gets a link; nothing may leave until it is followed.
+    [request] = box.wait_for(1)
+    assert request["To"] == "contact@collectif.example"
+    edit = organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
+    assert "Waiting for confirmation" in visible_text(edit)
+    refused = post(organiser, f"{base(petition)}/{mailing_id}/start")
+    assert refused.status_code == 422
+    assert "not confirmed yet" in visible_text(refused.get_data(as_text=True))
+    assert status_of(mailing_id) == MailingStatus.DRAFT and deliveries(mailing_id) == {}
+
+    link = urlsplit(re.search(r"https?://\S+/reply-to/\S+", text_part(request)).group(0)).path
+    visitor = english_client(app)
+    # Opening the link (a mail scanner does) confirms nothing.
+    assert "Confirm this address" in visible_text(visitor.get(link).get_data(as_text=True))
+    db.session.expire_all()
+    assert db.session.scalar(select(ReplyAddress.confirmed_at)) is None
+    # A POST without the CSRF token confirms nothing either.
+    assert visitor.post(link).status_code == 400
+    confirmed = visitor.post(link, data={"csrf_token": csrf_token(visitor, link)})
+    assert "Confirmed" in visible_text(confirmed.get_data(as_text=True))
+
+    assert start(organiser, petition, mailing_id).status_code == 303
+    letters = box.wait_for(4)[1:]
+    for letter in letters:
+        decoded = str(policy.default.header_factory("From", letter["From"]))
+        assert parseaddr(decoded) == ("Collectif Santé Publique via Tribune", PLATFORM)
+        assert letter["Reply-To"] == "contact@collectif.example"
+
+
+def test_a_reply_to_address_confirmed_once_serves_the_petitions_next_mailings(
+    app, organiser, petition, deputes, box
+):
+    from campaign.clock import utcnow
+    from campaign.mailings.models import ReplyAddress
+
+    db.session.add(
+        ReplyAddress(
+            petition_id=petition.id, email="contact@collectif.example", confirmed_at=utcnow()
+        )
+    )
+    db.session.commit()
+    mailing_id = new_letter(organiser, petition, reply_to_address="contact@collectif.example")
+    assert start(organiser, petition, mailing_id).status_code == 303
+    letters = box.wait_for(3)
+    assert {letter["Reply-To"] for letter in letters} == {"contact@collectif.example"}
+    # Without a sender name, the platform's own From, as before.
+    assert {letter["From"] for letter in letters} == {f"Tribune <{PLATFORM}>"}
+
+
+def test_a_bad_reply_to_address_or_a_sender_name_with_a_line_break_is_refused(
+    organiser, petition, deputes, box
+):
+    mailing_id = new_letter(organiser, petition)
+    response = save(
+        organiser, petition, mailing_id, reply_to_address="pas une adresse", sender_name="A\nB"
+    )
+    assert response.status_code == 422
+    page = visible_text(response.get_data(as_text=True))
+    assert "Enter a valid email address" in page
+    assert db.session.get(Mailing, mailing_id).reply_to_address == ""
+    assert box.messages == []
+
+
+# --- Choosing recipients (issue 17, item 6) ------------------------------------------------------
+
+
+def test_departements_are_chosen_by_region_and_a_whole_region_at_once(organiser, petition, deputes):
+    mailing_id = new_letter(organiser, petition, regions=["Bretagne"], departements=["75"])
+    selection = db.session.get(Mailing, mailing_id).selection
+    assert selection["departements"] == ["22", "29", "35", "56", "75"]
+    html = organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
+    page = visible_text(html)
+    assert "Bretagne (4 chosen)" in page and "Île-de-France (1 chosen)" in page
+    # Grouped checkboxes, no list to ctrl-click through.
+    assert 'name="departements" type="checkbox" value="29" checked' in html or re.search(
+        r'<input checked[^>]*name="departements"[^>]*value="29"', html
+    )
+    assert "Hold Ctrl" not in page
