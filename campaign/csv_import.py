@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from campaign.publication.formats import FORMULA_CHARACTERS
-from campaign.signatures.forms import contains_link, contains_web_address, has_control_characters
+from campaign.text_rules import (
+    FORMULA_CHARACTERS,
+    contains_link,
+    contains_web_address,
+    has_control_characters,
+)
 
 NAME_MAX, TEXT_MAX = 100, 200
 

@@ -16,7 +16,7 @@ from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import job_queue, redis_connection
 from campaign.mail.outbox import flush_outbox
-from campaign.mailings.jobs import sweep_mailings
+from campaign.mailings.services import sweep_mailings
 from campaign.maintenance import claim_daily_run, run_daily_tasks
 from campaign.publication.jobs import publish_stale_lists
 

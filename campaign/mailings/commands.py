@@ -83,7 +83,7 @@ mailings = AppGroup("mailings", help="Mail campaigns: their state, and the sweep
 @mailings.command("sweep")
 def sweep() -> None:
     """Start due scheduled mailings, mark sends of dead workers unknown, wake lost jobs."""
-    from campaign.mailings.jobs import sweep_mailings
+    from campaign.mailings.services import sweep_mailings
 
     counts = sweep_mailings(utcnow())
     click.echo(

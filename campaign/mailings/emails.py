@@ -8,8 +8,9 @@ from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver
 from campaign.mail.transport import MailConnection, render_email
 from campaign.mailings.letters import letters_of_request
+from campaign.mailings.merge_fields import role_label
 from campaign.mailings.models import DeliveryStatus, Mailing, ReplyAddress
-from campaign.mailings.services import role_label, sample_letter
+from campaign.mailings.services import sample_letter
 from campaign.mailings.templates import TemplateProblem
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition

@@ -33,9 +33,11 @@ from campaign.mail.transport import (
     ReusableConnection,
     classify_mail_error,
 )
+from campaign.mailings.merge_fields import letter_context, petition_context, site_name
 from campaign.mailings.models import (
     ACTIVE,
     DELIVERY_TRANSITIONS,
+    OPEN_DELIVERIES,
     Delivery,
     DeliveryStatus,
     Mailing,
@@ -43,14 +45,7 @@ from campaign.mailings.models import (
     MailingStatus,
     Official,
 )
-from campaign.mailings.services import (
-    finish_if_complete,
-    letter_context,
-    mark_official_bouncing,
-    petition_context,
-    site_name,
-    start_due_mailings,
-)
+from campaign.mailings.officials import mark_official_bouncing
 from campaign.mailings.templates import TemplateProblem, one_line, render_letter, text_to_html
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
@@ -88,12 +83,6 @@ def wake_senders(mailing_id: int, reason: str) -> None:
             lane,
             job_id=f"mailing-{mailing_id}-{reason}-{lane}",
         )
-
-
-def start_scheduled_mailing(mailing_id: int) -> None:
-    """Job: start a scheduled mailing whose time has come (the sweeper does it too)."""
-    if mailing_id in start_due_mailings(utcnow()):
-        wake_senders(mailing_id, "scheduled")
 
 
 # ---------------------------------------------------------------------------------------
@@ -603,25 +592,25 @@ def stalled_mailings(now: datetime) -> list[int]:
     return stalled
 
 
-def sweep_mailings(now: datetime) -> dict[str, int]:
-    """Start due scheduled mailings, mark dead sends unknown, wake lost senders, and close
-    finished mailings. The database is the truth; this rebuilds Redis's part from it."""
-    started = start_due_mailings(now)
-    for mailing_id in started:
-        wake_senders(mailing_id, "scheduled")
-    unknown = mark_stale_deliveries_unknown(now)
-    stalled = stalled_mailings(now)
-    for mailing_id in stalled:
-        wake_senders(mailing_id, f"sweep-{int(now.timestamp()) // 60}")
-    sending = db.session.scalars(
-        select(Mailing.id).where(
-            Mailing.status == MailingStatus.SENDING, Mailing.kind != MailingKind.REPRESENTATIVES
+def finish_if_complete(mailing_id: int, now: datetime) -> bool:
+    """A sending mailing with nothing left to send is done (supporters' mailings stay
+    open for new letters)."""
+    mailing = db.session.get(Mailing, mailing_id)
+    if mailing is None or mailing.kind == MailingKind.REPRESENTATIVES:
+        return False
+    remaining = db.session.scalar(
+        select(func.count(Delivery.id)).where(
+            Delivery.mailing_id == mailing_id, Delivery.status.in_(OPEN_DELIVERIES)
         )
-    ).all()
-    finished = sum(finish_if_complete(mailing_id, now) for mailing_id in sending)
-    return {
-        "started": len(started),
-        "unknown": unknown,
-        "woken": len(stalled),
-        "finished": finished,
-    }
+    )
+    if remaining:
+        return False
+    done = Mailing.move(
+        db.session,
+        mailing_id,
+        frozenset({MailingStatus.SENDING}),
+        MailingStatus.DONE,
+        finished_at=now,
+    )
+    db.session.commit()
+    return done

@@ -31,6 +31,8 @@ from campaign.departements import DEPARTEMENTS
 from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
+from campaign.mailings.jobs import wake_senders
+from campaign.mailings.merge_fields import role_label
 from campaign.mailings.models import (
     ACTIVE,
     DELIVERY_TRANSITIONS,
@@ -41,12 +43,7 @@ from campaign.mailings.models import (
     Official,
     OfficialRole,
 )
-from campaign.mailings.services import (
-    departures_after_booked,
-    render_for_official,
-    role_label,
-    text_digest,
-)
+from campaign.mailings.services import departures_after_booked, render_for_official, text_digest
 from campaign.mailings.templates import TemplateProblem, one_line
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import make_token
@@ -527,8 +524,6 @@ def write_to_representatives(
     if copy is not None:
         deliver_soon(copy.id)
     if outcome.queued:
-        from campaign.mailings.jobs import wake_senders
-
         wake_senders(mailing.id, f"letter-{outcome.delivery_ids[0]}")
     return outcome
 
@@ -674,7 +669,6 @@ def release_letters(ids: list[int], actor, now: datetime, *, petition_id: int) -
         count=len(released),
     )
     db.session.commit()
-    from campaign.mailings.jobs import wake_senders
 
     for mailing_id, letters in sorted(by_mailing.items()):
         wake_senders(mailing_id, f"release-{letters[0][0]}")

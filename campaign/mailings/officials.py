@@ -20,7 +20,7 @@ from functools import partial
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.accounts.models import User
@@ -538,3 +538,14 @@ def official_chambers() -> list[str]:
     """The chambers the directory names, for the list's filter."""
     query = select(Official.chamber).where(Official.chamber != "").distinct()
     return sorted(db.session.scalars(query))
+
+
+def mark_official_bouncing(official_id: int, now: datetime, reason: str) -> None:
+    """Record that a server refused the official's address for good (in the caller's
+    transaction); the first refusal's date is kept."""
+    db.session.execute(
+        update(Official)
+        .where(Official.id == official_id, Official.bouncing_since.is_(None))
+        .values(bouncing_since=now, bounce_reason=reason[:300])
+        .execution_options(synchronize_session=False)
+    )

@@ -16,24 +16,32 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale, lazy_pgettext
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, or_, select, update
 
 from campaign import audit
+from campaign.clock import utcnow
 from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
+from campaign.mailings.jobs import (
+    finish_if_complete,
+    mark_stale_deliveries_unknown,
+    stalled_mailings,
+    wake_senders,
+)
+from campaign.mailings.merge_fields import (
+    letter_context,
+    official_context,
+    petition_context,
+)
 from campaign.mailings.models import (
     ACTIVE,
     DELIVERY_TRANSITIONS,
     EDITABLE,
     OPEN_DELIVERIES,
-    Civility,
     Delivery,
     DeliveryStatus,
     Mailing,
@@ -46,7 +54,6 @@ from campaign.mailings.models import (
 from campaign.mailings.templates import (
     MergeFields,
     RenderedLetter,
-    Unpublished,
     one_line,
     render_letter,
     used_fields,
@@ -54,16 +61,6 @@ from campaign.mailings.templates import (
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.tokens import external_url
-
-ROLE_LABELS = {
-    OfficialRole.DEPUTE: _l("Member of the National Assembly"),
-    OfficialRole.SENATEUR: _l("Senator"),
-    OfficialRole.DEPUTE_EUROPEEN: _l("Member of the European Parliament"),
-    OfficialRole.MINISTRE: _l("Minister"),
-    OfficialRole.AUTORITE: _l("Regulator"),
-    OfficialRole.AUTRE: _l("Official"),
-}
 
 
 class NoRecipients(DomainError):
@@ -85,160 +82,6 @@ class ReplyToNotConfirmed(DomainError):
 
 class CountNotConfirmed(DomainError):
     """A large mailing needs its number of recipients typed, and it was not (or wrongly)."""
-
-
-# ---------------------------------------------------------------------------------------
-# Merge fields
-
-
-# French names these roles in the feminine for a woman; the others are the same for all
-# ("ministre"), and English does not change.
-FEMININE_ROLE_LABELS = {
-    OfficialRole.DEPUTE: lazy_pgettext("woman", "Member of the National Assembly"),
-    OfficialRole.SENATEUR: lazy_pgettext("woman", "Senator"),
-    OfficialRole.DEPUTE_EUROPEEN: lazy_pgettext("woman", "Member of the European Parliament"),
-}
-# How a French letter addresses one: "Madame la députée", "Monsieur le sénateur".
-FRENCH_TITLES = {
-    OfficialRole.DEPUTE: ("la députée", "le député"),
-    OfficialRole.SENATEUR: ("la sénatrice", "le sénateur"),
-    OfficialRole.DEPUTE_EUROPEEN: ("la députée", "le député"),
-    OfficialRole.MINISTRE: ("la ministre", "le ministre"),
-}
-
-
-def role_label(role: str, locale: str, civility: str | None = None) -> str:
-    """The official's role in the given language, in the feminine for a Madame where the
-    language has one."""
-    with force_locale(locale):
-        label = (
-            FEMININE_ROLE_LABELS.get(role) if civility == Civility.MADAME else None
-        ) or ROLE_LABELS.get(role)
-        return str(label) if label is not None else role
-
-
-CIVILITY_WORDS = {
-    "fr": {Civility.MADAME: "Madame", Civility.MONSIEUR: "Monsieur"},
-    "en": {Civility.MADAME: "Ms", Civility.MONSIEUR: "Mr"},
-}
-
-
-def civility_word(civility: str | None, locale: str) -> str:
-    """Madame or Monsieur (Ms, Mr in English); empty when the directory does not say."""
-    words = CIVILITY_WORDS.get(locale[:2], CIVILITY_WORDS["en"])
-    return words.get(civility, "") if civility else ""
-
-
-def salutation(official: Official, locale: str) -> str:
-    """The opening of a letter to the official, without its comma: "Madame la députée",
-    "Monsieur le sénateur", "Madame, Monsieur" when the civility is unknown; in English,
-    "Dear Ms Dupont"."""
-    word = civility_word(official.civility, locale)
-    if official.role == OfficialRole.AUTORITE:
-        return _institution_salutation(official.civility, locale)
-    if not locale.startswith("fr"):
-        return f"Dear {word} {official.last_name}" if word else f"Dear {official.full_name}"
-    if not word:
-        return "Madame, Monsieur"
-    titles = FRENCH_TITLES.get(official.role)
-    if titles is None:
-        return word
-    return f"{word} {titles[0] if official.civility == Civility.MADAME else titles[1]}"
-
-
-def _institution_salutation(civility: str | None, locale: str) -> str:
-    """An authority (CNIL, a health insurance fund, a ministry's department) is addressed
-    through its head when the directory names one ("Madame la Présidente"), else as an
-    institution ("Madame, Monsieur")."""
-    french = locale.startswith("fr")
-    if civility == Civility.MADAME:
-        return "Madame la Présidente" if french else "Dear Madam President"
-    if civility == Civility.MONSIEUR:
-        return "Monsieur le Président" if french else "Dear Mr President"
-    return "Madame, Monsieur" if french else "Dear Sir or Madam"
-
-
-def petition_context(petition: Petition) -> dict[str, Any]:
-    """Merge fields about the petition, its counts and its latest publication, as plain
-    data (before a first publication, `publication` is false and names itself when used)."""
-    from campaign.publication.services import latest_publication
-    from campaign.signatures.services import counts_by_category, signature_count
-
-    locale = petition.language
-    by_category = counts_by_category(petition)
-    publication = latest_publication(petition.id)
-    return {
-        "petition": MergeFields(
-            "petition",
-            {
-                "title": petition.text(locale).title,
-                "url": external_url("petitions.show", slug=petition.slug),
-                "confirmed": signature_count(petition.id),
-                "goal": petition.goal,
-            },
-        ),
-        "categories": [
-            MergeFields(
-                "category",
-                {"key": category.key, "label": category.label(locale), "count": count},
-            )
-            for category, count in by_category
-        ],
-        "counts": MergeFields("counts", {category.key: count for category, count in by_category}),
-        "publication": Unpublished()
-        if publication is None
-        else MergeFields(
-            "publication",
-            {
-                "url": external_url(
-                    "publication.publication", slug=petition.slug, sequence=publication.sequence
-                ),
-                "sha256": publication.hash,
-                "sequence": publication.sequence,
-                "count": publication.entry_count,
-            },
-        ),
-    }
-
-
-def official_context(official: Official, locale: str) -> MergeFields:
-    """Merge fields about one official."""
-    return MergeFields(
-        "official",
-        {
-            "name": official.full_name,
-            "civility": civility_word(official.civility, locale),
-            "salutation": salutation(official, locale),
-            "first_name": official.first_name,
-            "last_name": official.last_name,
-            "role": role_label(official.role, locale, official.civility),
-            "chamber": official.chamber,
-            "departement": official.departement or "",
-            "constituency": official.constituency,
-        },
-    )
-
-
-def signatory_context(signature: Signature) -> MergeFields:
-    """Merge fields about the signatory an update is written to."""
-    return MergeFields(
-        "signatory", {"first_name": signature.first_name, "last_name": signature.last_name}
-    )
-
-
-def letter_context(
-    base: dict[str, Any],
-    locale: str,
-    official: Official | None = None,
-    signature: Signature | None = None,
-) -> dict[str, Any]:
-    """The whole context of one letter: the petition's fields plus the recipient's."""
-    context = dict(base)
-    if official is not None:
-        context["official"] = official_context(official, locale)
-    if signature is not None:
-        context["signatory"] = signatory_context(signature)
-    return context
 
 
 # ---------------------------------------------------------------------------------------
@@ -373,11 +216,6 @@ def reply_address_state(mailing: Mailing) -> str | None:
     return "confirmed" if record is not None and record.confirmed_at else "pending"
 
 
-def site_name() -> str:
-    """The platform's name, as the display name of its own From address says it."""
-    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[0] or "Tribune"
-
-
 def reply_to_confirmed(mailing: Mailing) -> bool:
     """Whether the mailing's Reply-To may be used: its own confirmed address, or none
     (the organiser's account address then)."""
@@ -470,17 +308,6 @@ def bouncing_officials(selection: dict[str, Any]) -> list[Official]:
             .where(Official.active.is_(True), Official.bouncing_since.is_not(None), or_(*matches))
             .order_by(Official.last_name, Official.first_name, Official.id)
         )
-    )
-
-
-def mark_official_bouncing(official_id: int, now: datetime, reason: str) -> None:
-    """Record that a server refused the official's address for good (in the caller's
-    transaction); the first refusal's date is kept."""
-    db.session.execute(
-        update(Official)
-        .where(Official.id == official_id, Official.bouncing_since.is_(None))
-        .values(bouncing_since=now, bounce_reason=reason[:300])
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -856,7 +683,6 @@ def start_mailing(
         count=count,
     )
     db.session.commit()
-    from campaign.mailings.jobs import start_scheduled_mailing, wake_senders
 
     if later:
         from campaign.jobs import enqueue_at
@@ -865,6 +691,12 @@ def start_mailing(
     else:
         wake_senders(mailing_id, "start")
     return True
+
+
+def start_scheduled_mailing(mailing_id: int) -> None:
+    """Job: start a scheduled mailing whose time has come (the sweeper does it too)."""
+    if mailing_id in start_due_mailings(utcnow()):
+        wake_senders(mailing_id, "scheduled")
 
 
 def start_due_mailings(now: datetime) -> list[int]:
@@ -937,7 +769,6 @@ def resume_mailing(mailing_id: int, actor, now: datetime) -> bool:
     _respace(db.session.get(Mailing, mailing_id), now)
     audit.record("mailing.resume", now, actor=actor, detail=f"mailing {mailing_id}")
     db.session.commit()
-    from campaign.mailings.jobs import wake_senders
 
     wake_senders(mailing_id, f"resume-{int(now.timestamp())}")
     return True
@@ -1003,8 +834,6 @@ def _requeue(
     audit.record(action, now, actor=actor, detail=f"mailing {mailing_id}", count=count)
     db.session.commit()
     if count and mailing.status in ACTIVE:
-        from campaign.mailings.jobs import wake_senders
-
         wake_senders(mailing_id, f"{action}-{int(now.timestamp())}")
     return count
 
@@ -1035,30 +864,6 @@ def mark_unknown_sent(mailing_id: int, actor, now: datetime) -> int:
     )
     db.session.commit()
     return count
-
-
-def finish_if_complete(mailing_id: int, now: datetime) -> bool:
-    """A sending mailing with nothing left to send is done (supporters' mailings stay
-    open for new letters)."""
-    mailing = db.session.get(Mailing, mailing_id)
-    if mailing is None or mailing.kind == MailingKind.REPRESENTATIVES:
-        return False
-    remaining = db.session.scalar(
-        select(func.count(Delivery.id)).where(
-            Delivery.mailing_id == mailing_id, Delivery.status.in_(OPEN_DELIVERIES)
-        )
-    )
-    if remaining:
-        return False
-    done = Mailing.move(
-        db.session,
-        mailing_id,
-        frozenset({MailingStatus.SENDING}),
-        MailingStatus.DONE,
-        finished_at=now,
-    )
-    db.session.commit()
-    return done
 
 
 # ---------------------------------------------------------------------------------------
@@ -1230,3 +1035,31 @@ def send_test_letter(mailing: Mailing, actor, now: datetime) -> None:
     db.session.add(outbox)
     db.session.commit()
     deliver_soon(outbox.id)
+
+
+# ---------------------------------------------------------------------------------------
+# The sweeper
+
+
+def sweep_mailings(now: datetime) -> dict[str, int]:
+    """Start due scheduled mailings, mark dead sends unknown, wake lost senders, and close
+    finished mailings. The database is the truth; this rebuilds Redis's part from it."""
+    started = start_due_mailings(now)
+    for mailing_id in started:
+        wake_senders(mailing_id, "scheduled")
+    unknown = mark_stale_deliveries_unknown(now)
+    stalled = stalled_mailings(now)
+    for mailing_id in stalled:
+        wake_senders(mailing_id, f"sweep-{int(now.timestamp()) // 60}")
+    sending = db.session.scalars(
+        select(Mailing.id).where(
+            Mailing.status == MailingStatus.SENDING, Mailing.kind != MailingKind.REPRESENTATIVES
+        )
+    ).all()
+    finished = sum(finish_if_complete(mailing_id, now) for mailing_id in sending)
+    return {
+        "started": len(started),
+        "unknown": unknown,
+        "woken": len(stalled),
+        "finished": finished,
+    }

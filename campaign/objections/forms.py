@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from campaign.departements import DEPARTEMENTS
 from campaign.objections.services import DETAILS_MAX
-from campaign.signatures.forms import has_control_characters
+from campaign.text_rules import has_control_characters
 
 
 class DepartementForm(FlaskForm):

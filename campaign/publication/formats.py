@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, BinaryIO, NamedTuple
 
 from campaign.publication.merkle import canonical_json, leaf_hash
+from campaign.text_rules import FORMULA_CHARACTERS
 
 # WeasyPrint logs every layout step at INFO: one line per page of a long list.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -23,10 +24,6 @@ FORMAT_VERSION = "tribune-publication/1"
 # byte as when their digest was taken: bump this whenever a change here alters those bytes.
 RENDERING_VERSION = "r3"
 CHUNK_SIZE = 64 * 1024
-# Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"),
-# with their full-width forms, which some spreadsheets fold to ASCII.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
-FORMULA_CHARACTERS = frozenset(FORMULA_TRIGGERS)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 CSV_COLUMNS = (
     "last_name",

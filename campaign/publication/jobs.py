@@ -6,39 +6,29 @@ Slots are aligned on the epoch, so every process computes the same one; the job'
 the petition and the slot, so RQ keeps one job per slot (and the in-process mode one timer).
 If Redis loses the job, the worker's periodic sweep (publish_stale_lists) publishes anyway.
 
-This module imports the publication services only inside functions: the signature services,
-which publication.services imports, call schedule_publication()."""
+The signatures domain does not call this module: it sends `public_list_changed`
+(campaign.signatures.events), which this domain's init_app connects to schedule_publication."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import current_app
 
 from campaign.clock import utcnow
 from campaign.jobs import enqueue_at
-
-EPOCH = datetime(1970, 1, 1)
-
-
-def max_delay() -> timedelta:
-    """PUBLICATION_MAX_DELAY as a timedelta."""
-    return timedelta(seconds=current_app.config["PUBLICATION_MAX_DELAY"])
-
-
-def slot_start(now: datetime, delay: timedelta) -> datetime:
-    """The start of the slot `now` falls in (naive UTC)."""
-    return now - (now - EPOCH) % delay
-
-
-def slot_end(now: datetime, delay: timedelta) -> datetime:
-    """The end of the slot `now` falls in: when a change made now gets published."""
-    return slot_start(now, delay) + delay
+from campaign.publication.services import publish_if_changed, publish_stale_petitions
+from campaign.publication.slots import max_delay, slot_end
 
 
 def publication_job_id(petition_id: int, when: datetime) -> str:
     """The id of the publication job of a petition for the slot ending at `when`."""
     return f"publish-list-{petition_id}-{int(when.replace(tzinfo=UTC).timestamp())}"
+
+
+def on_public_list_changed(petition_id: int, now: datetime) -> None:
+    """Receiver of campaign.signatures.events.public_list_changed."""
+    schedule_publication(petition_id, now)
 
 
 def schedule_publication(petition_id: int, now: datetime) -> datetime | None:
@@ -55,7 +45,6 @@ def schedule_publication(petition_id: int, now: datetime) -> datetime | None:
 def publish_fresh_list(petition_id: int) -> None:
     """Job: publish the petition's list if it changed since its latest publication and it
     was not published in this slot yet. Takes an id; harmless when run twice."""
-    from campaign.publication.services import publish_if_changed
 
     if not current_app.config["PUBLICATION_MAX_DELAY"]:
         return
@@ -65,7 +54,6 @@ def publish_fresh_list(petition_id: int) -> None:
 def publish_stale_lists(now: datetime) -> int:
     """The worker's periodic safety net: publish every public list that changed before the
     current slot and was not published since (a job Redis lost). Returns how many."""
-    from campaign.publication.services import publish_stale_petitions
 
     if not current_app.config["PUBLICATION_MAX_DELAY"]:
         return 0

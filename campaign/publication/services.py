@@ -79,6 +79,7 @@ from campaign.publication.models import (
     PublicationEntry,
     PublicationFile,
 )
+from campaign.publication.slots import slot_start
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.signatures.services import (
     counts_by_category,
@@ -1190,7 +1191,6 @@ def publish_if_changed(petition_id: int, now: datetime, delay: timedelta) -> Pub
     not published yet in the slot of `delay` that `now` falls in (two workers running the
     same slot's job publish once: the petition's row lock, and on SQLite the unique
     sequence). None when there was nothing to publish."""
-    from campaign.publication.jobs import slot_start
 
     petition = db.session.get(Petition, petition_id)
     if petition is None or petition.status not in PUBLIC:
@@ -1212,7 +1212,6 @@ def publish_if_changed(petition_id: int, now: datetime, delay: timedelta) -> Pub
 def publish_stale_petitions(now: datetime, delay: timedelta) -> list[Publication]:
     """Publish every public list changed before the current slot and not published since:
     the safety net for a publication job that Redis lost."""
-    from campaign.publication.jobs import slot_start
 
     current = slot_start(now, delay)
     published = []

@@ -17,7 +17,7 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.personal_data import email_domain_digest
 from campaign.petitions.models import Category, Petition
-from campaign.publication.jobs import schedule_publication
+from campaign.signatures.events import public_list_changed
 from campaign.signatures.models import (
     COUNTED,
     SIGNATURE_TRANSITIONS,
@@ -275,7 +275,7 @@ def _moderate(
     detail = f"signature {signature_id}: {before} -> {to}"
     record(action, now, actor=actor, petition_id=petition.id, detail=detail, count=1)
     db.session.commit()
-    schedule_publication(petition.id, now)
+    public_list_changed.send(petition.id, now=now)
     return True
 
 
@@ -359,7 +359,7 @@ def mark_first_signatory(
         count=1,
     )
     db.session.commit()
-    schedule_publication(petition.id, now)
+    public_list_changed.send(petition.id, now=now)
 
 
 def unmark_first_signatory(petition: Petition, signature_id: int, actor, now: datetime) -> bool:
@@ -387,7 +387,7 @@ def unmark_first_signatory(petition: Petition, signature_id: int, actor, now: da
         count=1,
     )
     db.session.commit()
-    schedule_publication(petition.id, now)
+    public_list_changed.send(petition.id, now=now)
     return True
 
 
@@ -501,7 +501,7 @@ def invalidate_in_bulk(
     )
     db.session.commit()
     if moved:
-        schedule_publication(petition.id, now)
+        public_list_changed.send(petition.id, now=now)
     return moved
 
 

@@ -23,7 +23,7 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
-from campaign.publication.jobs import schedule_publication
+from campaign.signatures.events import public_list_changed
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import row_from_token
 from campaign.verification.services import (
@@ -292,7 +292,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         db.session.commit()
         if milestone is not None:
             deliver_soon(milestone.id)
-        schedule_publication(petition.id, now)
+        public_list_changed.send(petition.id, now=now)
         return ConfirmationOutcome.CONFIRMED
     db.session.commit()
     status = db.session.scalar(select(Signature.status).where(Signature.id == signature_id))
@@ -336,7 +336,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         erase_verification_data(signature_id)
     db.session.commit()
     if moved:
-        schedule_publication(find_petition_of(signature_id).id, now)
+        public_list_changed.send(find_petition_of(signature_id).id, now=now)
     return moved
 
 

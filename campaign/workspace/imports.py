@@ -23,13 +23,14 @@ from flask_login import current_user
 
 from campaign.clock import utcnow
 from campaign.extensions import csrf
-from campaign.signatures.forms import ActionForm, SignatureImportForm, has_control_characters
+from campaign.signatures.forms import ActionForm, SignatureImportForm
 from campaign.signatures.imports import (
     ImportMode,
     ImportNotAllowed,
     import_signatures,
     preview_import,
 )
+from campaign.text_rules import has_control_characters
 from campaign.workspace.blueprint import bp, managed_petition
 
 PENDING_IMPORT = "pending_signature_import"

@@ -22,7 +22,7 @@ from campaign.mailings.letters import (
     reject_letters,
     release_letters,
 )
-from campaign.mailings.services import role_label
+from campaign.mailings.merge_fields import role_label
 from campaign.petitions.forms import CheckboxesField
 from campaign.petitions.models import Petition
 from campaign.signatures.forms import plain_text

@@ -21,10 +21,10 @@ from campaign.mailings.forms import (
     NewMailingForm,
     StartForm,
 )
+from campaign.mailings.merge_fields import ROLE_LABELS, site_name
 from campaign.mailings.models import EDITABLE, Mailing, MailingKind, MailingStatus
 from campaign.mailings.officials import official_chambers
 from campaign.mailings.services import (
-    ROLE_LABELS,
     CountNotConfirmed,
     MailingFields,
     MailingNotEditable,
@@ -188,7 +188,7 @@ def _render_compose(
         action_form=MailingActionForm(),
         shown_officials=form.shown_official_ids(),
         reply_state=mailing_services.reply_address_state(mailing),
-        site_name=mailing_services.site_name(),
+        site_name=site_name(),
         regions=REGIONS,
         **page,
     )

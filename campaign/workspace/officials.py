@@ -21,6 +21,7 @@ from campaign.accounts.models import Role
 from campaign.clock import utcnow
 from campaign.extensions import csrf
 from campaign.mailings.forms import OfficialFilterForm, OfficialsImportForm
+from campaign.mailings.merge_fields import ROLE_LABELS, civility_word, role_label
 from campaign.mailings.officials import (
     MAX_BYTES,
     official_chambers,
@@ -28,7 +29,6 @@ from campaign.mailings.officials import (
     preview_officials_import,
 )
 from campaign.mailings.officials import import_officials as import_officials_file
-from campaign.mailings.services import ROLE_LABELS, civility_word, role_label
 from campaign.signatures.forms import ActionForm
 from campaign.workspace.blueprint import bp, require_admin
 from campaign.workspace.imports import discard_upload, keep_upload, list_name, load_upload

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from campaign.mailings.merge_fields import official_context
 from campaign.mailings.models import Civility, MailingKind, OfficialRole
-from campaign.mailings.services import (
-    MailingFields,
-    create_mailing,
-    official_context,
-    render_for_official,
-)
+from campaign.mailings.services import MailingFields, create_mailing, render_for_official
 from tests.factories import make_official, make_petition, make_user
 
 CASES = [

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from campaign.accounts.models import User
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.mailings.jobs import send_mailing_deliveries, sweep_mailings
+from campaign.mailings.jobs import send_mailing_deliveries
 from campaign.mailings.models import (
     Delivery,
     DeliveryStatus,
@@ -34,6 +34,7 @@ from campaign.mailings.services import (
     retry_failed,
     spread,
     start_mailing,
+    sweep_mailings,
 )
 from campaign.mailings.templates import TemplateProblem
 from campaign.petitions.models import Petition

@@ -18,8 +18,6 @@ from campaign.publication.jobs import (
     publication_job_id,
     publish_stale_lists,
     schedule_publication,
-    slot_end,
-    slot_start,
 )
 from campaign.publication.models import Publication
 from campaign.publication.services import (
@@ -29,6 +27,7 @@ from campaign.publication.services import (
     publish_snapshot,
     render_publication_files,
 )
+from campaign.publication.slots import slot_end, slot_start
 from campaign.signatures.models import SignatureStatus
 from campaign.signatures.services import confirm_signature, withdraw_signature
 from tests.factories import make_petition, make_signature

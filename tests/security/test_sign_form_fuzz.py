@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.petitions.services import ensure_default_categories
-from campaign.signatures.forms import SignatureForm, contains_web_address, has_control_characters
+from campaign.signatures.forms import SignatureForm
 from campaign.signatures.models import Signature
+from campaign.text_rules import contains_web_address, has_control_characters
 from tests.factories import make_petition
 from tests.support import sign_data
 

@@ -16,14 +16,9 @@ from sqlalchemy import func, select
 
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.mailings.merge_fields import letter_context, petition_context
 from campaign.mailings.models import Delivery, DeliveryStatus, Mailing, MailingKind
-from campaign.mailings.services import (
-    MailingFields,
-    create_mailing,
-    letter_context,
-    petition_context,
-    start_mailing,
-)
+from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.mailings.templates import (
     MAX_SECONDS,
     ProblemKind,
