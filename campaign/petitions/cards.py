@@ -15,6 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 72
+# The organisers' image, when there is one: a square beside the title.
+PICTURE_BOX, PICTURE_GAP = 300, 40
 PAPER = (253, 252, 248)
 INK = (27, 27, 31)
 MUTED = (74, 74, 85)
@@ -86,8 +88,9 @@ def _title_lines(draw: ImageDraw.ImageDraw, title: str, width: int, height: int)
     return font, size, lines
 
 
-def draw_card(text: CardText, progress: float) -> bytes:
-    """The card as PNG bytes: brand, title, count, a goal bar filled to `progress` (0 to 1)."""
+def draw_card(text: CardText, progress: float, picture: bytes | None = None) -> bytes:
+    """The card as PNG bytes: brand, title, count, a goal bar filled to `progress` (0 to 1),
+    and the organisers' image (`picture`, as Tribune re-encoded it) beside the title."""
     image = Image.new("RGB", (WIDTH, HEIGHT), PAPER)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, 16, HEIGHT), fill=ACCENT)
@@ -95,7 +98,11 @@ def draw_card(text: CardText, progress: float) -> bytes:
 
     draw.text((MARGIN, 48), "Tribune", font=_font("brand", 40), fill=ACCENT)
     top, bottom = 120, 410
-    font, size, lines = _title_lines(draw, text.title, inner, bottom - top)
+    title_width = inner
+    if picture is not None:
+        title_width = inner - PICTURE_BOX - PICTURE_GAP
+        _paste_picture(image, picture, (WIDTH - MARGIN - PICTURE_BOX, top - 10))
+    font, size, lines = _title_lines(draw, text.title, title_width, bottom - top)
     for index, line in enumerate(lines):
         draw.text((MARGIN, top + index * size * 1.2), line, font=font, fill=INK)
 
@@ -113,6 +120,16 @@ def draw_card(text: CardText, progress: float) -> bytes:
     output = io.BytesIO()
     image.save(output, format="PNG", optimize=True)
     return output.getvalue()
+
+
+def _paste_picture(card: Image.Image, picture: bytes, corner: tuple[int, int]) -> None:
+    """The picture scaled down to fit a PICTURE_BOX square, centred in it."""
+    with Image.open(io.BytesIO(picture)) as source:
+        thumbnail = source.convert("RGB")
+    thumbnail.thumbnail((PICTURE_BOX, PICTURE_BOX))
+    left = corner[0] + (PICTURE_BOX - thumbnail.width) // 2
+    top = corner[1] + (PICTURE_BOX - thumbnail.height) // 2
+    card.paste(thumbnail, (left, top))
 
 
 def count_step(count: int) -> int:

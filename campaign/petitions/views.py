@@ -180,6 +180,8 @@ def card_url(petition: Petition, count: int, locale: str) -> str:
     """The absolute address of the petition's preview card in this language; it changes
     when the card would be redrawn, so that link previews fetch the new one."""
     version = f"{petition.current_version}-{count_step(count)}"
+    if petition.image_sha256:
+        version += f"-{petition.image_sha256[:8]}"
     return external_url("petitions.card", slug=petition.slug, lang=locale, v=version)
 
 
@@ -324,6 +326,7 @@ def card(slug: str):
     shown = count_step(count)
     cards: CardCache = current_app.extensions.setdefault(_CARDS_KEY, CardCache())
     key = (snapshot.id, locale, snapshot.current_version, snapshot.goal, shown)
+    key += (snapshot.image_sha256,)
     png = cards.get(key)
     if png is None:
         with force_locale(locale):
@@ -341,7 +344,13 @@ def card(slug: str):
                 goal_line=gettext("Goal: %(goal)s", goal=format_decimal(snapshot.goal)),
                 site=urlsplit(current_app.config["PUBLIC_URL"]).netloc,
             )
-        png = draw_card(text, shown / snapshot.goal if snapshot.goal else 1.0)
+        picture = (
+            find_petition_image(snapshot.id, snapshot.image_sha256)
+            if snapshot.image_sha256
+            else None
+        )
+        progress = shown / snapshot.goal if snapshot.goal else 1.0
+        png = draw_card(text, progress, picture.content if picture is not None else None)
         cards.put(key, png)
     response = current_app.response_class(png, mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=3600"

@@ -80,3 +80,30 @@ def test_favicon_and_app_icons_are_served_from_the_site(client):
         assert client.get(path).status_code == 200, path
     favicon = client.get("/favicon.ico")
     assert favicon.status_code == 200 and favicon.data[:4] == b"\x00\x00\x01\x00"
+
+
+def test_card_shows_the_organisers_image_and_its_address_changes_with_it(client):
+    from campaign.clock import utcnow
+    from campaign.petitions.services import store_petition_image
+    from tests.factories import make_user
+
+    petition = make_petition(goal=10)
+    plain_html = client.get(f"/p/{petition.slug}").get_data(as_text=True)
+    plain = client.get(f"/p/{petition.slug}/card.png?lang=fr").data
+    upload = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 20, 30)).save(upload, "PNG")
+    store_petition_image(petition, upload.getvalue(), "Une bannière rouge", make_user(), utcnow())
+
+    html = client.get(f"/p/{petition.slug}").get_data(as_text=True)
+    assert meta(html, "og:image") != meta(plain_html, "og:image")
+    with_picture = client.get(f"/p/{petition.slug}/card.png?lang=fr").data
+    assert with_picture != plain
+    card = Image.open(io.BytesIO(with_picture)).convert("RGB")
+    # The picture's box sits beside the title, at the card's right.
+    red, green, blue = card.getpixel((1200 - 72 - 150, 110 + 150))
+    assert red > 150 and green < 80 and blue < 80
+    assert Image.open(io.BytesIO(plain)).convert("RGB").getpixel((1200 - 72 - 150, 260)) != (
+        red,
+        green,
+        blue,
+    )
