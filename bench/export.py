@@ -227,7 +227,8 @@ def insert_signatures(petition_id: int, rows: int) -> float:
                 petition_id, status, first_name, last_name, title, organisation, category_key,
                 language, text_version, show_name, show_title, show_organisation, contact_ok,
                 consent_version, consented_at, email_digest, sort_last, sort_first,
-                confirmation_sends, created_at, confirmed_at, status_changed_at, source)
+                confirmation_sends, created_at, confirmed_at, status_changed_at, source,
+                link_key)
             SELECT %(petition)s, 'confirmed',
                    (%(firsts)s::text[])[1 + g %% %(nf)s],
                    (%(lasts)s::text[])[1 + (g / %(nf)s) %% %(nl)s],
@@ -238,7 +239,8 @@ def insert_signatures(petition_id: int, rows: int) -> float:
                    '1', %(at)s, md5(%(petition)s || ':' || g) || md5(g::text),
                    (%(last_keys)s::text[])[1 + (g / %(nf)s) %% %(nl)s],
                    (%(first_keys)s::text[])[1 + g %% %(nf)s],
-                   0, %(at)s, %(at)s - make_interval(secs => g %% 864000), %(at)s, 'online'
+                   0, %(at)s, %(at)s - make_interval(secs => g %% 864000), %(at)s, 'online',
+                   substr(md5(random()::text), 1, 32)
             FROM generate_series(0, %(rows)s - 1) AS g
             """,
             {
