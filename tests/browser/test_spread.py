@@ -138,3 +138,27 @@ def test_dark_mode_and_print(live_server, browser, width):
     page.emulate_media(media="screen")
     expect(page.locator(".print-address")).to_be_hidden()
     assert browser.outside == [] and browser.errors == []
+
+
+def test_petition_page_fits_a_phone_with_long_badges_and_the_share_panel(live_server, browser):
+    """The longest level badges ("name and number in the RPPS register · Pharmacienne") wrap
+    inside their box, and the one-column layout never grows past the screen."""
+    app, url, page = live_server.app, live_server.url, browser.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    with app.app_context():
+        from tests.factories import make_signature
+
+        petition = make_petition(title="Pour des données de santé sous notre juridiction")
+        for profession in ("Pharmacienne", "Infirmière de bloc opératoire diplômée d'État"):
+            make_signature(
+                petition,
+                category_key="clinician",
+                verification_level="registry",
+                verification_method="rpps",
+                verified_profession=profession,
+            )
+        slug = petition.slug
+    page.goto(f"{url}/p/{slug}")
+    assert page.locator(".badge-verified").count() == 2
+    fits(page, 390)
+    assert_accessible(page, "petition page with long badges, 390 px")
