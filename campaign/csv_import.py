@@ -91,31 +91,32 @@ def starts_like_formula(value: str) -> bool:
     return value[:1] in FORMULA_CHARACTERS
 
 
-def check_name(value: str, limit: int = NAME_MAX) -> LazyString | None:
-    """Why a required person's name cannot be taken, or None."""
+def _name_problem(value: str, limit: int) -> LazyString | None:
+    """What every name must be: given, not too long, one line of visible text."""
     if not value:
         return _l("Required.")
     if len(value) > limit:
         return _l("At most %(max)d characters.", max=limit)
     if has_control_characters(value):
         return _l("This field contains characters that are not allowed.")
-    if contains_web_address(value):
-        return _l("A name cannot contain a web address.")
     return None
+
+
+def check_name(value: str, limit: int = NAME_MAX) -> LazyString | None:
+    """Why a required person's name cannot be taken, or None."""
+    problem = _name_problem(value, limit)
+    if problem is None and contains_web_address(value):
+        return _l("A name cannot contain a web address.")
+    return problem
 
 
 def check_organisation_name(value: str, limit: int = NAME_MAX) -> LazyString | None:
     """Why an organisation's name cannot be taken, or None: as it names itself, a bare
     domain included (example.org), but no link (a scheme, or a domain with a path)."""
-    if not value:
-        return _l("Required.")
-    if len(value) > limit:
-        return _l("At most %(max)d characters.", max=limit)
-    if has_control_characters(value):
-        return _l("This field contains characters that are not allowed.")
-    if contains_link(value):
+    problem = _name_problem(value, limit)
+    if problem is None and contains_link(value):
         return _l("A name cannot contain a link (https://… or a path after a domain).")
-    return None
+    return problem
 
 
 def check_text(value: str, limit: int = TEXT_MAX) -> LazyString | None:
