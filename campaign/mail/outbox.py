@@ -62,6 +62,7 @@ class EmailKind(StrEnum):
     VERIFICATION_REJECTED = "verification_rejected"
     MAILING_TEST = "mailing_test"
     OBJECTION_REMINDER = "objection_reminder"
+    OBJECTION_SENT_LINKS = "objection_sent_links"
     LETTER_COPY = "letter_copy"
     REPLY_TO_CONFIRMATION = "reply_to_confirmation"
 

@@ -33,8 +33,8 @@ def import_command(file: Path, source: str | None, dry_run: bool) -> None:
     Columns (header row, comma or semicolon, UTF-8): key, name, kind (caisse or autorité),
     channel (courriel, portail or courrier), postal_address (required); email, portal_url,
     answer_days (30 by default), departements (codes; none for a national one),
-    portal_steps (one per line), source. Exits 1 when a line is invalid, listing each on
-    standard error; then nothing is imported.
+    portal_steps and, on an authority, complaint_steps (one per line), source. Exits 1
+    when a line is invalid, listing each on standard error; then nothing is imported.
     """
     source = import_source(source, file, 100)
     if file.stat().st_size > MAX_BYTES:

@@ -41,6 +41,7 @@ COLUMNS = (
     "answer_days",
     "departements",
     "portal_steps",
+    "complaint_steps",
     "source",
 )
 REQUIRED = ("key", "name", "kind", "channel", "postal_address")
@@ -63,6 +64,8 @@ ALIASES = {
     "departments": "departements",
     "étapes": "portal_steps",
     "steps": "portal_steps",
+    "étapes de la plainte": "complaint_steps",
+    "complaint steps": "complaint_steps",
     "origine": "source",
 }
 KIND_NAMES = {
@@ -98,6 +101,7 @@ class InstitutionLine:
     answer_days: int
     departements: str
     portal_steps: str
+    complaint_steps: str
     source: str
 
     def record(self) -> dict[str, object]:
@@ -194,6 +198,7 @@ CHECKS = {
     "answer_days": _check_days,
     "departements": _check_departements,
     "portal_steps": partial(_check_multiline, limit=STEPS_MAX),
+    "complaint_steps": partial(_check_multiline, limit=STEPS_MAX),
     "source": partial(check_text, limit=100),
 }
 
@@ -227,6 +232,7 @@ def _check_line(
         answer_days=int(values["answer_days"] or 30),
         departements=" ".join(_codes(values["departements"])),
         portal_steps=values["portal_steps"].replace("\r\n", "\n"),
+        complaint_steps=values["complaint_steps"].replace("\r\n", "\n"),
         source=values["source"] or source,
     )
     return line, []
@@ -269,9 +275,10 @@ def plan_institutions_import(content: bytes, source: str) -> InstitutionsPlan:
 
 
 def import_institutions(
-    content: bytes, *, source: str, now: datetime, via: str = "cli"
+    content: bytes, *, source: str, now: datetime, via: str = "cli", actor=None
 ) -> InstitutionsPlan:
-    """Import a CSV file of institutions: all lines or none; audited when it writes."""
+    """Import a CSV file of institutions: all lines or none; audited (under `actor`, the
+    workspace account, when there is one) when it writes."""
     plan = plan_institutions_import(content, source)
     if plan.errors or not (plan.new or plan.changed):
         return plan
@@ -281,7 +288,13 @@ def import_institutions(
         for name, value in line.record().items():
             setattr(institution, name, value)
         institution.updated_at = now
-    record(ACTION, now, detail=f"{via}: {plan.summary()}", count=len(plan.new) + len(plan.changed))
+    record(
+        ACTION,
+        now,
+        actor=actor,
+        detail=f"{via}: {plan.summary()}",
+        count=len(plan.new) + len(plan.changed),
+    )
     db.session.commit()
     return plan
 

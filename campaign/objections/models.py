@@ -49,6 +49,9 @@ class Institution(db.Model):
     departements: Mapped[str] = mapped_column(String(1000), default="")
     # The steps of the institution's own online channel, one per line, written by organisers.
     portal_steps: Mapped[str] = mapped_column(Text, default="")
+    # On an authority: the steps of its online complaint form, one per line, written by
+    # organisers; shown beside the complaint Tribune prepares.
+    complaint_steps: Mapped[str] = mapped_column(Text, default="", server_default="")
     source: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -61,7 +64,16 @@ class Institution(db.Model):
     @property
     def steps(self) -> list[str]:
         """The portal steps, one per non-empty line."""
-        return [line.strip() for line in self.portal_steps.splitlines() if line.strip()]
+        return _lines(self.portal_steps)
+
+    @property
+    def complaint_form_steps(self) -> list[str]:
+        """The steps of the authority's complaint form, one per non-empty line."""
+        return _lines(self.complaint_steps)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class ObjectionLetter(db.Model):
@@ -86,8 +98,22 @@ class EventKind(StrEnum):
     PREPARED = "prepared"
     SENT = "sent"
     REMINDED = "reminded"
+    # The supporter's word on the institution's answer, one of three (the last one given):
+    # answered satisfactorily, answered unsatisfactorily, or no answer in the period.
     ANSWERED = "answered"
+    ANSWERED_UNSATISFACTORILY = "answered_unsatisfactorily"
+    NO_ANSWER = "no_answer"
     COMPLAINT_PREPARED = "complaint_prepared"
+
+
+# What the supporter may say of the institution's answer, as the links write it.
+ANSWERS = {
+    "satisfactory": EventKind.ANSWERED,
+    "unsatisfactory": EventKind.ANSWERED_UNSATISFACTORILY,
+    "none": EventKind.NO_ANSWER,
+}
+# The answers after which Tribune prepares the complaint to the authority.
+COMPLAINABLE = frozenset({EventKind.ANSWERED_UNSATISFACTORILY, EventKind.NO_ANSWER})
 
 
 class ObjectionEvent(db.Model):

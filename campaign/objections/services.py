@@ -17,7 +17,7 @@ from urllib.parse import quote
 from babel.dates import format_date
 from flask import render_template
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
@@ -276,9 +276,27 @@ def erase_objection_events(signature_ids) -> int:
     ).rowcount
 
 
+def on_signature_withdrawing(signature_id: int) -> None:
+    """Receiver of campaign.signatures.events.signature_withdrawing: the timeline goes in the
+    withdrawal's transaction."""
+    erase_objection_events([signature_id])
+
+
 # --- Aggregates ------------------------------------------------------------------------------
 
 STEPS = (EventKind.PREPARED, EventKind.SENT, EventKind.ANSWERED, EventKind.COMPLAINT_PREPARED)
+# The step each kind counts towards: an answer is counted as answered, satisfactory or not;
+# reminders and "no answer" are not steps of the aggregates.
+STEP_OF = {
+    EventKind.PREPARED: EventKind.PREPARED,
+    EventKind.SENT: EventKind.SENT,
+    EventKind.ANSWERED: EventKind.ANSWERED,
+    EventKind.ANSWERED_UNSATISFACTORILY: EventKind.ANSWERED,
+    EventKind.COMPLAINT_PREPARED: EventKind.COMPLAINT_PREPARED,
+}
+_STEP = case(
+    *((ObjectionEvent.kind == kind, str(step)) for kind, step in STEP_OF.items()), else_=None
+)
 
 
 @dataclass(frozen=True)
@@ -291,16 +309,13 @@ class InstitutionTally:
 
 def objection_tallies(petition_id: int) -> list[InstitutionTally]:
     """Per institution, the number of supporters at each step: counts only, no one named."""
+    step = _STEP.label("step")
     rows = db.session.execute(
-        select(
-            Institution.name,
-            ObjectionEvent.kind,
-            func.count(func.distinct(ObjectionEvent.signature_id)),
-        )
+        select(Institution.name, step, func.count(func.distinct(ObjectionEvent.signature_id)))
         .join(Institution, Institution.id == ObjectionEvent.institution_id)
         .join(Signature, Signature.id == ObjectionEvent.signature_id)
-        .where(Signature.petition_id == petition_id)
-        .group_by(Institution.name, ObjectionEvent.kind)
+        .where(Signature.petition_id == petition_id, _STEP.is_not(None))
+        .group_by(Institution.name, step)
         .order_by(Institution.name)
     )
     tallies: dict[str, dict[str, int]] = {}
@@ -309,12 +324,16 @@ def objection_tallies(petition_id: int) -> list[InstitutionTally]:
     return [InstitutionTally(name, counts) for name, counts in tallies.items()]
 
 
-def prepared_per_week(petition_id: int) -> list[tuple[date, int]]:
-    """Letters prepared each week (the Monday that starts it), oldest first: counts only."""
-    moments = db.session.scalars(
-        select(ObjectionEvent.at)
+def steps_per_week(petition_id: int) -> list[tuple[date, dict[str, int]]]:
+    """Per week (the Monday that starts it), oldest first, the letters that reached each
+    step that week: counts only."""
+    rows = db.session.execute(
+        select(ObjectionEvent.kind, ObjectionEvent.at)
         .join(Signature, Signature.id == ObjectionEvent.signature_id)
-        .where(Signature.petition_id == petition_id, ObjectionEvent.kind == EventKind.PREPARED)
+        .where(Signature.petition_id == petition_id, ObjectionEvent.kind.in_(list(STEP_OF)))
     )
-    weeks = Counter(moment.date() - timedelta(days=moment.weekday()) for moment in moments)
-    return sorted(weeks.items())
+    weeks: dict[date, Counter] = {}
+    for kind, moment in rows:
+        monday = moment.date() - timedelta(days=moment.weekday())
+        weeks.setdefault(monday, Counter())[str(STEP_OF[EventKind(kind)])] += 1
+    return [(monday, dict(weeks[monday])) for monday in sorted(weeks)]

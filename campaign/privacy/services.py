@@ -309,8 +309,7 @@ def withdraw_own_signature(signature: Signature, now: datetime) -> bool:
         return False
     signature = db.session.get(Signature, signature_id)
     db.session.add(ConsentEvent.about(signature, ConsentKind.SIGN, False, now))
-    # The letters' timeline goes with the signature.
-    erase_objection_events([signature_id])
+    # The letters' timeline went with the signature (withdraw_signature's signal).
     record(
         "signer withdrew",
         now,
@@ -334,6 +333,8 @@ def erase_own_data(signature: Signature, now: datetime) -> None:
     stay explainable: a row that vanished would look like a signature silently removed,
     while a withdrawal is an event the press can see and count."""
     signature_id, petition_id = signature.id, signature.petition_id
+    # Counted before the withdrawal, which erases them too (its signal), for the audit entry.
+    letter_steps = erase_objection_events([signature_id])
     withdraw_signature(signature_id, now)
     consents = db.session.execute(
         delete(ConsentEvent).where(ConsentEvent.signature_id == signature_id)
@@ -341,7 +342,6 @@ def erase_own_data(signature: Signature, now: datetime) -> None:
     emails = db.session.execute(
         delete(OutboxMessage).where(OutboxMessage.signature_id == signature_id)
     ).rowcount
-    letter_steps = erase_objection_events([signature_id])
     db.session.execute(
         update(Signature).where(Signature.id == signature_id).values(moderation_reason=None)
     )

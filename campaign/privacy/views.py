@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from campaign.clock import utcnow
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
+from campaign.objections.complaints import follow_ups
 from campaign.objections.services import objection_letter_of
 from campaign.personal_data import email_digest, request_ip_digest
 from campaign.petitions.services import find_public_petition
@@ -192,6 +193,9 @@ def _render_my_data(token: str, signature, details_form: DetailsForm, status: in
         token=token,
         locale=str(get_locale()),
         objection_open=objection_letter_of(signature.petition_id) is not None,
+        letter_follow_ups=follow_ups(signature.id),
+        now=utcnow(),
+        action_form=ActionForm(),
     )
     return page, status
 

@@ -13,3 +13,10 @@ _signals = Namespace()
 # petition's id, with `now=` the moment of the change. The publication domain schedules a
 # fresh publication on it.
 public_list_changed = _signals.signal("public-list-changed")
+
+# Sent inside the transaction that withdraws a signature, before its commit: the sender is
+# the signature's id. A domain that keeps data about the signer deletes it in the same
+# session (without committing), so that every withdrawal, whoever makes it (the signer's
+# link, their rights page, an erasure, an organiser), erases it with the name. The
+# objections domain erases the letters' timeline on it.
+signature_withdrawing = _signals.signal("signature-withdrawing")

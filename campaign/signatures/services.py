@@ -23,7 +23,7 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
-from campaign.signatures.events import public_list_changed
+from campaign.signatures.events import public_list_changed, signature_withdrawing
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import row_from_token
 from campaign.verification.services import (
@@ -334,6 +334,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
     )
     if moved:
         erase_verification_data(signature_id)
+        signature_withdrawing.send(signature_id)
     db.session.commit()
     if moved:
         public_list_changed.send(find_petition_of(signature_id).id, now=now)

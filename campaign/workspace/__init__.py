@@ -7,6 +7,7 @@ from campaign.workspace import (  # noqa: F401
     exports,
     geography,
     imports,
+    institutions,
     letters,
     mailings,
     objections,

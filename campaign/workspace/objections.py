@@ -4,7 +4,7 @@ supporters start from, and what supporters did with it, in counts only."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -13,13 +13,14 @@ from wtforms.validators import DataRequired, Length
 
 from campaign.clock import utcnow
 from campaign.mailings.templates import TemplateProblem
+from campaign.objections.charts import bar_chart, recent_weeks
 from campaign.objections.services import (
     MERGE_FIELDS,
     STEPS,
     objection_letter_of,
     objection_tallies,
-    prepared_per_week,
     set_objection_letter,
+    steps_per_week,
 )
 from campaign.petitions.models import Petition
 from campaign.workspace.blueprint import bp, managed_petition
@@ -52,15 +53,23 @@ class ObjectionLetterForm(FlaskForm):
 
 
 def _render(petition: Petition, form: ObjectionLetterForm, status: int = 200):
+    tallies = objection_tallies(petition.id)
+    weeks = steps_per_week(petition.id)
+    steps = [(str(step), STEP_LABELS[str(step)]) for step in STEPS]
     page = render_template(
         "workspace/objections/edit.html",
         petition=petition,
         text=petition.text(str(get_locale())),
         form=form,
         merge_fields=MERGE_FIELDS,
-        tallies=objection_tallies(petition.id),
-        weeks=prepared_per_week(petition.id),
-        steps=[(str(step), STEP_LABELS[str(step)]) for step in STEPS],
+        tallies=tallies,
+        weeks=weeks,
+        steps=steps,
+        institution_chart=bar_chart([(t.name, t.counts) for t in tallies], steps),
+        week_chart=bar_chart(
+            [(format_date(monday, "long"), counts) for monday, counts in recent_weeks(weeks)],
+            steps,
+        ),
     )
     return page, status
 

@@ -76,7 +76,9 @@ def test_the_departement_chooses_the_fund_and_the_letter_carries_the_name(client
     # The fund takes email: the letter opens in the mail program, addressed to it.
     assert 'href="mailto:dpo-69@example.org?subject=' in page
     # The authority's portal: its steps, written by the organisers, beside the letter.
-    assert "Ouvrez le formulaire de plainte en ligne." in page
+    assert "Ouvrez le formulaire «\u00a0Nous signaler\u00a0» de l’autorité." in page
+    # Its complaint form's steps wait for the complaint.
+    assert "Adresser une plainte" not in page
     assert response.headers["Cache-Control"] == "no-store"
     assert events(signature.id) == [
         ("autorite-exemple", EventKind.PREPARED),

@@ -69,6 +69,9 @@ ADMIN_ONLY = {
     "workspace.import_officials",
     "workspace.officials_import_preview",
     "workspace.officials_import_confirm",
+    # The institutions objection letters go to, shared by every petition's campaign.
+    "workspace.institution_list",
+    "workspace.import_institutions_file",
     "workspace.verification_settings",
     "workspace.remove_verification_rule",
 }
