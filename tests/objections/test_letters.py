@@ -14,11 +14,16 @@ from campaign.demo import DEMO_INSTITUTIONS, DEMO_OBJECTION_BODY, DEMO_OBJECTION
 from campaign.extensions import db
 from campaign.objections.institutions import import_institutions
 from campaign.objections.models import EventKind, Institution, ObjectionEvent
-from campaign.objections.services import mark_sent, set_objection_letter, stop_reminders
+from campaign.objections.services import (
+    mark_sent,
+    remind_due_letters,
+    set_objection_letter,
+    stop_reminders,
+)
 from campaign.privacy.services import erase_own_data, purge_personal_data
 from campaign.tokens import make_token
 from tests.factories import make_petition, make_signature
-from tests.support import CSRF_PATTERN, csrf_token
+from tests.support import CSRF_PATTERN, csrf_token, links_in, path_of, text_part
 
 DETAILS = "NIR 2 84 05 75 123 456 78 — né le 3 mai 1984"
 
@@ -139,20 +144,69 @@ def _text_columns_holding(needle: str) -> list[str]:
     return found
 
 
-def test_the_database_holds_no_letter_content_after_a_full_journey(client, campaign):
-    _petition, signature, token = campaign
-    fund = db.session.scalar(select(Institution).where(Institution.key == "caisse-exemple-75"))
+def test_the_database_holds_no_letter_content_after_a_full_journey(site, mailbox):
+    """Prepared, PDF with details, sent from the emailed link with the reminder, reminded
+    (real SMTP), "no answer" from the reminder's link, the complaint shown and its PDF with
+    details: the database holds steps, and not a word of a letter or a complaint."""
+    now = utcnow()
+    import_institutions(DEMO_INSTITUTIONS.read_bytes(), source="demo", now=now)
+    petition = make_petition()
+    set_objection_letter(petition, DEMO_OBJECTION_SUBJECT, DEMO_OBJECTION_BODY, now)
+    signature = make_signature(
+        petition, first_name="Aurore", last_name="Vasseur", email="aurore@example.fr"
+    )
+    token = make_token("rights", signature, now)
+    client = site.test_client()
+    fund = db.session.scalar(select(Institution).where(Institution.key == "caisse-exemple-69"))
     client.get(f"/s/{token}/my-data")
-    client.get(f"/s/{token}/objection")
-    assert _pdf(client, token, fund, DETAILS).status_code == 200
+    page = choose(client, token, "69").get_data(as_text=True)
+    csrf = CSRF_PATTERN.search(page).group(1)
+    pdf = client.post(
+        f"/s/{token}/objection/pdf",
+        data={"csrf_token": csrf, "institution": fund.id, "details": DETAILS},
+    )
+    assert pdf.status_code == 200
+    # "Sent" from the email, with the reminder, a month and more ago (time passed as now).
+    client.post(f"/s/{token}/objection/sent-links", data={"csrf_token": csrf})
+    (message,) = mailbox.wait_for(1)
+    (link,) = [link for link in links_in(text_part(message)) if link.endswith(f"/{fund.id}/sent")]
+    html = client.get(path_of(link)).get_data(as_text=True)
+    data = {"csrf_token": CSRF_PATTERN.search(html).group(1), "institution": fund.id, "remind": "y"}
+    assert client.post(f"/s/{token}/objection/sent", data=data).status_code == 303
+    # As if it was sent 40 days ago.
+    sent = db.session.scalar(select(ObjectionEvent).where(ObjectionEvent.kind == EventKind.SENT))
+    sent.at -= timedelta(days=40)
+    sent.remind_at -= timedelta(days=40)
+    db.session.commit()
+    mailbox.clear()
+    assert remind_due_letters(utcnow()) == 1
+    (reminder,) = mailbox.wait_for(1)
+    (none,) = [link for link in links_in(text_part(reminder)) if link.endswith("/answer/none")]
+    html = client.get(path_of(none)).get_data(as_text=True)
+    complaint = client.post(path_of(none), data={"csrf_token": CSRF_PATTERN.search(html).group(1)})
+    assert "dépose une plainte" in complaint.get_data(as_text=True)
+    pdf = client.post(
+        f"/s/{token}/objection/{fund.id}/complaint/pdf",
+        data={"csrf_token": csrf, "institution": fund.id, "details": DETAILS},
+    )
+    assert pdf.status_code == 200
     db.session.expire_all()
     assert _text_columns_holding("84 05 75") == []
     assert _text_columns_holding("1984") == []
     # The rendered letter (the template holds "{{ supporter.first_name }}", not the name).
     assert _text_columns_holding("soussigné(e) Aurore") == []
+    # The complaint (rendered from a template file, in no column).
+    assert _text_columns_holding("dépose une plainte") == []
+    assert _text_columns_holding("Je n’ai reçu aucune réponse") == []
     # The checker itself finds what is there: the signer's name, on their signature.
     assert "signatures.last_name" in _text_columns_holding("Vasseur")
-    assert events(signature.id)
+    assert {kind for _key, kind in events(signature.id)} == {
+        "prepared",
+        "sent",
+        "reminded",
+        "no_answer",
+        "complaint_prepared",
+    }
 
 
 def test_erasing_ones_data_erases_the_letters_timeline(client, campaign):

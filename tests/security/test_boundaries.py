@@ -1,6 +1,7 @@
 """One organiser cannot change another's campaign (issue 15.2): the settings that act on every
 petition at once (the site's official domains of the verified categories, the officials
-directory, the block list of email domains) are the site's admins' alone; an organiser's
+directory, the institutions objection letters go to, the block list of email domains) are
+the site's admins' alone; an organiser's
 attempt changes nothing, on their petition or anyone else's, and their menu does not offer
 them. What an organiser may set for their own petition (its official domains) acts on that
 petition only."""
@@ -64,6 +65,24 @@ def test_an_organiser_cannot_add_an_official_that_every_petitions_letters_go_to(
     assert count(Official) == 0
 
 
+def test_an_organiser_cannot_change_the_institutions_every_objection_letter_goes_to(app):
+    from campaign.objections.models import Institution
+
+    client = english_client(app, make_user("organiser"))
+    token = csrf_token(client, "/admin/")
+    content = (
+        b"key;name;kind;channel;email;postal_address\n"
+        b"caisse-75;Fausse caisse;caisse;courriel;dpo@attacker.example;1 rue X\n"
+    )
+    data = {"csrf_token": token, "file": (io.BytesIO(content), "caisses.csv")}
+    upload = client.post(
+        "/admin/institutions/import", data=data, content_type="multipart/form-data"
+    )
+    assert upload.status_code == 404
+    assert client.get("/admin/institutions").status_code == 404
+    assert count(Institution) == 0
+
+
 def test_an_organiser_cannot_block_a_domain_for_every_petition(app):
     client = english_client(app, make_user("organiser"))
     token = csrf_token(client, "/admin/")
@@ -92,12 +111,17 @@ def test_the_menu_offers_organisers_only_what_they_can_use(app):
     organiser = english_client(app, make_user("organiser"))
     page = organiser.get("/admin/").get_data(as_text=True)
     assert 'href="/admin/officials"' in page
-    for path in ("/admin/blocked-domains", "/admin/verification"):
+    for path in ("/admin/blocked-domains", "/admin/verification", "/admin/institutions"):
         assert f'href="{path}"' not in page
     officials = visible_text(organiser.get("/admin/officials").get_data(as_text=True))
     assert "Import or update officials" not in officials
     admin = english_client(app, make_user("admin")).get("/admin/").get_data(as_text=True)
-    for path in ("/admin/officials", "/admin/blocked-domains", "/admin/verification"):
+    for path in (
+        "/admin/officials",
+        "/admin/blocked-domains",
+        "/admin/verification",
+        "/admin/institutions",
+    ):
         assert f'href="{path}"' in admin
 
 
