@@ -1,10 +1,9 @@
 """One organiser cannot change another's campaign (issue 15.2): the settings that act on every
 petition at once (the site's official domains of the verified categories, the officials
 directory, the institutions objection letters go to, the block list of email domains) are
-the site's admins' alone; an organiser's
-attempt changes nothing, on their petition or anyone else's, and their menu does not offer
-them. What an organiser may set for their own petition (its official domains) acts on that
-petition only."""
+the site's admins' alone; an organiser's attempt changes nothing, on their petition or anyone
+else's, and their menu does not offer them. What an organiser may set for their own petition
+(its official domains) acts on that petition only."""
 
 from __future__ import annotations
 
