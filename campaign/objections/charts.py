@@ -7,11 +7,14 @@ chart's width and text keeps its size, so that the chart fits a 390 px phone uns
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 
 # Height, in pixels, of a group's label line, of one bar and of the gap after a bar and a group.
 LABEL_HEIGHT, BAR_HEIGHT, BAR_GAP, GROUP_GAP = 20, 14, 4, 14
+# SVG text does not wrap: a label is cut into lines that fit a phone's width at 14 px.
+LABEL_LINE = 36
 # The widest bar, in percent of the chart: the rest holds its count.
 WIDEST = 82.0
 MAX_WEEKS = 12
@@ -33,7 +36,7 @@ class BarGroup:
     """The bars of one institution or one week, under its label."""
 
     label: str
-    label_y: int
+    lines: tuple[tuple[str, int], ...]
     bars: tuple[Bar, ...]
 
 
@@ -51,15 +54,17 @@ def bar_chart(rows: list[tuple[str, dict[str, int]]], steps: list[tuple[str, str
     largest = max((count for _label, counts in rows for count in counts.values()), default=0)
     groups, y = [], 0
     for label, counts in rows:
-        label_y = y + LABEL_HEIGHT - 6
-        y += LABEL_HEIGHT
+        lines = []
+        for line in textwrap.wrap(label, LABEL_LINE) or [""]:
+            lines.append((line, y + LABEL_HEIGHT - 6))
+            y += LABEL_HEIGHT
         bars = []
         for key, step_label in steps:
             count = counts.get(key, 0)
             width = round(WIDEST * count / largest, 2) if largest else 0.0
             bars.append(Bar(key, str(step_label), count, width, y))
             y += BAR_HEIGHT + BAR_GAP
-        groups.append(BarGroup(label, label_y, tuple(bars)))
+        groups.append(BarGroup(label, tuple(lines), tuple(bars)))
         y += GROUP_GAP
     return BarChart(tuple(groups), max(y, 1))
 

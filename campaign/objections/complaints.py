@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from babel.dates import format_date
 from flask import render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
@@ -196,17 +195,18 @@ def prepare_complaint(
         raise NoComplaint(institution.id)
     petition = db.session.get(Petition, signature.petition_id)
     language = petition.language
-    context = {
-        "name": f"{signature.first_name} {signature.last_name}".strip(),
-        "details": details,
-        "institution": institution,
-        "authority": authority,
-        "no_answer": follow_up.answer == EventKind.NO_ANSWER,
-        "sent_on": format_date(follow_up.sent_at, "long", locale=language),
-        "due_on": format_date(follow_up.due, "long", locale=language),
-        "petition_title": petition.text(language).title,
-    }
     with force_locale(language):
+        context = {
+            "name": f"{signature.first_name} {signature.last_name}".strip(),
+            "details": details,
+            "institution": institution,
+            "authority": authority,
+            "no_answer": follow_up.answer == EventKind.NO_ANSWER,
+            # In the site's time zone, as the supporter's page shows them.
+            "sent_on": format_date(follow_up.sent_at, "long"),
+            "due_on": format_date(follow_up.due, "long"),
+            "petition_title": petition.text(language).title,
+        }
         subject = _("Complaint: no satisfactory answer to my objection (GDPR, Article 21)")
         text = render_template("objections/complaint.txt", **context).strip() + "\n"
     letter = RenderedLetter(subject=subject, text=text, html=None)

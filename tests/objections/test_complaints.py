@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from babel.dates import format_date
+from flask_babel import force_locale, format_date
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -104,15 +104,16 @@ def test_no_answer_from_the_reminder_prepares_the_complaint_with_the_dates(suppo
     response = follow(client, links["none"])
     assert response.status_code == 200
     page = visible_text(response.get_data(as_text=True))
-    sent_on = format_date(sent_at, "long", locale="fr")
-    due_on = format_date(sent_at + timedelta(days=30), "long", locale="fr")
+    sent_on = french_date(sent_at)
+    due_on = french_date(sent_at + timedelta(days=30))
     # The complaint, in the petition's language, names the fund and both dates.
     assert f"Le {sent_on}, j’ai adressé à {FUND} une demande d’opposition" in page
     assert f"a pris fin le {due_on}" in page
     assert "Je n’ai reçu aucune réponse." in page
     assert "Je soussigné(e) Aurore Vasseur dépose une plainte contre " + FUND in page
     # Addressed to the authority, with the steps of its complaint form.
-    assert f"À l’attention de {AUTHORITY}" in page
+    assert "Madame, Monsieur, Je soussigné(e) Aurore Vasseur" in page
+    assert f"Sans réponse satisfaisante, vous pouvez porter plainte auprès de {AUTHORITY}" in page
     assert "Adresser une plainte" in page and "Description des faits" in page
     assert kinds(signature.id) == ["complaint_prepared", "no_answer", "reminded", "sent"]
 
@@ -138,8 +139,8 @@ def test_the_complaint_pdf_holds_the_dates_the_details_and_the_authoritys_addres
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     text = " ".join(text.split())
     assert "NIR 2 84 05 75 123 456 78" in text
-    assert format_date(sent_at, "long", locale="fr") in text
-    assert format_date(sent_at + timedelta(days=30), "long", locale="fr") in text
+    assert french_date(sent_at) in text
+    assert french_date(sent_at + timedelta(days=30)) in text
     assert "Service des plaintes" in text
     assert kinds(signature.id).count("complaint_prepared") == 1
 
@@ -309,3 +310,9 @@ def test_the_organisers_see_answers_and_complaints_in_counts_and_a_chart(support
     assert html.count('<svg width="100%"') == 2
     assert '<title id="institution-chart-title">' in html and "<desc" in html
     assert "Vasseur" not in page
+
+
+def french_date(moment) -> str:
+    """A date as the complaint writes it: in French, in the site's time zone."""
+    with force_locale("fr"):
+        return format_date(moment, "long")
