@@ -207,7 +207,7 @@ def prepare_complaint(
             "due_on": format_date(follow_up.due, "long"),
             "petition_title": petition.text(language).title,
         }
-        subject = _("Complaint: no satisfactory answer to my objection (GDPR, Article 21)")
+        subject = _("Complaint about no satisfactory answer to my objection (GDPR, Article 21)")
         text = render_template("objections/complaint.txt", **context).strip() + "\n"
     letter = RenderedLetter(subject=subject, text=text, html=None)
     return PreparedComplaint(follow_up, PreparedLetter(authority, letter))
