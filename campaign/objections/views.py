@@ -200,6 +200,8 @@ def confirm_answer(token: str, institution_id: int, choice: str):
         follow_up = follow_up_of(signature.id, institution_id)
     except NotSent:
         abort(404)
+    if not follow_up.asks_answer:
+        abort(404)
     return render_template(
         "objections/confirm_answer.html",
         token=token,

@@ -209,7 +209,13 @@ def test_answers_need_a_letter_sent_and_a_known_choice(supporter):
     assert client.get(f"{answer}/maybe").status_code == 404
     # Without the CSRF token, nothing.
     assert client.post(f"{answer}/none").status_code == 400
-    assert kinds(signature.id) == ["sent"]
+    # The authority owes no answer that a complaint would follow.
+    authority = db.session.scalar(select(Institution).where(Institution.key == "autorite-exemple"))
+    mark_sent(signature, authority, False, utcnow() - timedelta(days=100))
+    assert client.get(f"/s/{token}/objection/{authority.id}/answer/none").status_code == 404
+    path = f"/s/{token}/objection/{authority.id}/answer/none"
+    assert client.post(path, data=data).status_code == 404
+    assert kinds(signature.id) == ["sent", "sent"]
 
 
 def test_the_stop_link_of_the_email_stops_the_reminder(supporter, mailbox):
