@@ -4,7 +4,7 @@ button (mail scanners open links), and each email carries the one-click stop lin
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign.clock import utcnow
 from campaign.extensions import db
@@ -42,6 +42,15 @@ def send_objection_reminder_email(outbox: OutboxMessage, connection: MailConnect
     signature = reachable_signer(outbox)
     if signature is None:
         return False
+    # The letters of the latest reminder: an earlier one's were asked about already.
+    latest = (
+        select(func.max(ObjectionEvent.at))
+        .where(
+            ObjectionEvent.signature_id == signature.id,
+            ObjectionEvent.kind == EventKind.REMINDED,
+        )
+        .scalar_subquery()
+    )
     institutions = list(
         db.session.scalars(
             select(Institution)
@@ -49,6 +58,7 @@ def send_objection_reminder_email(outbox: OutboxMessage, connection: MailConnect
             .where(
                 ObjectionEvent.signature_id == signature.id,
                 ObjectionEvent.kind == EventKind.REMINDED,
+                ObjectionEvent.at == latest,
             )
             .distinct()
             .order_by(Institution.name)

@@ -322,3 +322,16 @@ def french_date(moment) -> str:
     """A date as the complaint writes it: in French, in the site's time zone."""
     with force_locale("fr"):
         return format_date(moment, "long")
+
+
+def test_a_later_reminder_asks_only_about_its_own_letters(supporter, mailbox):
+    signature, _token, _client = supporter
+    sent_long_ago(signature, days_ago=31)
+    authority = db.session.scalar(select(Institution).where(Institution.key == "autorite-exemple"))
+    assert remind_due_letters(utcnow()) == 1
+    assert FUND in text_part(mailbox.wait_for(1)[0])
+    mailbox.clear()
+    mark_sent(signature, authority, True, utcnow() - timedelta(days=authority.answer_days))
+    assert remind_due_letters(utcnow() + timedelta(minutes=1)) == 1
+    text = text_part(mailbox.wait_for(1)[0])
+    assert AUTHORITY in text and FUND not in text
