@@ -18,6 +18,7 @@ from campaign.mailings.models import Mailing, MailingKind
 from campaign.mailings.officials import import_officials
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.objections.institutions import import_institutions
+from campaign.objections.models import EventKind, Institution, InstitutionKind, ObjectionEvent
 from campaign.objections.services import objection_letter_of, set_objection_letter
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
@@ -153,6 +154,57 @@ def load_demo_objections(petition: Petition, now: datetime) -> None:
         raise ValueError(f"{DEMO_INSTITUTIONS}: {plan.errors[0]}")
     if objection_letter_of(petition.id) is None:
         set_objection_letter(petition, DEMO_OBJECTION_SUBJECT, DEMO_OBJECTION_BODY, now)
+    _demo_objection_steps(petition, now)
+
+
+def _demo_objection_steps(petition: Petition, now: datetime) -> None:
+    """Steps of some demo supporters' letters (prepared, sent, answered, complaints), so
+    that the organisers' counts and chart show something; once (seeded)."""
+    signatures = list(
+        db.session.scalars(
+            select(Signature)
+            .where(
+                Signature.petition_id == petition.id,
+                Signature.status == SignatureStatus.CONFIRMED,
+            )
+            .order_by(Signature.id)
+        )
+    )
+    ids = [signature.id for signature in signatures]
+    if not ids or db.session.scalar(
+        select(ObjectionEvent.id).where(ObjectionEvent.signature_id.in_(ids)).limit(1)
+    ):
+        return
+    institutions = list(db.session.scalars(select(Institution)))
+    chance = random.Random(20)  # noqa: S311 - demo data, not security
+    for signature in signatures:
+        funds = [
+            row
+            for row in institutions
+            if row.kind == InstitutionKind.HOLDER and row.serves(signature.departement or "")
+        ]
+        if not funds or chance.random() < 0.4:
+            continue
+        fund = funds[0]
+        at = signature.confirmed_at + timedelta(hours=chance.randint(1, 72))
+        steps = [(EventKind.PREPARED, at)]
+        if chance.random() < 0.6:
+            steps.append((EventKind.SENT, at + timedelta(days=chance.randint(0, 3))))
+            if chance.random() < 0.4:
+                kind = chance.choice([EventKind.ANSWERED, EventKind.ANSWERED_UNSATISFACTORILY])
+                steps.append((kind, steps[-1][1] + timedelta(days=chance.randint(2, 6))))
+                if kind == EventKind.ANSWERED_UNSATISFACTORILY:
+                    steps.append((EventKind.COMPLAINT_PREPARED, steps[-1][1]))
+        for kind, moment in steps:
+            db.session.add(
+                ObjectionEvent(
+                    signature_id=signature.id,
+                    institution_id=fund.id,
+                    kind=kind,
+                    at=min(moment, now),
+                )
+            )
+    db.session.commit()
 
 
 def _demo_petition(now: datetime) -> Petition:
