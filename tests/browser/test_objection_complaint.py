@@ -53,6 +53,7 @@ def campaign_with_a_sent_letter(app, days_ago: int = 40):
             "sent_at": sent_at,
             "due": sent_at + timedelta(days=fund.answer_days),
             "owner": owner.email,
+            "fund_id": fund.id,
             "slug": petition.slug,
         }
 
@@ -66,6 +67,13 @@ def test_no_answer_then_the_complaint_prepared(live_server, browser, width):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     case = campaign_with_a_sent_letter(app)
     _ = french(app)
+
+    # The reminder's link opens a page with one button.
+    page.goto(f"{url}/s/{case['token']}/objection/{case['fund_id']}/answer/none")
+    expect(page.get_by_role("button", name=_("No answer: prepare my complaint"))).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert_accessible(page, "the page an emailed answer link opens")
+    shoot(page, "confirm-answer", width)
 
     page.goto(f"{url}/s/{case['token']}/my-data")
     expect(page.get_by_role("heading", name=_("Did they answer?"))).to_be_visible()
