@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
-from babel.dates import format_date
 from flask import render_template
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, select, update
 
@@ -74,6 +74,12 @@ def details_placeholder() -> str:
     return _("[your details: number, date of birth or address, as the institution asks]")
 
 
+def _local_long_date(moment: datetime, language: str) -> str:
+    """`moment`'s date, long form, in the site's time zone and the given language."""
+    with force_locale(language):
+        return format_date(moment, "long")
+
+
 def letter_context(
     petition: Petition,
     institution: Institution,
@@ -92,8 +98,9 @@ def letter_context(
             {"name": institution.name, "postal_address": institution.postal_address},
         ),
         "petition": MergeFields("petition", {"title": petition.text(petition.language).title}),
-        # In the letter's language, whatever the page's: the institution reads it.
-        "today": format_date(today, "long", locale=petition.language),
+        # In the letter's language, whatever the page's: the institution reads it; the
+        # date in the site's time zone (just after midnight in Paris is still "yesterday" in UTC).
+        "today": _local_long_date(today, petition.language),
     }
 
 

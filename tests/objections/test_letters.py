@@ -3,7 +3,7 @@ of their département, the letter with their name, `mailto:` and portal steps, t
 the details they type, and the rule that no letter content is ever stored."""
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -15,6 +15,7 @@ from campaign.extensions import db
 from campaign.objections.institutions import import_institutions
 from campaign.objections.models import EventKind, Institution, ObjectionEvent
 from campaign.objections.services import (
+    letter_context,
     mark_sent,
     remind_due_letters,
     set_objection_letter,
@@ -277,3 +278,13 @@ def test_the_download_of_ones_data_lists_the_letter_steps(client, campaign):
         ("Caisse d’assurance maladie fictive des Bouches-du-Rhône", "prepared"),
         ("Autorité fictive de protection des données", "prepared"),
     }
+
+
+def test_the_letters_date_is_the_sites_day_not_utcs(app, campaign):
+    petition, _signature, _token = campaign
+    institution = db.session.scalars(select(Institution).order_by(Institution.key)).first()
+    # 23:30 UTC on 7 December is 00:30 on 8 December in Paris, where the letter is written.
+    late_evening = datetime(2026, 12, 7, 23, 30, tzinfo=UTC)
+    with app.test_request_context():
+        context = letter_context(petition, institution, "Aurore", "Vasseur", "", late_evening)
+    assert context["today"] == "8 décembre 2026"
