@@ -25,6 +25,7 @@ from campaign.objections.services import (
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
+from campaign.signatures.counts import recount_petition
 from campaign.signatures.emails import reachable_signer
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token, withdraw_signature
@@ -524,6 +525,8 @@ def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
             moderation_reason=None,
         )
     ).rowcount
+    # The départements went: their counts follow, in this transaction.
+    recount_petition(db.session, petition_id)
     # Professional addresses are contact data; RPPS numbers and evidence, private details.
     addresses, claims = erase_petition_verification_data(petition_id)
     counts.contact_data_erased += addresses
