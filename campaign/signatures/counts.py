@@ -11,9 +11,14 @@ instead of counting signatures. Every change goes through this module:
 - a bulk change of a petition's signatures (`recount_petition`, in the same transaction).
 
 Increments are one atomic upsert (`count = count + n`), never a read then a write in Python,
-so two confirmations at once never lose one. A change's delta is exact without locking: an
-UPDATE changes either the status or counted fields, its WHERE names their old values, and
-its RETURNING gives the others. `flask petitions recount --check` compares with COUNTs.
+so two confirmations at once never lose one. A change's delta is exact: an UPDATE changes
+either the status or counted fields, its WHERE names their old values, and its RETURNING
+gives the others. `flask petitions recount --check` compares with COUNTs.
+
+Lock order: a transaction takes its petition's row (FOR NO KEY UPDATE, which signing's
+foreign-key checks do not wait for) before it changes a signature's counted state, so the
+count-changing transactions of one petition run one after the other and never deadlock on
+the count rows or on the signatures (e-petitions serialises on its one counter row too).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from campaign.extensions import db
+from campaign.petitions.models import Petition
 from campaign.signatures.models import (
     COUNTED,
     SIGNATURE_TRANSITIONS,
@@ -125,6 +131,28 @@ def apply_deltas(session: Session, deltas: Deltas) -> None:
     )
 
 
+def lock_petitions(session: Session, petition_ids: Iterable[int]) -> None:
+    """Take these petitions' rows for this transaction, in id order (no-op on SQLite,
+    whose writers already run one at a time)."""
+    ids = sorted(set(petition_ids))
+    if ids:
+        session.execute(
+            select(Petition.id)
+            .where(Petition.id.in_(ids))
+            .order_by(Petition.id)
+            .with_for_update(key_share=True)
+        ).all()
+
+
+def _lock_petition_of(session: Session, signature_id: int) -> None:
+    petition_id = select(Signature.petition_id).where(Signature.id == signature_id)
+    session.execute(
+        select(Petition.id)
+        .where(Petition.id == petition_id.scalar_subquery())
+        .with_for_update(key_share=True)
+    ).all()
+
+
 # --- Changes of one signature -----------------------------------------------------------------
 
 
@@ -144,6 +172,7 @@ def move_signature(
     the move, by change_counted_fields."""
     fields = {name: values.pop(name) for name in COUNTED_FIELDS if name in values}
     groups = [group for group in (sources & COUNTED, sources - COUNTED) if group]
+    _lock_petition_of(session, signature_id)
     # A row that changes kind between the two statements (a concurrent confirmation) is
     # looked for again: a few tries always suffice, as it can only move forward.
     for _attempt in range(3):
@@ -162,7 +191,7 @@ def move_signature(
                 deltas.add(petition_id, category, level, departement, 1)
             apply_deltas(session, deltas)
             if fields:
-                change_counted_fields(session, signature_id, **fields)
+                _change_counted_fields(session, signature_id, values=fields)
             return True
         status = session.scalar(select(Signature.status).where(Signature.id == signature_id))
         if status is None or status not in sources:
@@ -176,6 +205,11 @@ def change_counted_fields(session: Session, signature_id: int, **values: object)
 
     The UPDATE's WHERE names the old values it read, so a concurrent change makes it match
     nothing and it reads again, instead of counting from a stale value."""
+    _lock_petition_of(session, signature_id)
+    return _change_counted_fields(session, signature_id, values=values)
+
+
+def _change_counted_fields(session: Session, signature_id: int, values: dict) -> bool:
     changed = [name for name in COUNTED_FIELDS if name in values]
     if not changed:
         raise ValueError("no counted field given")
@@ -239,6 +273,7 @@ def count_new_signatures(
                 values.get("departement"),
                 1,
             )
+    lock_petitions(session, (petition_id for petition_id, _, _ in deltas.levels))
     apply_deltas(session, deltas)
 
 
@@ -337,6 +372,7 @@ def recount_petition(session: Session, petition_id: int) -> None:
     The rows are deleted, then inserted from one grouped SELECT with the same upsert as
     increments: a confirmation committed during the recount either is in the SELECT or
     adds itself after, never both."""
+    lock_petitions(session, [petition_id])
     session.execute(delete(PetitionCount).where(PetitionCount.petition_id == petition_id))
     session.execute(
         delete(PetitionDepartementCount).where(PetitionDepartementCount.petition_id == petition_id)
