@@ -10,9 +10,7 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Migrations run inside the app's process too (tests, `flask db upgrade`): the app's loggers
-# made before must keep logging.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+fileConfig(config.config_file_name)
 logger = logging.getLogger("alembic.env")
 
 

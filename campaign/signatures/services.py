@@ -23,7 +23,7 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
-from campaign.signatures import counts
+from campaign.signatures import counts, queries
 from campaign.signatures.events import public_list_changed
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import row_from_token
@@ -376,10 +376,7 @@ def signatory_line(signature: Signature) -> str:
 
 
 def _published(petition_id: int):
-    return select(Signature).where(
-        Signature.petition_id == petition_id,
-        Signature.published,
-    )
+    return queries.published(petition_id)
 
 
 def signature_count(petition_id: int) -> int:

@@ -307,7 +307,11 @@ def test_recount_rebuilds_a_petition_from_its_signatures(app):
     assert count_drift() == []
 
 
-def test_the_daily_maintenance_repairs_drift_and_logs_it_without_personal_data(app, caplog):
+def test_the_daily_maintenance_repairs_drift_and_logs_it_without_personal_data(
+    app, caplog, monkeypatch
+):
+    # Alembic's fileConfig (the session's migration) disabled the loggers made before it.
+    monkeypatch.setattr(logging.getLogger("campaign.maintenance"), "disabled", False)
     petition = make_petition()
     make_signature(petition, first_name="Zéphyrine", departement="75", email="z@example.fr")
     _drift_one(petition)
