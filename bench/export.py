@@ -260,8 +260,22 @@ def insert_signatures(petition_id: int, rows: int) -> float:
                 "rows": rows,
             },
         )
+        store_counts(connection, petition_id)
         connection.execute("ANALYZE signatures")
     return time.perf_counter() - started
+
+
+def store_counts(connection, petition_id: int) -> None:
+    """The petition's stored counts rebuilt from its signatures (rows inserted behind the
+    app's back), as `recount_petition` does: the press files' headers read them."""
+    connection.execute("DELETE FROM petition_counts WHERE petition_id = %s", (petition_id,))
+    connection.execute(
+        "INSERT INTO petition_counts (petition_id, category_key, verification_level, count) "
+        "SELECT petition_id, category_key, verification_level, count(*) FROM signatures "
+        "WHERE petition_id = %s AND status = 'confirmed' "
+        "GROUP BY petition_id, category_key, verification_level",
+        (petition_id,),
+    )
 
 
 def copy_baseline(petition_id: int, target: Path) -> float:

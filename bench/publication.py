@@ -87,6 +87,7 @@ def insert_signatures(petition_id: int, start: int, rows: int, at: datetime) -> 
                 "rows": rows,
             },
         )
+        export.store_counts(connection, petition_id)
         connection.execute("ANALYZE signatures")
     return time.perf_counter() - started
 

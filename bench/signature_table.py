@@ -58,7 +58,7 @@ COLUMNS = (
     "show_organisation", "contact_ok", "consent_version", "consented_at", "email_digest",
     "email_ciphertext", "ip_digest", "email_domain_digest", "source", "imported_at",
     "sort_last", "sort_first", "confirmation_sends", "created_at", "confirmed_at",
-    "withdrawn_at", "status_changed_at",
+    "withdrawn_at", "status_changed_at", "link_key",
 )  # fmt: skip
 
 
@@ -135,6 +135,7 @@ def generate_rows(data: Dataset, petition_id: int, count: int, salt: str):
             None if status == "pending" or imported else confirmed_at,
             confirmed_at if withdrawn else None,
             confirmed_at if status != "pending" else created,
+            secrets.token_hex(16),
         )  # fmt: skip
 
 
@@ -175,6 +176,14 @@ def fill(app, rows: int, other_rows: int, seed: int) -> tuple[int, int]:
                 copy.write_row(row)
         conn.commit()
         print(f"  COPY of {rows + other_rows:,} rows: {time.monotonic() - started:.1f} s")
+    # The stored counts follow the rows copied in (bulk invalidation changes them).
+    from campaign.signatures.counts import recount_petition
+
+    with app.app_context():
+        for petition_id in ids:
+            recount_petition(db.session, petition_id)
+        db.session.commit()
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={DB_NAME}") as conn:
         conn.autocommit = True
         started = time.monotonic()
         conn.execute("VACUUM ANALYZE signatures")

@@ -23,6 +23,7 @@ from campaign.objections.services import objection_letter_of, set_objection_lett
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
 from campaign.petitions.services import DEFAULT_CATEGORIES, ensure_default_categories
+from campaign.signatures.counts import count_new_signatures, recount_petition
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
 from campaign.verification.models import VerificationClaim, VerificationLevel, VerificationMethod
@@ -293,6 +294,8 @@ def load_demo(now: datetime, signatories: int = 200) -> int:
             )
         )
         added += 1
+    db.session.flush()
+    recount_petition(db.session, petition.id)
     db.session.commit()
     load_demo_officials(now)
     load_demo_objections(petition, now)
@@ -466,6 +469,7 @@ def load_demo_verification(petition: Petition, now: datetime) -> None:
         )
         db.session.add(signature)
         db.session.flush()
+        count_new_signatures(db.session, [signature])
         if rpps:
             db.session.add(VerificationClaim(signature_id=signature.id, rpps_number=rpps))
             db.session.flush()

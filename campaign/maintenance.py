@@ -1,6 +1,7 @@
-"""Daily maintenance: publishing the lists that changed, the retention purge, and forgetting
-spent proof-of-work challenges. The worker runs it once a day (one worker only, through a
-Redis key); `flask maintenance daily` does the same from cron on the embedded default."""
+"""Daily maintenance: publishing the lists that changed, the retention purge, forgetting
+spent proof-of-work challenges, and checking the petitions' stored counts. The worker runs
+it once a day (one worker only, through a Redis key); `flask maintenance daily` does the
+same from cron on the embedded default."""
 
 from __future__ import annotations
 
@@ -39,11 +40,23 @@ def _remind_letters(now: datetime) -> int:
     return remind_due_letters(now)
 
 
+def _check_counts(now: datetime) -> int:
+    """Compare the stored counts with the signatures; repair and log any drift (keys and
+    numbers only: no personal data). Returns how many counts were repaired."""
+    from campaign.signatures.counts import repair_counts
+
+    drift = repair_counts()
+    for item in drift:
+        log.warning("stored count repaired: %s", item.describe())
+    return len(drift)
+
+
 DAILY_TASKS: list[tuple[str, Callable[[datetime], int]]] = [
     ("publications of changed lists", _publish),
     ("petitions purged of expired personal data", _purge),
     ("spent challenges forgotten", _forget_challenges),
     ("reminders of objection letters queued", _remind_letters),
+    ("stored counts repaired", _check_counts),
 ]
 
 

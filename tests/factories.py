@@ -10,6 +10,7 @@ from campaign.extensions import db
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
 from campaign.petitions.services import DEFAULT_CATEGORIES
+from campaign.signatures.counts import count_new_signatures
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
 
@@ -79,6 +80,9 @@ def make_signature(petition: Petition, **overrides) -> Signature:
         sort_first=sort_key(values["first_name"]),
     )
     db.session.add(signature)
+    db.session.flush()
+    # Written as an import would: the petition's stored counts follow.
+    count_new_signatures(db.session, [signature])
     db.session.commit()
     return signature
 

@@ -19,7 +19,9 @@ def test_daily_tasks_run_and_report_counts(app):
         "petitions purged of expired personal data",
         "spent challenges forgotten",
         "reminders of objection letters queued",
+        "stored counts repaired",
     }
+    assert results["stored counts repaired"] == 0
     assert db.session.get(SpentChallenge, "b" * 64) is not None
 
 

@@ -114,3 +114,66 @@ def test_existing_register_badges_go_to_the_first_confirmed_signature_per_number
         (7, "email", None, None),
         (8, "registry", "Médecin", badge),
     ]
+
+
+def test_stored_counts_are_backfilled_from_the_counted_signatures(base_config, tmp_path):
+    """Migration 1d7dd79bede0: the counts per category and level, and per département, are
+    what COUNT gave: confirmed signatures only, a département only when one was given."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from campaign import create_app
+
+    url = f"sqlite:///{tmp_path / 'counts.db'}"
+    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": url})
+    signatures = [
+        # id, petition, status, category, level, département
+        (1, 1, "confirmed", "citizen", "email", "75"),
+        (2, 1, "confirmed", "citizen", "email", "75"),
+        (3, 1, "confirmed", "clinician", "registry", None),
+        (4, 1, "pending", "citizen", "none", "75"),
+        (5, 1, "hidden", "citizen", "email", "13"),
+        (6, 1, "withdrawn", "clinician", "none", None),
+        (7, 2, "confirmed", "citizen", "none", "13"),
+        (8, 2, "invalidated", "citizen", "none", "13"),
+    ]
+    with app.app_context():
+        upgrade(revision="5cb34a199231")
+        with db.engine.begin() as connection:
+            for key in ("citizen", "clinician"):
+                _insert_row(connection, "categories", key=key)
+            for petition_id in (1, 2, 3):
+                _insert_row(connection, "petitions", id=petition_id, slug=f"p{petition_id}")
+            for signature_id, petition_id, status, category, level, departement in signatures:
+                _insert_row(
+                    connection,
+                    "signatures",
+                    id=signature_id,
+                    petition_id=petition_id,
+                    status=status,
+                    category_key=category,
+                    verification_level=level,
+                    departement=departement,
+                    email_digest=f"digest{signature_id}",
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            levels = connection.execute(
+                text(
+                    "SELECT petition_id, category_key, verification_level, count"
+                    " FROM petition_counts ORDER BY 1, 2, 3"
+                )
+            ).all()
+            departements = connection.execute(
+                text(
+                    "SELECT petition_id, departement, count"
+                    " FROM petition_departement_counts ORDER BY 1, 2"
+                )
+            ).all()
+        db.engine.dispose()
+    assert [tuple(row) for row in levels] == [
+        (1, "citizen", "email", 2),
+        (1, "clinician", "registry", 1),
+        (2, "citizen", "none", 1),
+    ]
+    assert [tuple(row) for row in departements] == [(1, "75", 2), (2, "13", 1)]

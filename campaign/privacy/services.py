@@ -25,6 +25,8 @@ from campaign.objections.services import (
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
 from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
+from campaign.signatures import queries
+from campaign.signatures.counts import recount_petition
 from campaign.signatures.emails import reachable_signer
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token, withdraw_signature
@@ -524,6 +526,8 @@ def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
             moderation_reason=None,
         )
     ).rowcount
+    # The départements went: their counts follow, in this transaction.
+    recount_petition(db.session, petition_id)
     # Professional addresses are contact data; RPPS numbers and evidence, private details.
     addresses, claims = erase_petition_verification_data(petition_id)
     counts.contact_data_erased += addresses
@@ -634,16 +638,7 @@ class PetitionProcessing:
 
 
 def _signature_tallies() -> dict[int, dict[str, int]]:
-    rows = db.session.execute(
-        select(
-            Signature.petition_id,
-            Signature.status,
-            func.count(Signature.id),
-            func.sum(case((_published_condition(), 1), else_=0)),
-            func.sum(case((Signature.contact_ok.is_(True), 1), else_=0)),
-            func.sum(case((Signature.email_ciphertext.is_not(None), 1), else_=0)),
-        ).group_by(Signature.petition_id, Signature.status)
-    )
+    rows = db.session.execute(queries.tallies_by_petition_and_status())
     tallies: dict[int, dict[str, int]] = {}
     for petition_id, status, count, published, contact, addresses in rows:
         tally = tallies.setdefault(

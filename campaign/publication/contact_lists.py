@@ -10,14 +10,13 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from openpyxl import Workbook
-from sqlalchemy import select
 
 from campaign.audit import record
 from campaign.extensions import db
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.publication.formats import neutralise_cell
-from campaign.signatures.models import Signature
+from campaign.signatures import queries
 
 CONTACT_COLUMNS = (
     "last_name", "first_name", "title", "organisation", "category", "email",
@@ -25,23 +24,9 @@ CONTACT_COLUMNS = (
 )  # fmt: skip
 
 
-def _contactable(petition_id: int):
-    """Confirmed signatures whose signer agreed to be kept informed."""
-    return (
-        Signature.petition_id == petition_id,
-        Signature.counted,
-        Signature.contact_ok.is_(True),
-    )
-
-
 def contact_rows(petition_id: int) -> Iterator[tuple[str, ...]]:
     """The contactable signers in French alphabetical order, as text cells."""
-    query = (
-        select(Signature)
-        .where(*_contactable(petition_id))
-        .order_by(Signature.sort_last, Signature.sort_first, Signature.id)
-        .execution_options(yield_per=1000)
-    )
+    query = queries.contactable(petition_id).execution_options(yield_per=1000)
     for signature in db.session.scalars(query):
         email = decrypt_email(signature.email_ciphertext) if signature.email_ciphertext else ""
         yield (
@@ -82,7 +67,7 @@ def render_contact_xlsx(rows: Iterable[tuple[str, ...]]) -> bytes:
 
 def record_contact_export(petition: Petition, actor, file_format: str, now: datetime) -> int:
     """Write the audit entry for an export of personal data; returns how many rows it holds."""
-    count = db.session.scalar(select(db.func.count(Signature.id)).where(*_contactable(petition.id)))
+    count = queries.contactable_count(petition.id)
     record(
         "personal data exported",
         now,

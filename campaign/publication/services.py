@@ -80,6 +80,7 @@ from campaign.publication.models import (
     PublicationFile,
 )
 from campaign.publication.slots import slot_start
+from campaign.signatures import queries
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.signatures.services import (
     counts_by_category,
@@ -232,15 +233,7 @@ def _entry(signature_id: int, content: tuple, salt_key: bytes | None = None) -> 
 def first_ranks(petition_id: int) -> dict[int, int]:
     """Signature id -> rank (from 1) of each published first signatory, in the organisers'
     order: the order of the first section of every press file, signed in each entry."""
-    query = (
-        select(Signature.id)
-        .where(
-            Signature.petition_id == petition_id,
-            Signature.published,
-            Signature.first_signatory.is_(True),
-        )
-        .order_by(*first_signatory_order())
-    )
+    query = queries.published_first_signatory_ids(petition_id, first_signatory_order())
     return {signature_id: rank for rank, signature_id in enumerate(db.session.scalars(query), 1)}
 
 
@@ -283,39 +276,12 @@ def _stored_entry(row: Any) -> AnyEntry:
 
 def _published_signatures(petition_id: int):
     """Published signatures by id: id, sort keys, then _content()'s arguments in order."""
-    return (
-        select(
-            Signature.id,
-            Signature.sort_last,
-            Signature.sort_first,
-            Signature.last_name,
-            Signature.first_name,
-            Signature.title,
-            Signature.organisation,
-            Signature.show_title,
-            Signature.show_organisation,
-            Signature.category_key,
-            Signature.confirmed_at,
-            Signature.created_at,
-            Signature.verification_level,
-            Signature.verified_profession,
-        )
-        .where(
-            Signature.petition_id == petition_id,
-            Signature.published,
-        )
-        .order_by(Signature.id)
-    )
+    return queries.published_columns(petition_id)
 
 
 def published_count(petition_id: int) -> int:
     """Confirmed signatures whose name is published."""
-    return db.session.scalar(
-        select(func.count(Signature.id)).where(
-            Signature.petition_id == petition_id,
-            Signature.published,
-        )
-    )
+    return queries.published_count(petition_id)
 
 
 # --- Reading publications --------------------------------------------------------------------

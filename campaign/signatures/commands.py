@@ -1,4 +1,5 @@
-"""`flask signatures import FILE.csv --petition SLUG (--confirmed | --send-confirmation)`."""
+"""`flask signatures import FILE.csv --petition SLUG (--confirmed | --send-confirmation)`, and
+`flask petitions recount [--check]` (the stored counts, campaign/signatures/counts.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from campaign.cli import acting_account, import_source
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.petitions.models import Petition
+from campaign.signatures.counts import Drift, count_drift, recount_petition
 from campaign.signatures.imports import (
     SOURCE_MAX,
     ImportMode,
@@ -122,3 +124,36 @@ def import_command(
         click.echo("nothing imported")
     if plan.errors:
         raise click.exceptions.Exit(1)
+
+
+@click.command("recount")
+@click.option("--check", is_flag=True, help="Compare only: change nothing, fail on a difference.")
+@click.option("--petition", "slug", metavar="SLUG", help="One petition (default: all).")
+def recount(check: bool, slug: str | None) -> None:
+    """Rebuild the petitions' stored counts from their signatures, or with --check verify
+    them: exits 1 naming each petition and category/level or département that differs."""
+    petition_id = None
+    if slug is not None:
+        petition_id = db.session.scalar(select(Petition.id).where(Petition.slug == slug))
+        if petition_id is None:
+            raise click.ClickException(f"no petition {slug!r}")
+    if check:
+        drift = count_drift(petition_id)
+        for item in drift:
+            click.echo(_named(item), err=True)
+        if drift:
+            raise SystemExit(1)
+        click.echo("counts match the signatures")
+        return
+    petitions = [petition_id] if petition_id is not None else db.session.scalars(
+        select(Petition.id).order_by(Petition.id)
+    ).all()  # fmt: skip
+    for one in petitions:
+        recount_petition(db.session, one)
+    db.session.commit()
+    click.echo(f"{len(petitions)} petition(s) recounted")
+
+
+def _named(item: Drift) -> str:
+    slug = db.session.scalar(select(Petition.slug).where(Petition.id == item.petition_id))
+    return f"{slug}: {item.describe()}"

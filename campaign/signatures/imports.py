@@ -36,6 +36,7 @@ from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
+from campaign.signatures.counts import count_new_signatures
 from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
@@ -396,6 +397,7 @@ def _insert_planned(
     by_id = getattr(actor, "id", None)
     rows = [_row(petition, line, mode, source, now, by_id, first_signatories) for line in plan.new]
     signature_ids = _insert(rows, returning_ids=mode is ImportMode.SEND_CONFIRMATION)
+    count_new_signatures(db.session, rows)
     outbox = [
         queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
         for signature_id in signature_ids

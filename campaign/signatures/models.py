@@ -210,9 +210,10 @@ class Signature(db.Model):
         """Move a signature from one of `sources` to `to`, atomically.
 
         Returns False when the signature is in none of `sources` (another request moved it
-        first), so that two confirmations in two tabs count once.
+        first), so that two confirmations in two tabs count once. The petition's stored
+        counts change in the same transaction (campaign/signatures/counts.py).
         """
-        moved = SIGNATURE_TRANSITIONS.move(
-            session, cls, sources, to, cls.id == signature_id, status_changed_at=now, **values
-        )
-        return moved == 1
+        # Imported here: counts.py builds on this model.
+        from campaign.signatures.counts import move_signature
+
+        return move_signature(session, signature_id, sources, to, now, **values)

@@ -23,6 +23,7 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
+from campaign.signatures import counts, queries
 from campaign.signatures.events import public_list_changed, signature_withdrawing
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import row_from_token
@@ -376,30 +377,20 @@ def signatory_line(signature: Signature) -> str:
 
 
 def _published(petition_id: int):
-    return select(Signature).where(
-        Signature.petition_id == petition_id,
-        Signature.published,
-    )
+    return queries.published(petition_id)
 
 
 def signature_count(petition_id: int) -> int:
-    """Confirmed signatures, published or not."""
-    return db.session.scalar(
-        select(func.count(Signature.id)).where(
-            Signature.petition_id == petition_id, Signature.counted
-        )
-    )
+    """Confirmed signatures, published or not (the stored counts)."""
+    return counts.total(petition_id)
 
 
 def counts_by_category(petition: Petition) -> list[tuple[Category, int]]:
     """Confirmed signatures per category, in the petition's order, zeros included."""
-    rows = db.session.execute(
-        select(Signature.category_key, func.count(Signature.id))
-        .where(Signature.petition_id == petition.id, Signature.counted)
-        .group_by(Signature.category_key)
-    )
-    counts = {key: count for key, count in rows}
-    return [(category, counts.get(category.key, 0)) for category in petition.categories]
+    stored = counts.by_category_and_level(petition.id)
+    return [
+        (category, sum(stored.get(category.key, {}).values())) for category in petition.categories
+    ]
 
 
 # Below this many signatures, a département's count is not shown in public (pages, API): in a
@@ -409,17 +400,7 @@ DEPARTEMENT_COUNT_THRESHOLD = 5
 
 def counts_by_departement(petition_id: int) -> dict[str, int]:
     """Confirmed signatures per département code (those that gave one), every count."""
-    rows = db.session.execute(
-        select(Signature.departement, func.count(Signature.id))
-        .where(
-            Signature.petition_id == petition_id,
-            Signature.counted,
-            Signature.departement.is_not(None),
-            Signature.departement != "",
-        )
-        .group_by(Signature.departement)
-    )
-    return {code: count for code, count in rows}
+    return counts.by_departement(petition_id)
 
 
 def public_counts_by_departement(petition_id: int) -> dict[str, int]:
@@ -438,12 +419,8 @@ def signatories_in_departement(signature: Signature) -> int | None:
     signer gave none): what "N signatories in your département" tells the signer."""
     if not signature.departement:
         return None
-    return db.session.scalar(
-        select(func.count(Signature.id)).where(
-            Signature.petition_id == signature.petition_id,
-            Signature.counted,
-            Signature.departement == signature.departement,
-        )
+    return counts.by_departement(signature.petition_id, signature.departement).get(
+        signature.departement, 0
     )
 
 

@@ -31,6 +31,8 @@ from campaign.personal_data import (
     register_badge_digest,
 )
 from campaign.petitions.models import Category, Petition
+from campaign.signatures import counts
+from campaign.signatures.counts import change_counted_fields
 from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.tokens import row_from_token
@@ -397,7 +399,10 @@ def _apply(signature: Signature, assessment: Assessment, now: datetime) -> bool:
     )
     if new == old:
         return False
-    signature.verification_level = assessment.level
+    if signature.verification_level != assessment.level:
+        # With the petition's counts, in one guarded UPDATE; the loaded object is told.
+        change_counted_fields(db.session, signature.id, verification_level=assessment.level)
+        set_committed_value(signature, "verification_level", assessment.level)
     signature.verification_method = assessment.method
     signature.verified_profession = assessment.profession
     if signature.status in COUNTED:
@@ -726,16 +731,8 @@ def erase_petition_verification_data(petition_id: int) -> tuple[int, int]:
 
 
 def level_counts(petition_id: int) -> dict[str, dict[str, int]]:
-    """Counted signatures per category key and level."""
-    rows = db.session.execute(
-        select(Signature.category_key, Signature.verification_level, func.count(Signature.id))
-        .where(Signature.petition_id == petition_id, Signature.counted)
-        .group_by(Signature.category_key, Signature.verification_level)
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for category, level, count in rows:
-        counts.setdefault(category, {})[str(level)] = count
-    return {category: dict(sorted(levels.items())) for category, levels in counts.items()}
+    """Counted signatures per category key and level (the stored counts)."""
+    return counts.by_category_and_level(petition_id)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from campaign.publication.services import (
     render_streamed,
 )
 from campaign.publication.verification import publication_problems
+from campaign.signatures.counts import change_counted_fields
 from campaign.signatures.models import Signature
 from tests.factories import make_petition, make_signature
 from tests.publication.lists import pdf_text
@@ -154,6 +155,6 @@ def test_a_day_later_a_change_of_level_alone_makes_the_list_due_again(app):
     publish_snapshot(petition, now)
     later = now + timedelta(days=1)
     assert not publication_due(petition, later)
-    db.session.get(Signature, signature.id).verification_level = "moderator"
+    change_counted_fields(db.session, signature.id, verification_level="moderator")
     db.session.commit()
     assert publication_due(petition, later)
