@@ -62,6 +62,7 @@ from campaign.publication.formats import (
     render_txt,
     render_txt_by_category,
     section_headings,
+    snapshot_as_of,
     write_pdf,
     write_xlsx,
 )
@@ -1174,15 +1175,55 @@ def publication_due(petition: Petition, now: datetime) -> bool:
     )
 
 
+def entries_changed(petition_id: int, since: datetime) -> bool:
+    """Whether a signature changed since `since` (changed_signatures) now reads otherwise
+    than its entry in the latest publication: a line edited, a name shown or hidden, a
+    level or a rank changed, with the counts the same. Compares what publishing would."""
+    ids = changed_signatures(petition_id, since)
+    ranks = first_ranks(petition_id)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        published = {
+            signature_id: _content(*fields, ranks.get(signature_id))
+            for signature_id, _last, _first, *fields in db.session.execute(
+                _published_signatures(petition_id).where(Signature.id.in_(chunk))
+            )
+        }
+        entries = select(
+            PublicationEntry.signature_id,
+            PublicationEntry.last_name,
+            PublicationEntry.first_name,
+            PublicationEntry.title,
+            PublicationEntry.organisation,
+            PublicationEntry.category_key,
+            PublicationEntry.confirmed_on,
+            PublicationEntry.verification,
+            PublicationEntry.verified_profession,
+            PublicationEntry.first_rank,
+        ).where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.until_sequence.is_(None),
+            PublicationEntry.signature_id.in_(chunk),
+        )
+        named = {row[0]: tuple(row[1:]) for row in db.session.execute(entries)}
+        if named != published:
+            return True
+    return False
+
+
 def list_changed(petition: Petition, latest: Publication) -> bool:
     """Whether the public list differs from the latest publication: someone named left it,
-    or the counts, the counts per verification level or the first signatories changed."""
+    the counts, the counts per verification level or the first signatories changed, or a
+    recently changed signature reads otherwise than its entry (entries_changed), or the
+    op-ed's publication details changed."""
     return (
         has_departures(petition.id)
         or signature_count(petition.id) != latest.signature_count
         or published_count(petition.id) != latest.entry_count
         or latest.header_fields.get("verification") != level_counts(petition.id)
         or _published_ranks(petition.id) != first_ranks(petition.id)
+        or latest.header_fields.get("op_ed", {}) != op_ed_fields(petition)
+        or entries_changed(petition.id, latest.published_at - CHANGE_MARGIN)
     )
 
 
@@ -1352,7 +1393,9 @@ def render_streamed(publication: Publication, export: ExportFile) -> Iterator[by
             public_rows(publication, first=True),
         )
     if export.format == ExportFormat.TXT:
-        return render_txt(press_rows(publication), section_headings(snapshot.language))
+        return render_txt(
+            press_rows(publication), section_headings(snapshot.language), snapshot_as_of(snapshot)
+        )
     if export.format == ExportFormat.CSV and export.for_excel:
         return render_csv_for_excel(snapshot, press_rows(publication))
     if export.format == ExportFormat.CSV:
