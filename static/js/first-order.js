@@ -61,6 +61,12 @@
     if (!dragged) {
       return;
     }
+    // Near the window's top or bottom edge, scroll: a long list on a phone.
+    if (event.clientY < 48) {
+      window.scrollBy(0, -16);
+    } else if (event.clientY > window.innerHeight - 48) {
+      window.scrollBy(0, 16);
+    }
     // The dragged name goes before the first other name whose middle is below the pointer,
     // or last.
     var next = null;
