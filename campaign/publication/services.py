@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from campaign.audit import record
 from campaign.clock import utcnow
@@ -1530,6 +1531,51 @@ def prepare_publication_files(publication_id: int, now: datetime) -> int:
             prepare_file(publication, export, now)
             prepared += 1
     return prepared
+
+
+# How long the rendered bytes of a superseded publication's xlsx and pdf stay stored after
+# the next publication: a journalist who just saw them listed with their digest on the
+# press page can still download those very bytes; later, a download renders them anew.
+SUPERSEDED_FILES_KEPT = timedelta(days=1)
+
+
+def prune_superseded_files(now: datetime, kept: timedelta = SUPERSEDED_FILES_KEPT) -> int:
+    """Delete what no stable address or verification needs any more (the daily maintenance):
+    the stored xlsx and pdf bytes of every publication superseded more than `kept` ago, and
+    the digests taken under an earlier RENDERING_VERSION. Never the latest publication's
+    files, and never a publication itself: its header, hash, root, frontier and entries are
+    what verifies it; its files are rendered from them again when downloaded (the same
+    cells and text; an xlsx or pdf gets new bytes, so a new digest). Returns how many rows
+    were deleted."""
+    newer = aliased(Publication)
+    superseded = select(Publication.id).where(
+        select(newer.id)
+        .where(
+            newer.petition_id == Publication.petition_id,
+            newer.sequence > Publication.sequence,
+            newer.published_at < now - kept,
+        )
+        .exists()
+    )
+    stored = [export.record_name for export in EXPORT_FILES if export.format in STORED_FORMATS]
+    current = [export.record_name for export in EXPORT_FILES]
+    pruned = db.session.execute(
+        delete(PublicationFile)
+        .where(
+            PublicationFile.name.in_(stored),
+            PublicationFile.publication_id.in_(superseded),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    pruned += db.session.execute(
+        delete(PublicationFile)
+        .where(PublicationFile.name.not_in(current))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if pruned:
+        log.info("pruned %d stored file(s) of superseded publications or renderings", pruned)
+    return pruned
 
 
 # --- Receipts and proofs ---------------------------------------------------------------------
