@@ -1158,8 +1158,9 @@ def _published_ranks(petition_id: int) -> dict[int, int]:
 
 def publication_due(petition: Petition, now: datetime) -> bool:
     """Publish now? When there is none yet, when someone named has left the list, or when
-    the counts (or the counts per verification level, or the first signatories and their
-    order) changed and the latest publication is a day old."""
+    the counts (or the counts per verification level, the first signatories and their
+    order, the op-ed's details, or a line: entries_changed) changed and the latest
+    publication is a day old."""
     latest = latest_publication(petition.id)
     if latest is None:
         return True
@@ -1173,6 +1174,7 @@ def publication_due(petition: Petition, now: datetime) -> bool:
         or latest.header_fields.get("verification") != level_counts(petition.id)
         or _published_ranks(petition.id) != first_ranks(petition.id)
         or latest.header_fields.get("op_ed", {}) != op_ed_fields(petition)
+        or entries_changed(petition.id, latest.published_at - CHANGE_MARGIN)
     )
 
 

@@ -15,7 +15,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from campaign.privacy.services import ConsentChoices, change_consents, correct_details
-from campaign.publication.services import publish_if_changed, publish_snapshot
+from campaign.publication.services import (
+    publish_changed_petitions,
+    publish_if_changed,
+    publish_snapshot,
+)
 from campaign.signatures.events import public_list_changed
 from campaign.signatures.moderation import (
     hide_signature,
@@ -170,3 +174,15 @@ def test_each_public_change_reaches_the_downloads_at_the_end_of_its_slot(
     assert shows(rows(client, "tribune"), txt(client, "tribune"))
     # Published once: the next slot finds nothing more to publish.
     assert publish_if_changed(petition.id, NOON + 2 * FIVE_MINUTES, FIVE_MINUTES) is None
+
+
+def test_with_fresh_downloads_off_the_daily_publication_still_sees_an_edited_line(app, client):
+    # PUBLICATION_MAX_DELAY is 0 here: only the daily publication publishes.
+    petition = make_petition(slug="quotidien")
+    signer = make_signature(petition, last_name="Martin", title="Interne", show_title=True,
+                            now=NOON - timedelta(days=2))  # fmt: skip
+    publish_snapshot(petition, NOON - timedelta(days=1))
+    correct_details(signer, "Médecin", "", CHANGE)
+    assert publish_changed_petitions(NOON + timedelta(hours=1)) != []
+    assert rows(client, "quotidien")["Martin"]["title"] == "Médecin"
+    assert publish_changed_petitions(NOON + timedelta(days=2)) == []
