@@ -1,7 +1,8 @@
-"""Daily maintenance: publishing the lists that changed, the retention purge, forgetting
-spent proof-of-work challenges, and checking the petitions' stored counts. The worker runs
-it once a day (one worker only, through a Redis key); `flask maintenance daily` does the
-same from cron on the embedded default."""
+"""Daily maintenance: publishing the lists that changed, the retention purge, pruning the
+stored files of superseded publications, forgetting spent proof-of-work challenges, and
+checking the petitions' stored counts. The worker runs it once a day (one worker only,
+through a Redis key); `flask maintenance daily` does the same from cron on the embedded
+default."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ def _publish(now: datetime) -> int:
     from campaign.publication.services import publish_changed_petitions
 
     return len(publish_changed_petitions(now))
+
+
+def _prune_press_files(now: datetime) -> int:
+    from campaign.publication.services import prune_superseded_files
+
+    return prune_superseded_files(now)
 
 
 def _purge(now: datetime) -> int:
@@ -54,6 +61,7 @@ def _check_counts(now: datetime) -> int:
 DAILY_TASKS: list[tuple[str, Callable[[datetime], int]]] = [
     ("publications of changed lists", _publish),
     ("petitions purged of expired personal data", _purge),
+    ("stored files of superseded publications pruned", _prune_press_files),
     ("spent challenges forgotten", _forget_challenges),
     ("reminders of objection letters queued", _remind_letters),
     ("stored counts repaired", _check_counts),

@@ -17,6 +17,7 @@ def test_daily_tasks_run_and_report_counts(app):
     assert set(results) == {
         "publications of changed lists",
         "petitions purged of expired personal data",
+        "stored files of superseded publications pruned",
         "spent challenges forgotten",
         "reminders of objection letters queued",
         "stored counts repaired",

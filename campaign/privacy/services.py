@@ -28,6 +28,7 @@ from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
 from campaign.signatures import queries
 from campaign.signatures.counts import recount_petition
 from campaign.signatures.emails import reachable_signer
+from campaign.signatures.events import public_list_changed
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token, withdraw_signature
 from campaign.verification.services import (
@@ -265,8 +266,10 @@ def change_consents(signature: Signature, choices: ConsentChoices, now: datetime
             changed.append(str(kind))
     if not changed:
         return []
-    if set(changed) - {ConsentKind.CONTACT}:
-        # The public list changed: what last_change_at() (the API's updated_at) reads.
+    public = bool(set(changed) - {ConsentKind.CONTACT})
+    if public:
+        # The public list changed: what last_change_at() (the API's updated_at) and the
+        # next publication read.
         signature.status_changed_at = now
     record(
         "signer changed consents",
@@ -277,6 +280,8 @@ def change_consents(signature: Signature, choices: ConsentChoices, now: datetime
         count=1,
     )
     db.session.commit()
+    if public:
+        public_list_changed.send(signature.petition_id, now=now)
     return changed
 
 
@@ -288,8 +293,10 @@ def correct_details(signature: Signature, title: str, organisation: str, now: da
     if (signature.title or "", signature.organisation or "") == (title, organisation):
         return False
     signature.title, signature.organisation = title, organisation
-    if signature.published:
-        # The public line changed: what last_change_at() (the API's updated_at) reads.
+    public = signature.published
+    if public:
+        # The public line changed: what last_change_at() (the API's updated_at) and the
+        # next publication read.
         signature.status_changed_at = now
     record(
         "signer corrected details",
@@ -300,6 +307,8 @@ def correct_details(signature: Signature, title: str, organisation: str, now: da
         count=1,
     )
     db.session.commit()
+    if public:
+        public_list_changed.send(signature.petition_id, now=now)
     return True
 
 

@@ -10,8 +10,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, BinaryIO, NamedTuple
+from zoneinfo import ZoneInfo
 
 from campaign.publication.merkle import canonical_json, leaf_hash
 from campaign.text_rules import FORMULA_CHARACTERS
@@ -22,7 +23,7 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 FORMAT_VERSION = "tribune-publication/1"
 # The txt, csv and json files are rendered again at each download and must come out byte for
 # byte as when their digest was taken: bump this whenever a change here alters those bytes.
-RENDERING_VERSION = "r3"
+RENDERING_VERSION = "r4"
 CHUNK_SIZE = 64 * 1024
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 CSV_COLUMNS = (
@@ -77,6 +78,25 @@ PRESS_COLUMN_WIDTHS = (24, 20, 36, 30, 26, 14, 30, 22, 12)
 SECTION_HEADINGS = {
     "fr": ("Premiers signataires", "Autres signataires"),
     "en": ("First signatories", "Other signatories"),
+}
+# The moment a file reflects, said in its content (the txt's first line, the Excel csv's
+# title row, the xlsx's "About" sheet): in Paris time whatever the server's settings, and
+# with words fixed here rather than Babel's (whose data changes between releases), since the
+# bytes of the txt and csv files must never change.
+AS_OF_ZONE = ZoneInfo("Europe/Paris")
+MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}  # fmt: skip
+PRESS_ABOUT_SHEET = {"fr": "À propos", "en": "About"}
+PRESS_ABOUT_LINES = {
+    "fr": (
+        "Publication n\u00b0\u00a0{sequence}",
+        "Empreinte (SHA-256) de la publication\u00a0: {hash}",
+    ),
+    "en": ("Publication no. {sequence}", "Publication hash (SHA-256): {hash}"),
 }
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MEDIA_TYPES = {
@@ -256,6 +276,33 @@ def _batched_lines(lines: Iterable[str], size: int = 500) -> Iterator[str]:
         yield "".join(batch)
 
 
+def as_of_line(published_at: datetime, signatures: int, language: str) -> str:
+    """What a file says of the moment it reflects, in the petition's language: « Liste
+    arrêtée le 7 décembre 2026 à 23 h 40 (heure de Paris) — 1 234 signataires ». Paris time,
+    French typography (no-break spaces in the time, a narrow one between thousands)."""
+    moment = published_at.replace(tzinfo=UTC).astimezone(AS_OF_ZONE)
+    if press_language(language) == "fr":
+        day = "1er" if moment.day == 1 else str(moment.day)
+        count = f"{signatures:,}".replace(",", "\u202f")
+        noun = "signataire" if signatures < 2 else "signataires"
+        return (
+            f"Liste arrêtée le {day} {MONTHS['fr'][moment.month - 1]} {moment.year} "
+            f"à {moment.hour}\u00a0h\u00a0{moment.minute:02d} (heure de Paris) — {count} {noun}"
+        )
+    noun = "signatory" if signatures == 1 else "signatories"
+    return (
+        f"List as of {moment.day} {MONTHS['en'][moment.month - 1]} {moment.year}, "
+        f"{moment.hour:02d}:{moment.minute:02d} (Paris time) — {signatures:,} {noun}"
+    )
+
+
+def snapshot_as_of(snapshot: Snapshot) -> str:
+    """as_of_line() of a publication: its time and the count its header states."""
+    return as_of_line(
+        snapshot.published_at, int(snapshot.header.get("signatures", 0)), snapshot.language
+    )
+
+
 # --- txt ------------------------------------------------------------------------------------
 
 
@@ -290,13 +337,24 @@ def _txt_lines(
         yield line + "\n"
 
 
+def _with_as_of(as_of: str | None, pieces: Iterable[str]) -> Iterator[str]:
+    """The pieces of a txt file after its first line, `as_of` and a blank line, if given."""
+    if as_of is not None:
+        yield CONTROL_CHARACTERS.sub(" ", as_of) + "\n\n"
+    yield from pieces
+
+
 def render_txt(
-    entries: Iterable[PublicEntry], headings: tuple[str, str] | None = None
+    entries: Iterable[PublicEntry],
+    headings: tuple[str, str] | None = None,
+    as_of: str | None = None,
 ) -> Iterator[bytes]:
     """One line per signatory in press order: the first signatories in their rank's order,
     then the others in public order. When there are first signatories, each part comes
-    under its heading (section_headings()), with a blank line between them."""
-    return _chunks(_batched_lines(_txt_lines(entries, headings)))
+    under its heading (section_headings()), with a blank line between them. With `as_of`
+    (snapshot_as_of()), the file begins with that line and a blank line: the list is the
+    same bytes after it."""
+    return _chunks(_with_as_of(as_of, _batched_lines(_txt_lines(entries, headings))))
 
 
 def render_txt_by_category(
@@ -306,7 +364,8 @@ def render_txt_by_category(
 ) -> Iterator[bytes]:
     """One section per category that has signatories, in the petition's order: the label,
     a blank line, the lines, and a blank line between sections; the first signatories, if
-    any, before them in a section of their own (`entries_in` then leaves them out)."""
+    any, before them in a section of their own (`entries_in` then leaves them out). The
+    file begins with snapshot_as_of() and a blank line."""
 
     def pieces() -> Iterator[str]:
         started = False
@@ -325,7 +384,7 @@ def render_txt_by_category(
             yield from lines
             started = True
 
-    return _chunks(pieces())
+    return _chunks(_with_as_of(snapshot_as_of(snapshot), pieces()))
 
 
 # --- csv ------------------------------------------------------------------------------------
@@ -407,7 +466,9 @@ def _excel_csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iter
     labels = {c["key"]: snapshot.label(c["key"]) for c in snapshot.categories}
     levels = LEVEL_LABELS[language]
     day_format = PRESS_DATE_FORMATS[language][1]
-    yield "\ufeff" + ";".join(_excel_field(column) for column in PRESS_COLUMNS[language]) + "\r\n"
+    # A title row, as spreadsheets exported for people have: the moment the list reflects.
+    yield "\ufeff" + _excel_field(snapshot_as_of(snapshot)) + "\r\n"
+    yield ";".join(_excel_field(column) for column in PRESS_COLUMNS[language]) + "\r\n"
     for row in entries:
         texts, day, rank = _press_values(row, labels, levels)
         shown_day = date.fromisoformat(day).strftime(day_format) if day else ""
@@ -417,8 +478,9 @@ def _excel_csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iter
 
 def render_csv_for_excel(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[bytes]:
     """The list for a spreadsheet set up in French (Excel in France reads ; as the
-    separator): UTF-8 with a byte-order mark, every field quoted, CRLF line ends, the
-    column headers, category and verification level in words and the day as DD/MM/YYYY, in
+    separator): UTF-8 with a byte-order mark, every field quoted, CRLF line ends, a title
+    row saying the moment the list reflects (snapshot_as_of()), then the column headers,
+    category and verification level in words and the day as DD/MM/YYYY, in
     the petition's language; formula characters neutralised. The canonical file stays
     render_csv()."""
     return _chunks(_batched_lines(_excel_csv_lines(snapshot, entries)))
@@ -474,7 +536,9 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
     first signatories first), one of the first signatories when there are any, and one per
     category, named in the petition's language; column headers in that language, bold, the
     row frozen and an autofilter on it; widths set; the confirmation day a date cell. Text
-    cells stay text, so a value like =1+1 is shown, never computed."""
+    cells stay text, so a value like =1+1 is shown, never computed. The moment the list
+    reflects is the document's subject, and a line of the last sheet ("À propos" / "About",
+    with the title, the publication's number and hash)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -490,6 +554,9 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
     workbook.properties.title = snapshot.text.get("title", "")
     workbook.properties.language = language
     workbook.properties.created = workbook.properties.modified = snapshot.published_at
+    # The moment the list reflects, in words: a document property, and the "About" sheet.
+    as_of = snapshot_as_of(snapshot)
+    workbook.properties.subject = as_of
     taken: set[str] = set()
     rows_written: dict[str, int] = {}
 
@@ -559,6 +626,22 @@ def write_xlsx(snapshot: Snapshot, entries: Iterable[PublicEntry], target: Binar
     last_column = get_column_letter(len(columns))
     for sheet in workbook.worksheets:
         sheet.auto_filter.ref = f"A1:{last_column}{rows_written[sheet.title]}"
+    # Last, so that the list is what a spreadsheet opens on.
+    about = workbook.create_sheet(sheet_title(PRESS_ABOUT_SHEET[language], taken))
+    about.column_dimensions["A"].width = 100
+    title = WriteOnlyCell(about, value=neutralise_cell(one_line(snapshot.text.get("title", ""))))
+    title.font = bold
+    number, digest = PRESS_ABOUT_LINES[language]
+    for value in (
+        title,
+        as_of,
+        number.format(sequence=snapshot.sequence),
+        digest.format(hash=snapshot.hash),
+    ):
+        if isinstance(value, str):
+            value = WriteOnlyCell(about, value=value)
+            value.data_type = "s"
+        about.append([value])
     workbook.save(target)
 
 

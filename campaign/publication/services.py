@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from campaign.audit import record
 from campaign.clock import utcnow
@@ -62,6 +63,7 @@ from campaign.publication.formats import (
     render_txt,
     render_txt_by_category,
     section_headings,
+    snapshot_as_of,
     write_pdf,
     write_xlsx,
 )
@@ -1122,8 +1124,9 @@ def _published_ranks(petition_id: int) -> dict[int, int]:
 
 def publication_due(petition: Petition, now: datetime) -> bool:
     """Publish now? When there is none yet, when someone named has left the list, or when
-    the counts (or the counts per verification level, or the first signatories and their
-    order) changed and the latest publication is a day old."""
+    the counts (or the counts per verification level, the first signatories and their
+    order, the op-ed's details, or a line: entries_changed) changed and the latest
+    publication is a day old."""
     latest = latest_publication(petition.id)
     if latest is None:
         return True
@@ -1137,18 +1140,59 @@ def publication_due(petition: Petition, now: datetime) -> bool:
         or latest.header_fields.get("verification") != level_counts(petition.id)
         or _published_ranks(petition.id) != first_ranks(petition.id)
         or latest.header_fields.get("op_ed", {}) != op_ed_fields(petition)
+        or entries_changed(petition.id, latest.published_at - CHANGE_MARGIN)
     )
+
+
+def entries_changed(petition_id: int, since: datetime) -> bool:
+    """Whether a signature changed since `since` (changed_signatures) now reads otherwise
+    than its entry in the latest publication: a line edited, a name shown or hidden, a
+    level or a rank changed, with the counts the same. Compares what publishing would."""
+    ids = changed_signatures(petition_id, since)
+    ranks = first_ranks(petition_id)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        published = {
+            signature_id: _content(*fields, ranks.get(signature_id))
+            for signature_id, _last, _first, *fields in db.session.execute(
+                _published_signatures(petition_id).where(Signature.id.in_(chunk))
+            )
+        }
+        entries = select(
+            PublicationEntry.signature_id,
+            PublicationEntry.last_name,
+            PublicationEntry.first_name,
+            PublicationEntry.title,
+            PublicationEntry.organisation,
+            PublicationEntry.category_key,
+            PublicationEntry.confirmed_on,
+            PublicationEntry.verification,
+            PublicationEntry.verified_profession,
+            PublicationEntry.first_rank,
+        ).where(
+            PublicationEntry.petition_id == petition_id,
+            PublicationEntry.until_sequence.is_(None),
+            PublicationEntry.signature_id.in_(chunk),
+        )
+        named = {row[0]: tuple(row[1:]) for row in db.session.execute(entries)}
+        if named != published:
+            return True
+    return False
 
 
 def list_changed(petition: Petition, latest: Publication) -> bool:
     """Whether the public list differs from the latest publication: someone named left it,
-    or the counts, the counts per verification level or the first signatories changed."""
+    the counts, the counts per verification level or the first signatories changed, or a
+    recently changed signature reads otherwise than its entry (entries_changed), or the
+    op-ed's publication details changed."""
     return (
         has_departures(petition.id)
         or signature_count(petition.id) != latest.signature_count
         or published_count(petition.id) != latest.entry_count
         or latest.header_fields.get("verification") != level_counts(petition.id)
         or _published_ranks(petition.id) != first_ranks(petition.id)
+        or latest.header_fields.get("op_ed", {}) != op_ed_fields(petition)
+        or entries_changed(petition.id, latest.published_at - CHANGE_MARGIN)
     )
 
 
@@ -1318,7 +1362,9 @@ def render_streamed(publication: Publication, export: ExportFile) -> Iterator[by
             public_rows(publication, first=True),
         )
     if export.format == ExportFormat.TXT:
-        return render_txt(press_rows(publication), section_headings(snapshot.language))
+        return render_txt(
+            press_rows(publication), section_headings(snapshot.language), snapshot_as_of(snapshot)
+        )
     if export.format == ExportFormat.CSV and export.for_excel:
         return render_csv_for_excel(snapshot, press_rows(publication))
     if export.format == ExportFormat.CSV:
@@ -1453,6 +1499,51 @@ def prepare_publication_files(publication_id: int, now: datetime) -> int:
             prepare_file(publication, export, now)
             prepared += 1
     return prepared
+
+
+# How long the rendered bytes of a superseded publication's xlsx and pdf stay stored after
+# the next publication: a journalist who just saw them listed with their digest on the
+# press page can still download those very bytes; later, a download renders them anew.
+SUPERSEDED_FILES_KEPT = timedelta(days=1)
+
+
+def prune_superseded_files(now: datetime, kept: timedelta = SUPERSEDED_FILES_KEPT) -> int:
+    """Delete what no stable address or verification needs any more (the daily maintenance):
+    the stored xlsx and pdf bytes of every publication superseded more than `kept` ago, and
+    the digests taken under an earlier RENDERING_VERSION. Never the latest publication's
+    files, and never a publication itself: its header, hash, root, frontier and entries are
+    what verifies it; its files are rendered from them again when downloaded (the same
+    cells and text; an xlsx or pdf gets new bytes, so a new digest). Returns how many rows
+    were deleted."""
+    newer = aliased(Publication)
+    superseded = select(Publication.id).where(
+        select(newer.id)
+        .where(
+            newer.petition_id == Publication.petition_id,
+            newer.sequence > Publication.sequence,
+            newer.published_at < now - kept,
+        )
+        .exists()
+    )
+    stored = [export.record_name for export in EXPORT_FILES if export.format in STORED_FORMATS]
+    current = [export.record_name for export in EXPORT_FILES]
+    pruned = db.session.execute(
+        delete(PublicationFile)
+        .where(
+            PublicationFile.name.in_(stored),
+            PublicationFile.publication_id.in_(superseded),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    pruned += db.session.execute(
+        delete(PublicationFile)
+        .where(PublicationFile.name.not_in(current))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if pruned:
+        log.info("pruned %d stored file(s) of superseded publications or renderings", pruned)
+    return pruned
 
 
 # --- Receipts and proofs ---------------------------------------------------------------------

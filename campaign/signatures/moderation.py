@@ -24,7 +24,7 @@ from campaign.signatures.models import (
     Signature,
     SignatureStatus,
 )
-from campaign.signatures.services import sort_key
+from campaign.signatures.services import first_signatory_order, sort_key
 from campaign.verification.services import reassess_signature
 
 PER_PAGE = 50
@@ -74,6 +74,11 @@ class NoOriginRecorded(DomainError):
 
 class BulkTooLarge(DomainError):
     """More signatures match than one bulk invalidation may move (BULK_LIMIT)."""
+
+
+class FirstOrderChanged(DomainError):
+    """The order posted does not name the current first signatories (one was marked or
+    unmarked in another tab since the page was shown)."""
 
 
 class BulkCountChanged(DomainError):
@@ -389,6 +394,65 @@ def unmark_first_signatory(petition: Petition, signature_id: int, actor, now: da
     db.session.commit()
     public_list_changed.send(petition.id, now=now)
     return True
+
+
+def first_signatory_list(petition: Petition) -> list[Signature]:
+    """The petition's first signatories in the organisers' order (hidden ones too: they
+    keep their place if restored), for the workspace's ordering page."""
+    query = select(Signature).where(
+        Signature.petition_id == petition.id, Signature.first_signatory.is_(True)
+    )
+    return list(db.session.scalars(query.order_by(*first_signatory_order())))
+
+
+def reorder_first_signatories(petition: Petition, order: list[int], actor, now: datetime) -> bool:
+    """Put the first signatories in the order of `order` (their ids, every one of them once:
+    a drag and drop, or a move up or down), as positions 1, 2, 3...; audited; the next
+    publication signs the new ranks. False when the order was already this one; raises
+    FirstOrderChanged when `order` does not name the current first signatories."""
+    current = first_signatory_list(petition)
+    if len(order) != len(set(order)) or set(order) != {s.id for s in current}:
+        raise FirstOrderChanged(petition.id)
+    by_id = {signature.id: signature for signature in current}
+    moved = 0
+    for position, signature_id in enumerate(order, 1):
+        signature = by_id[signature_id]
+        if signature.first_position != position:
+            signature.first_position = position
+            # The public list changed: the ranks are signed in each entry.
+            signature.status_changed_at = now
+            moved += 1
+    if not moved:
+        db.session.rollback()
+        return False
+    record(
+        "first signatories reordered",
+        now,
+        actor=actor,
+        petition_id=petition.id,
+        detail="order: " + " ".join(str(signature_id) for signature_id in order),
+        count=len(order),
+    )
+    db.session.commit()
+    public_list_changed.send(petition.id, now=now)
+    return True
+
+
+def move_first_signatory(
+    petition: Petition, signature_id: int, step: int, actor, now: datetime
+) -> bool:
+    """Move a first signatory one place up (`step` -1) or down (+1): the keyboard's and the
+    no-JavaScript way of ordering. False at either end; raises SignatureNotFound when it is
+    not one of the petition's first signatories."""
+    order = [signature.id for signature in first_signatory_list(petition)]
+    if signature_id not in order:
+        raise SignatureNotFound(signature_id)
+    index = order.index(signature_id)
+    target = index + (1 if step > 0 else -1)
+    if not 0 <= target < len(order):
+        return False
+    order[index], order[target] = order[target], order[index]
+    return reorder_first_signatories(petition, order, actor, now)
 
 
 # --- In bulk ---------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from campaign.personal_data import (
 from campaign.petitions.models import Category, Petition
 from campaign.signatures import counts
 from campaign.signatures.counts import change_counted_fields
+from campaign.signatures.events import public_list_changed
 from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.tokens import row_from_token
@@ -448,16 +449,28 @@ def assess_at_confirmation(signature_id: int, now: datetime) -> None:
     db.session.flush()
 
 
+def _announce(petition_ids: set[int], now: datetime) -> None:
+    """After the commit: tell the publication domain which public lists changed (a level is
+    printed in the press files, and counted in each publication's header)."""
+    for petition_id in sorted(petition_ids):
+        public_list_changed.send(petition_id, now=now)
+
+
 def _reassess_all(signature_ids: list[int], now: datetime) -> int:
     changed = 0
     for start in range(0, len(signature_ids), 500):
+        petitions: set[int] = set()
         for signature_id in signature_ids[start : start + 500]:
             before = db.session.scalar(
                 select(Signature.verification_level).where(Signature.id == signature_id)
             )
             signature = reassess_signature(signature_id, now)
-            changed += signature is not None and signature.verification_level != before
+            if signature is not None and signature.verification_level != before:
+                changed += 1
+                if signature.counted:
+                    petitions.add(signature.petition_id)
         db.session.commit()
+        _announce(petitions, now)
     return changed
 
 
@@ -586,8 +599,13 @@ def confirm_professional_address(address_id: int, now: datetime) -> Signature | 
     if signature_id is None:
         db.session.rollback()
         return None
+    before = db.session.scalar(
+        select(Signature.verification_level).where(Signature.id == signature_id)
+    )
     signature = reassess_signature(signature_id, now) if confirmed.rowcount else None
     db.session.commit()
+    if signature is not None and signature.counted and signature.verification_level != before:
+        _announce({signature.petition_id}, now)
     return signature or db.session.get(Signature, signature_id)
 
 
@@ -870,7 +888,7 @@ def decide_verification(
     claim.reviewed_at = now
     db.session.flush()
     assessment = _settled(signature, claim, _professional(signature_id))
-    _apply(signature, assessment, now)
+    changed = _apply(signature, assessment, now) and signature.counted
     record(
         f"verification {decision}",
         now,
@@ -883,6 +901,8 @@ def decide_verification(
     if decision == ReviewDecision.REJECTED and signature.email_ciphertext:
         outbox = queue_email(EmailKind.VERIFICATION_REJECTED, now, signature_id=signature_id)
     db.session.commit()
+    if changed:
+        _announce({petition.id}, now)
     if outbox is not None:
         deliver_soon(outbox.id)
     return assessment

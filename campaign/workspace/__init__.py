@@ -5,6 +5,7 @@ from campaign.workspace import (  # noqa: F401
     abuse,
     embed,
     exports,
+    first_signatories,
     geography,
     imports,
     institutions,

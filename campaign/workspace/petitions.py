@@ -43,6 +43,7 @@ from campaign.workspace.blueprint import bp, managed_petition
 PETITION_TOOLS = [
     ("workspace.moderation_table", _l("Signatures"), can_moderate),
     ("workspace.import_signatures", _l("Import"), can_manage),
+    ("workspace.first_signatories", _l("First signatories"), can_manage),
     ("workspace.mailings", _l("Mailings"), can_manage),
     ("workspace.moderation_letters", _l("Letters to representatives"), can_moderate),
     ("workspace.petition_verification_rules", _l("Official domains"), can_manage),

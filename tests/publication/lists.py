@@ -71,3 +71,17 @@ def pdf_text(content: bytes) -> str:
 
 def json_document(content: bytes) -> dict:
     return json.loads(content)
+
+
+AS_OF = r"(Liste arrêtée le \d{1,2}(er)? \w+ \d{4} à \d{1,2}\u00a0h\u00a0\d\d \(heure de Paris\)"
+AS_OF += r"|List as of \d{1,2} \w+ \d{4}, \d\d:\d\d \(Paris time\)) — [\d\u202f,]+ signat\w+"
+
+
+def txt_list(text: str) -> str:
+    """The list part of a txt file, byte for byte: what follows its first line (the moment
+    it reflects, checked here) and the blank line after it."""
+    import re
+
+    head, blank, rest = text.partition("\n\n")
+    assert blank and re.fullmatch(AS_OF, head), head
+    return rest

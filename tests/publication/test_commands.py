@@ -17,6 +17,7 @@ from campaign.publication.services import latest_publication, publish_snapshot, 
 from campaign.signatures.models import Signature
 from campaign.signatures.services import withdraw_signature
 from tests.factories import make_petition, make_signature
+from tests.publication.lists import txt_list
 
 SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "verify_publication.py"
 
@@ -57,11 +58,14 @@ def test_publish_then_export_writes_the_bytes_the_site_serves(app, client, petit
     cli(app, "export", "--petition", "verif", "--format", "csv", "--variant", "excel",
         "--output", str(excel))  # fmt: skip
     assert excel.read_bytes() == client.get("/p/verif/signatories.csv?variant=excel").get_data()
-    assert excel.read_bytes().startswith(b'\xef\xbb\xbf"Nom";"Pr')
+    assert excel.read_bytes().startswith('\ufeff"Liste arrêtée le '.encode())
+    assert excel.read_bytes().decode().split("\r\n")[1].startswith('"Nom";"Pr')
     grouped = tmp_path / "grouped.txt"
     cli(app, "export", "--petition", "verif", "--format", "txt", "--group", "category",
         "--output", str(grouped))  # fmt: skip
-    assert grouped.read_text().startswith("Citoyennes et citoyens\n\nLe Bouter Yves, Médecin\n")
+    assert txt_list(grouped.read_text()).startswith(
+        "Citoyennes et citoyens\n\nLe Bouter Yves, Médecin\n"
+    )
 
 
 def test_a_real_download_verifies_with_the_cli_and_the_standalone_script(

@@ -14,6 +14,7 @@ from campaign.publication.formats import (
     Entry,
     ErasedEntry,
     Snapshot,
+    as_of_line,
     neutralise_cell,
     refusing_url_fetcher,
     render_csv,
@@ -25,7 +26,7 @@ from campaign.publication.formats import (
     write_xlsx,
 )
 from campaign.publication.merkle import canonical_json
-from tests.publication.lists import pdf_text
+from tests.publication.lists import pdf_text, txt_list
 
 FORMULAS = [
     '=HYPERLINK("http://x","y")',
@@ -70,10 +71,32 @@ def test_a_line_break_inside_a_field_cannot_forge_a_second_line():
     assert text(render_txt([forged])) == "Martin Alice, Médecin Faux Nom, Ministre,  AP-HP \n"
 
 
+def test_the_moment_a_file_reflects_is_said_in_paris_time_in_the_petitions_language():
+    # Winter (UTC+1) and summer (UTC+2); French typography: no-break spaces in "23 h 40",
+    # a narrow no-break space between thousands, "1er" for the first of the month.
+    assert as_of_line(datetime(2026, 12, 7, 22, 40), 1234, "fr") == (
+        "Liste arrêtée le 7 décembre 2026 à 23\u00a0h\u00a040 (heure de Paris)"
+        " — 1\u202f234 signataires"
+    )
+    assert as_of_line(datetime(2026, 6, 30, 22, 5), 1, "fr") == (
+        "Liste arrêtée le 1er juillet 2026 à 0\u00a0h\u00a005 (heure de Paris) — 1 signataire"
+    )
+    assert as_of_line(datetime(2026, 12, 7, 22, 40), 1234, "en") == (
+        "List as of 7 December 2026, 23:40 (Paris time) — 1,234 signatories"
+    )
+
+
+def test_the_txt_begins_with_the_moment_then_the_list_as_before():
+    as_of = as_of_line(datetime(2026, 12, 7, 22, 40), 2, "fr")
+    rendered = text(render_txt([entry("Durand", "Paul"), entry()], as_of=as_of))
+    assert rendered == as_of + "\n\nDurand Paul\nMartin Alice\n"
+    assert txt_list(rendered) == text(render_txt([entry("Durand", "Paul"), entry()]))
+
+
 def test_txt_by_category_has_a_heading_per_category_with_signatories_in_petition_order():
     entries = {"clinician": [entry("Durand", "Paul", "clinician")], "citizen": [entry()]}
     rendered = text(render_txt_by_category(snapshot(), lambda key: entries.get(key, [])))
-    assert rendered == "Soignants\n\nDurand Paul\n\nCitoyens\n\nMartin Alice\n"
+    assert txt_list(rendered) == "Soignants\n\nDurand Paul\n\nCitoyens\n\nMartin Alice\n"
 
 
 @pytest.mark.parametrize("value", FORMULAS)
@@ -105,7 +128,13 @@ def test_xlsx_cells_are_text_even_when_they_look_like_formulas():
     hostile = entry(last=FORMULAS[0], first="=1+1", title="@SUM(A1)", organisation="007")
     write_xlsx(snapshot(), [hostile, entry("Durand", "Paul", "clinician")], target)
     workbook = load_workbook(io.BytesIO(target.getvalue()))
-    assert workbook.sheetnames == ["Tous les signataires", "Soignants", "Citoyens"]
+    assert workbook.sheetnames == ["Tous les signataires", "Soignants", "Citoyens", "À propos"]
+    # The moment the list reflects: a document property, and a line of the "About" sheet.
+    as_of = "Liste arrêtée le 26 novembre 2026 à 10\u00a0h\u00a030 (heure de Paris) — 0 signataire"
+    assert workbook.properties.subject == as_of
+    about = [row[0].value for row in workbook["À propos"].iter_rows()]
+    assert about == ["T", as_of, "Publication n\u00b0\u00a01",
+                     "Empreinte (SHA-256) de la publication\u00a0: " + "ab" * 32]  # fmt: skip
     everyone = list(workbook["Tous les signataires"].iter_rows())
     assert [cell.value for cell in everyone[1]][:4] == [FORMULAS[0], "=1+1", "@SUM(A1)", "007"]
     for row in everyone:

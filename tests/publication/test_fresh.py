@@ -14,6 +14,7 @@ from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import job_queue
 from campaign.petitions.services import ensure_default_categories
+from campaign.privacy.services import correct_details
 from campaign.publication.jobs import (
     publication_job_id,
     publish_stale_lists,
@@ -168,6 +169,23 @@ def test_in_process_a_confirmed_name_reaches_the_download_without_anyone_publish
     assert "Nouvelle" in response.get_data(as_text=True)
 
 
+def test_in_process_an_edited_line_reaches_the_download_though_no_count_moved(make_app):
+    app = make_app(PUBLICATION_MAX_DELAY=1)
+    with app.app_context():
+        ensure_default_categories()
+        petition = make_petition()
+        signer = make_signature(petition, last_name="Martin", title="Interne", show_title=True,
+                                now=utcnow() - timedelta(hours=1))  # fmt: skip
+        publish_snapshot(petition, utcnow() - timedelta(hours=1))
+        slug, petition_id = petition.slug, petition.id
+        correct_details(signer, "Médecin", "", utcnow())
+        latest = wait_for_publication(petition_id, 2, timeout=30)
+        assert (latest.signature_count, latest.entry_count) == (1, 1)
+        db.session.remove()
+    response = app.test_client().get(f"/p/{slug}/signatories.csv", buffered=True)
+    assert "Médecin" in response.get_data(as_text=True)
+
+
 @pytest.mark.redis
 def test_on_rq_changes_in_one_slot_schedule_one_job(make_app, redis_url, queue_name):
     app = make_app(REDIS_URL=redis_url, RQ_QUEUE=queue_name, PUBLICATION_MAX_DELAY=3600)
@@ -242,6 +260,22 @@ def test_on_rq_the_worker_publishes_a_confirmed_name_at_the_end_of_its_slot(fres
     latest = wait_for_publication(petition.id, 2)
     assert latest.entry_count == 2
     assert "publish_fresh_list" in worker.output()
+
+
+@pytest.mark.redis
+def test_on_rq_the_worker_publishes_an_edited_line_at_the_end_of_its_slot(fresh_rq_app, worker):
+    petition = make_petition()
+    signer = make_signature(petition, last_name="Martin", title="Interne", show_title=True,
+                            now=utcnow() - timedelta(hours=1))  # fmt: skip
+    publish_snapshot(petition, utcnow() - timedelta(hours=1))
+    now = utcnow()
+    correct_details(signer, "Médecin", "", now)
+    job_id = publication_job_id(petition.id, slot_end(now, timedelta(seconds=2)))
+    assert job_queue().fetch_job(job_id) is not None
+    worker.env["OUTBOX_FLUSH_INTERVAL"] = "600"
+    worker.start()
+    latest = wait_for_publication(petition.id, 2)
+    assert (latest.entry_count, latest.added_count, latest.removed_count) == (1, 1, 1)
 
 
 @pytest.mark.redis

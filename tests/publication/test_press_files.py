@@ -94,8 +94,10 @@ def test_the_csv_for_french_excel_has_a_bom_semicolons_and_words(client):
     assert content.startswith(b"\xef\xbb\xbf")
     text = content.decode("utf-8-sig")
     lines = text.split("\r\n")
-    assert lines[0].startswith('"Nom";"Prénom";"Fonction"') and "," not in lines[0]
-    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    # A title row says the moment the list reflects; the column headers follow.
+    assert lines[0].startswith('"Liste arrêtée le ') and ";" not in lines[0]
+    assert lines[1].startswith('"Nom";"Prénom";"Fonction"') and "," not in lines[1]
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))[1:]
     assert rows[0][5] == "Confirmée le"
     assert [row[0] for row in rows[1:]] == ["Zola", "Curie", "Abadie", "'=HYPERLINK(1)", "Martin"]
     assert rows[1][6] == "attesté par les organisateurs" and rows[1][8] == "1"

@@ -35,7 +35,7 @@ from campaign.publication.verification import publication_problems
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import withdraw_signature
 from tests.factories import make_petition, make_signature
-from tests.publication.lists import insert_signatories, pdf_text, xlsx_texts
+from tests.publication.lists import insert_signatories, pdf_text, txt_list, xlsx_texts
 
 FRENCH_NAMES = [
     ("Leblond", "Anne"),
@@ -75,7 +75,7 @@ def json_of(publication) -> dict:
 
 
 def lines_of(publication) -> list[str]:
-    return file_bytes(publication, "txt").decode().splitlines()
+    return txt_list(file_bytes(publication, "txt").decode()).splitlines()
 
 
 def test_the_list_is_in_french_alphabetical_order_in_every_format(app):
