@@ -47,6 +47,7 @@ from campaign.signatures.services import (
 from campaign.tokens import make_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import signer_verification
+from campaign.web.http_cache import public_page, visitor_has_own_data
 
 bp = Blueprint("signatures", __name__)
 
@@ -222,6 +223,7 @@ def withdraw(token: str):
 
 @bp.get("/p/<slug>/signatories")
 def signatories(slug: str):
+    own_data = visitor_has_own_data()
     petition = find_public_petition(slug) or abort(404)
     category = request.args.get("category") or None
     if category and category not in {c.key for c in petition.categories}:
@@ -238,7 +240,7 @@ def signatories(slug: str):
         without_first=apart,
     )
     first = first_signatories(petition.id) if apart and page.page == 1 else []
-    return render_template(
+    html = render_template(
         "signatures/list.html",
         petition=petition,
         text=petition.text(str(get_locale())),
@@ -250,3 +252,4 @@ def signatories(slug: str):
         count=signature_count(petition.id),
         locale=str(get_locale()),
     )
+    return public_page(html, own_data, query_varies=True)

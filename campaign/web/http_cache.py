@@ -24,13 +24,16 @@ def visitor_has_own_data() -> bool:
     return current_user.is_authenticated or "_flashes" in session
 
 
-def public_page(page: str | Response, own_data: bool, status: int = 200) -> Response:
+def public_page(
+    page: str | Response, own_data: bool, status: int = 200, *, query_varies: bool = False
+) -> Response:
     """The response for a public read-only page: shared and conditional when it is the same
     for every anonymous reader, `private, no-store` when `own_data` or when rendering it
-    wrote the session (which would set a cookie)."""
+    wrote the session (which would set a cookie). A query string makes it private unless the
+    page's own parameters are in it (`query_varies`: a filter, a page number)."""
     response = make_response(page, status)
-    if own_data or session.modified or status != 200 or request.query_string:
-        # A query string would also let anyone fill the shared cache with variants.
+    if own_data or session.modified or status != 200 or (request.query_string and not query_varies):
+        # A stray query string would also let anyone fill the shared cache with variants.
         response.headers["Cache-Control"] = PRIVATE
         return response
     shared_for = current_app.config["PUBLIC_PAGE_MAX_AGE"]
