@@ -238,9 +238,8 @@ def share_on_mastodon(slug: str):
     return page, 422 if typed and instance is None else 200
 
 
-# The cards drawn by this process, keyed by everything a card shows (a text version is never
-# rewritten once signed, the count is rounded): a pure function of its key, so nothing needs
-# to forget it. A card is a few tens of kilobytes.
+# The cards drawn by this process, keyed by what a card shows (the count rounded): a function
+# of its key, so nothing needs to forget an entry. A card is a few tens of kilobytes.
 _CARDS_KEY = "tribune.petition_cards"
 
 
@@ -256,7 +255,8 @@ def card(slug: str):
     shown = count_step(count)
     cards: CardCache = current_app.extensions.setdefault(_CARDS_KEY, CardCache())
     key = (petition.id, locale, petition.current_version, petition.goal, shown)
-    key += (petition.image_sha256,)
+    # The title too: a version nobody signed yet may be rewritten in place.
+    key += (petition.image_sha256, petition.text(locale).title)
     png = cards.get(key)
     if png is None:
         with force_locale(locale):
@@ -316,7 +316,9 @@ def printable(slug: str, kind: str):
     locale = str(get_locale())
     count = count_step(signature_count(petition.id)) if kind == "poster" else 0
     prints: CardCache = current_app.extensions.setdefault(_PRINTS_KEY, CardCache(size=32))
+    text = petition.text(locale)
     key = (kind, petition.id, locale, petition.current_version, petition.goal, count)
+    key += (petition.updated_at, text.title, text.summary)
     pdf = prints.get(key)
     if pdf is None:
         pdf = (
