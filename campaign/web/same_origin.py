@@ -3,11 +3,13 @@
 The petition page is shared by every anonymous reader (and by the reverse proxy's cache), so
 it cannot carry a visitor's CSRF token. A POST to the sign form is accepted when the browser
 says it comes from this site: its Fetch Metadata (`Sec-Fetch-Site: same-origin`, or `none`
-for an action of the user's own) or its `Origin`. Every current browser sends one or both
-with a form POST, JavaScript or not (OWASP's CSRF cheat sheet, "Fetch Metadata headers" and
-"Verifying origin with standard headers"). When the browser sends neither, the session's
-CSRF token is required: sign-form.js fetches it with the form (/p/<slug>/sign/token). A
-cross-site answer from the browser is refused whatever token comes with it. docs/security.md,
+for an action of the user's own), which every current browser sends with a form POST,
+JavaScript or not, else an `Origin` of this site (OWASP's CSRF cheat sheet, "Fetch Metadata
+headers" and "Verifying origin with standard headers"). Our `Referrer-Policy: no-referrer`
+makes browsers send `Origin: null` with form POSTs, so `null` proves nothing either way.
+Without either proof, the session's CSRF token is required: sign-form.js fetches it with the
+form (/p/<slug>/sign/token). A cross-site answer from the browser is refused whatever token
+comes with it. docs/security.md,
 "The sign form on a shared page".
 """
 
@@ -39,18 +41,17 @@ def cross_site_problem(token: str) -> str | None:
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None  # CSRF protection switched off for the whole site (some tests)
     fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        # Set by the browser, never by a page: it says where the request came from.
+        return None if fetch_site.lower() in SAME_SITE_FETCHES else f"Sec-Fetch-Site: {fetch_site}"
     origin = request.headers.get("Origin")
-    if fetch_site is not None and fetch_site.lower() not in SAME_SITE_FETCHES:
-        return f"Sec-Fetch-Site: {fetch_site}"
-    if origin is not None and origin.lower() not in own_origins():
-        # Also `Origin: null` (a sandboxed frame, a data: page, some redirects).
-        return "Origin of another site"
-    if fetch_site is not None or origin is not None:
-        # The browser vouches for the origin; a token sent along may have outlived its
-        # session (a cookie cleared since), which says nothing about the origin.
-        return None
+    if origin is not None and origin != "null":
+        return None if origin.lower() in own_origins() else "Origin of another site"
+    # No Fetch Metadata, and no Origin or `Origin: null`: our pages' Referrer-Policy:
+    # no-referrer makes browsers send `null` with every form POST, ours too, and so do a
+    # sandboxed frame or a data: page. Only the session's token can tell.
     if not token:
-        return "no Origin, no Sec-Fetch-Site and no token"
+        return "no Sec-Fetch-Site, no Origin and no token"
     try:
         validate_csrf(token)
     except ValidationError:
