@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
 # The domains, each a package whose init_app registers its models, blueprint, commands and
-# emails; in this order (the workspace and the API read the others).
+# emails; in this order (the public site's pages, the workspace and the API read the others).
 DOMAINS = (
     "pages",
     "accounts",
@@ -28,6 +28,7 @@ DOMAINS = (
     "publication",
     "privacy",
     "objections",
+    "site",
     "workspace",
     "api",
 )

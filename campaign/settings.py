@@ -151,6 +151,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Time zone in which dates are shown.",
             env="TRIBUNE_TIMEZONE",
         ),
+        Setting(
+            "PUBLIC_PAGE_MAX_AGE",
+            "int",
+            5,
+            "Seconds a shared cache (the reverse proxy's micro-cache) may keep an anonymous "
+            "visitor's public page (petition, list of signatories, press page): its "
+            "`Cache-Control: public, s-maxage`. Browsers revalidate with the `ETag` each time "
+            "(`max-age=0`). 0: no shared caching.",
+        ),
     ),
     *_group(
         "Mail",

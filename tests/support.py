@@ -12,10 +12,17 @@ from urllib.parse import urlsplit
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
+# The petition page is shared by every reader and holds no token: sign-form.js fetches it.
+TOKEN_URL_PATTERN = re.compile(r'name="csrf_token" value="" data-token-url="([^"]+)"')
+
+
 def csrf_token(client, path: str) -> str:
-    """The CSRF token of the first form on the page at `path`."""
+    """The CSRF token of the first form on the page at `path`; on the petition page, the one
+    its script fetches."""
     page = client.get(path).get_data(as_text=True)
     match = CSRF_PATTERN.search(page)
+    if match is None and (fetched := TOKEN_URL_PATTERN.search(page)):
+        return client.get(unescape(fetched.group(1))).get_json()["token"]
     assert match, f"no CSRF token on {path}"
     return match.group(1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from difflib import SequenceMatcher
@@ -13,14 +13,13 @@ from io import BytesIO
 from urllib.parse import urlsplit
 
 import nh3
-from flask import current_app, has_app_context
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from campaign.accounts.models import Role, User
 from campaign.audit import record
@@ -39,7 +38,6 @@ from campaign.petitions.models import (
     PetitionStatus,
     PetitionText,
 )
-from campaign.signatures.models import Signature, SignatureStatus
 
 # The shared set of categories: key, French label, English label, position.
 DEFAULT_CATEGORIES = [
@@ -83,100 +81,16 @@ def find_petition_by_slug(slug: str) -> Petition | None:
 
 
 def find_public_petition(slug: str) -> Petition | None:
-    """A petition visitors may see (not a draft), by slug."""
+    """A petition visitors may see (not a draft), by slug, with its texts and offered
+    categories: the one way to read a public petition (the page, the sign form, the API)."""
     return db.session.scalar(
-        select(Petition).where(Petition.slug == slug, Petition.status.in_(PUBLIC))
-    )
-
-
-# --- The per-process cache of public petitions (petition page and sign form) -------------------
-
-# How long a process serves a petition without reading it again. Writes in the same process
-# clear the cache at once (below); other processes see an edit within this delay, and the sign
-# path re-reads the status, dates and versions in its own query (signatures/services.py).
-PUBLIC_PETITION_CACHE_SECONDS = 5.0
-_CACHE_KEY = "tribune.public_petitions"
-_CACHED_TYPES = (Petition, PetitionText, PetitionCategory, Category)
-
-
-def _petition_cache() -> dict[str, tuple[float, Petition]]:
-    """This app's cache (one per app, so tests never share one): slug -> (expiry, petition)."""
-    return current_app.extensions.setdefault(_CACHE_KEY, {})
-
-
-def forget_cached_petitions() -> None:
-    """Empty this app's cache of public petitions."""
-    if has_app_context():
-        current_app.extensions.pop(_CACHE_KEY, None)
-
-
-@event.listens_for(Session, "after_flush")
-def _note_petition_writes(session: Session, _flush_context: object) -> None:
-    """Remember that this transaction wrote a petition, its texts or categories."""
-    written = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(instance, _CACHED_TYPES) for instance in written):
-        session.info["petitions_written"] = True
-        forget_cached_petitions()
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_after_petition_writes(session: Session) -> None:
-    """Clear again once committed: a reader may have cached the old rows in between."""
-    if session.info.pop("petitions_written", False):
-        forget_cached_petitions()
-
-
-@event.listens_for(Session, "after_rollback")
-def _reset_petition_writes(session: Session) -> None:
-    session.info.pop("petitions_written", None)
-
-
-def _load_detached_petition(slug: str) -> Petition | None:
-    """The public petition with its texts and categories, loaded in a session of its own and
-    detached from it: a read-only template that request sessions merge without a query."""
-    with Session(db.engine, expire_on_commit=False) as session:
-        return session.scalar(
-            select(Petition)
-            .where(Petition.slug == slug, Petition.status.in_(PUBLIC))
-            .options(
-                selectinload(Petition.texts),
-                selectinload(Petition.offered_categories).joinedload(PetitionCategory.category),
-            )
+        select(Petition)
+        .where(Petition.slug == slug, Petition.status.in_(PUBLIC))
+        .options(
+            selectinload(Petition.texts),
+            selectinload(Petition.offered_categories).joinedload(PetitionCategory.category),
         )
-
-
-def public_petition_snapshot(slug: str) -> Petition | None:
-    """The public petition as this process last loaded it (at most
-    PUBLIC_PETITION_CACHE_SECONDS ago, and not before any write in this process): a
-    detached, read-only instance, the same object until the cache is refreshed, so callers
-    may key their own caches on it. Its columns, texts and offered categories are loaded and
-    can be read without a session; cached_public_petition() gives it to the request's
-    session, for anything else."""
-    cache = _petition_cache()
-    entry = cache.get(slug)
-    now = time.monotonic()
-    if entry is None or entry[0] <= now:
-        snapshot = _load_detached_petition(slug)
-        if snapshot is None:
-            cache.pop(slug, None)
-            return None
-        entry = (now + PUBLIC_PETITION_CACHE_SECONDS, snapshot)
-        cache[slug] = entry
-    return entry[1]
-
-
-def cached_public_petition(slug: str) -> Petition | None:
-    """find_public_petition, served from this process's cache for a few seconds. The instance
-    belongs to the request's session like any other; only read it (writers use
-    find_public_petition or find_petition)."""
-    snapshot = public_petition_snapshot(slug)
-    if snapshot is None:
-        return None
-    # The session may already hold this petition (loaded or changed earlier in the request).
-    loaded = db.session.identity_map.get(db.session.identity_key(Petition, snapshot.id))
-    if loaded is not None:
-        return loaded
-    return db.session.merge(snapshot, load=False)
+    )
 
 
 def open_petitions() -> list[Petition]:
@@ -297,28 +211,6 @@ def can_create_petitions(user: User) -> bool:
     return user.role in {Role.ADMIN, Role.ORGANISER}
 
 
-def endorsement_count(petition_id: int, version: int | None = None) -> int:
-    """Signatures endorsing the petition's text (every state but withdrawn), of one version or
-    of all."""
-    query = select(func.count(Signature.id)).where(
-        Signature.petition_id == petition_id, Signature.status != SignatureStatus.WITHDRAWN
-    )
-    if version is not None:
-        query = query.where(Signature.text_version == version)
-    return db.session.scalar(query)
-
-
-def signature_tally(petition_id: int) -> dict[SignatureStatus, int]:
-    """Signatures of the petition in each state, zeros included."""
-    rows = db.session.execute(
-        select(Signature.status, func.count(Signature.id))
-        .where(Signature.petition_id == petition_id)
-        .group_by(Signature.status)
-    )
-    counts = {SignatureStatus(status): count for status, count in rows}
-    return {status: counts.get(status, 0) for status in SignatureStatus}
-
-
 def create_petition(submitted: PetitionSubmission, owner: User, now: datetime) -> Petition:
     """A draft owned by `owner`, with version 1 of its texts; raises PetitionInputError."""
     if not submitted.slug:
@@ -350,17 +242,29 @@ def create_petition(submitted: PetitionSubmission, owner: User, now: datetime) -
     return petition
 
 
+@dataclass(frozen=True)
+class Endorsements:
+    """What an edit must know of the petition's signatures (every state but withdrawn): how
+    many endorse each text version, and the categories they chose."""
+
+    by_version: Mapping[int, int]
+    categories: frozenset[str]
+
+
 def update_petition(
     petition: Petition,
     submitted: PetitionSubmission,
     actor: User,
     now: datetime,
     *,
+    endorsements: Endorsements,
     confirmed_version: int | None = None,
 ) -> EditOutcome:
     """Apply an edit. A text that anyone signed is never rewritten: changing it publishes the
     next version, and a title or body change first raises NewVersionUnconfirmed unless
-    `confirmed_version` is the current one. Goal, dates and categories change in place."""
+    `confirmed_version` is the current one. Goal, dates and categories change in place.
+    `endorsements` is what the signatures domain, above this one, counts of the petition's
+    signatures (signatures/services.py: endorsements_of)."""
     if not petition.is_editable():
         raise PetitionInputError("", _l("An archived petition cannot be changed."))
     _ensure_texts_fit(submitted.texts)
@@ -368,17 +272,17 @@ def update_petition(
     texts = [_normalised(text) for text in submitted.texts]
     changed, substantive = _compare_texts(petition, texts)
     version = petition.current_version
-    publishes = changed and endorsement_count(petition.id) > 0
+    publishes = changed and sum(endorsements.by_version.values()) > 0
     if publishes and substantive and confirmed_version != version:
-        signers = endorsement_count(petition.id, version)
+        signers = endorsements.by_version.get(version, 0)
         raise NewVersionUnconfirmed(version, signers, text_changes(petition, texts))
-    signers = endorsement_count(petition.id, version) if publishes else 0
+    signers = endorsements.by_version.get(version, 0) if publishes else 0
     if submitted.slug is not None and submitted.slug != petition.slug:
         if petition.status != PetitionStatus.DRAFT:
             raise PetitionInputError("slug", _l("The address of a public petition cannot change."))
         _ensure_slug_free(submitted.slug)
     _ensure_new_categories(submitted)
-    _ensure_categories_removable(petition, submitted)
+    _ensure_categories_removable(petition, submitted, endorsements)
     changed_fields = _apply_settings(petition, submitted, _category_positions(), actor, now)
     if publishes:
         _publish_version(petition, texts, now)
@@ -497,21 +401,14 @@ def _ensure_slug_free(slug: str) -> None:
         raise PetitionInputError("slug", _l("This address is taken: choose another."))
 
 
-def _ensure_categories_removable(petition: Petition, submitted: PetitionSubmission) -> None:
+def _ensure_categories_removable(
+    petition: Petition, submitted: PetitionSubmission, endorsements: Endorsements
+) -> None:
     """A category that signatures chose stays offered, or they would drop out of its count."""
     removed = {offered.category_key for offered in petition.offered_categories} - set(
         submitted.category_keys
     )
-    if not removed:
-        return
-    in_use = db.session.scalar(
-        select(func.count(Signature.id)).where(
-            Signature.petition_id == petition.id,
-            Signature.category_key.in_(removed),
-            Signature.status != SignatureStatus.WITHDRAWN,
-        )
-    )
-    if in_use:
+    if removed & endorsements.categories:
         raise PetitionInputError(
             "categories", _l("Signatories chose a category you unticked: it stays offered.")
         )
@@ -953,20 +850,12 @@ class PublishedVersion:
     changes: list[TextChange]  # from the version before, per language; empty for the first
 
 
-def confirmed_signatures_by_version(petition_id: int) -> dict[int, int]:
-    """Confirmed signatures per text version."""
-    rows = db.session.execute(
-        select(Signature.text_version, func.count(Signature.id))
-        .where(Signature.petition_id == petition_id, Signature.counted)
-        .group_by(Signature.text_version)
-    )
-    return {version: count for version, count in rows}
-
-
-def version_history(petition: Petition, locale: str) -> list[PublishedVersion]:
-    """Every version of the texts, newest first, with its confirmed signatures and what changed
-    from the version before in each language, the reader's first."""
-    counts = confirmed_signatures_by_version(petition.id)
+def version_history(
+    petition: Petition, locale: str, counts: Mapping[int, int]
+) -> list[PublishedVersion]:
+    """Every version of the texts, newest first, with its confirmed signatures (`counts`, per
+    version: signatures/services.py: confirmed_signatures_by_version) and what changed from
+    the version before in each language, the reader's first."""
     by_version: dict[int, dict[str, PetitionText]] = {}
     for row in petition.texts:
         by_version.setdefault(row.version, {})[row.language] = row

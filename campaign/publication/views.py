@@ -41,6 +41,7 @@ from campaign.publication.services import (
     publication_page,
 )
 from campaign.signatures.services import signature_count
+from campaign.web.http_cache import public_page, visitor_has_own_data
 
 bp = Blueprint("publication", __name__)
 
@@ -129,10 +130,11 @@ def op_ed_file(slug: str, fmt: str):
 
 @bp.get("/p/<slug>/press")
 def press(slug: str):
+    own_data = visitor_has_own_data()
     petition = _petition(slug)
     publication = current_publication(petition, utcnow())
     locale = str(get_locale())
-    return render_template(
+    page = render_template(
         "publication/press.html",
         petition=petition,
         text=petition.text(locale),
@@ -147,6 +149,7 @@ def press(slug: str):
         op_ed_languages=op_ed_languages(petition),
         locale=locale,
     )
+    return public_page(page, own_data)
 
 
 @bp.get("/p/<slug>/publications")

@@ -24,11 +24,11 @@ from campaign.errors import PetitionNotSignable
 from campaign.extensions import csrf, limiter
 from campaign.petitions.embeds import frame_ancestors
 from campaign.petitions.models import Petition
-from campaign.petitions.services import cached_public_petition, public_petition_snapshot
+from campaign.petitions.services import find_public_petition
 from campaign.signatures.forms import EmbedSignatureForm
 from campaign.signatures.models import SignatoryKind
 from campaign.signatures.services import SignatureRequest, sign_petition, signature_count
-from campaign.signatures.views import _sign_limit
+from campaign.signatures.views import sign_limit
 from campaign.tokens import make_embed_form_token
 from campaign.web.framing import allow_framing
 
@@ -68,19 +68,19 @@ def _render(petition: Petition, form: EmbedSignatureForm, status: int = 200) -> 
 
 @bp.get("/p/<slug>/embed")
 def show(slug: str):
-    petition = cached_public_petition(slug) or abort(404)
+    petition = find_public_petition(slug) or abort(404)
     return _render(petition, EmbedSignatureForm().offer_choices(petition, str(get_locale())))
 
 
 @bp.post("/p/<slug>/embed")
 @csrf.exempt
-@limiter.limit(_sign_limit)
+@limiter.limit(sign_limit)
 def sign(slug: str):
-    petition = public_petition_snapshot(slug) or abort(404)
+    petition = find_public_petition(slug) or abort(404)
     locale = str(get_locale())
     form = EmbedSignatureForm().offer_choices(petition, locale)
     if not form.validate_on_submit():
-        return _render(cached_public_petition(slug), form, status=422)
+        return _render(petition, form, status=422)
     submitted = SignatureRequest(
         first_name=form.first_name.data,
         last_name=form.last_name.data,
@@ -99,13 +99,13 @@ def sign(slug: str):
         sign_petition(petition, submitted, utcnow())
     except PetitionNotSignable:
         form.form_token.errors = [_("This petition is not accepting signatures.")]
-        return _render(cached_public_petition(slug), form, status=409)
+        return _render(petition, form, status=409)
     return redirect(url_for("embed.sent", slug=slug, **_language()), code=303)
 
 
 @bp.get("/p/<slug>/embed/sent")
 def sent(slug: str):
-    petition = cached_public_petition(slug) or abort(404)
+    petition = find_public_petition(slug) or abort(404)
     page = render_template(
         "embed/sent.html",
         petition=petition,

@@ -22,6 +22,7 @@ from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, insert_
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
+from campaign.petitions.services import Endorsements
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
 from campaign.signatures import counts, queries
 from campaign.signatures.events import public_list_changed, signature_withdrawing
@@ -537,3 +538,59 @@ def resend_to_address(petition_id: int, address: str, now: datetime) -> None:
     )
     if signature_id is not None:
         resend_confirmation(signature_id, now)
+
+
+# --- Counts the petitions' workspace pages and edits need (moved from petitions/services.py,
+# which must not read this domain's table) ---------------------------------------------------
+
+
+def endorsement_count(petition_id: int, version: int | None = None) -> int:
+    """Signatures endorsing the petition's text (every state but withdrawn), of one version or
+    of all."""
+    query = select(func.count(Signature.id)).where(
+        Signature.petition_id == petition_id, Signature.status != SignatureStatus.WITHDRAWN
+    )
+    if version is not None:
+        query = query.where(Signature.text_version == version)
+    return db.session.scalar(query)
+
+
+def endorsements_of(petition_id: int) -> Endorsements:
+    """The petition's signatures endorsing its texts (every state but withdrawn), per text
+    version and by category: what petitions.services.update_petition needs to tell an edit
+    from a new version and to keep chosen categories offered."""
+    endorsing = (
+        Signature.petition_id == petition_id,
+        Signature.status != SignatureStatus.WITHDRAWN,
+    )
+    rows = db.session.execute(
+        select(Signature.text_version, func.count(Signature.id))
+        .where(*endorsing)
+        .group_by(Signature.text_version)
+    )
+    categories = db.session.scalars(select(Signature.category_key).where(*endorsing).distinct())
+    return Endorsements(
+        by_version={version: count for version, count in rows},
+        categories=frozenset(key for key in categories if key is not None),
+    )
+
+
+def confirmed_signatures_by_version(petition_id: int) -> dict[int, int]:
+    """Confirmed signatures per text version (the public history of versions)."""
+    rows = db.session.execute(
+        select(Signature.text_version, func.count(Signature.id))
+        .where(Signature.petition_id == petition_id, Signature.counted)
+        .group_by(Signature.text_version)
+    )
+    return {version: count for version, count in rows}
+
+
+def signature_tally(petition_id: int) -> dict[SignatureStatus, int]:
+    """Signatures of the petition in each state, zeros included."""
+    rows = db.session.execute(
+        select(Signature.status, func.count(Signature.id))
+        .where(Signature.petition_id == petition_id)
+        .group_by(Signature.status)
+    )
+    counts = {SignatureStatus(status): count for status, count in rows}
+    return {status: counts.get(status, 0) for status in SignatureStatus}

@@ -19,25 +19,18 @@ from flask_babel import gettext as _
 
 from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS
-from campaign.errors import PetitionNotSignable, TokenExpired, TokenInvalid
+from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
 from campaign.mailings.letters import write_link_token
 from campaign.personal_data import decrypt_email, encrypt_email, request_ip_digest
 from campaign.petitions.models import Petition
-from campaign.petitions.services import (
-    cached_public_petition,
-    find_petition,
-    find_public_petition,
-    public_petition_snapshot,
-)
-from campaign.petitions.views import render_petition_page
+from campaign.petitions.services import find_petition, find_public_petition
 from campaign.publication.services import receipt_for
-from campaign.signatures.forms import ActionForm, SignatureForm
-from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
+from campaign.signatures.forms import ActionForm
+from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import (
     DEPARTEMENT_COUNT_THRESHOLD,
     ConfirmationOutcome,
-    SignatureRequest,
     confirm_signature,
     find_signature,
     first_signatories,
@@ -45,7 +38,6 @@ from campaign.signatures.services import (
     published_signatories,
     resend_confirmation,
     resend_to_address,
-    sign_petition,
     signatories_in_departement,
     signatory_line,
     signature_count,
@@ -55,11 +47,14 @@ from campaign.signatures.services import (
 from campaign.tokens import make_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import signer_verification
+from campaign.web.http_cache import public_page, visitor_has_own_data
 
 bp = Blueprint("signatures", __name__)
 
 
-def _sign_limit() -> str:
+def sign_limit() -> str:
+    """The sign forms' rate limit (the petition page's, campaign/site/petition.py, and the
+    embed's)."""
     return current_app.config["RATELIMIT_SIGN"]
 
 
@@ -76,49 +71,12 @@ def _resend_key() -> str:
         return f"resend-ip:{request_ip_digest()}"
 
 
-@bp.post("/p/<slug>/sign")
-@limiter.limit(_sign_limit)
-def sign(slug: str):
-    # The process's snapshot, read as is (no merge into the session): sign_petition re-reads
-    # what decides whether the petition may be signed.
-    petition = public_petition_snapshot(slug) or abort(404)
-    locale = str(get_locale())
-    form = SignatureForm().offer_choices(petition, locale)
-    if not form.validate_on_submit():
-        return render_petition_page(cached_public_petition(slug), form, status=422)
-    submitted = SignatureRequest(
-        first_name=form.first_name.data,
-        last_name=form.last_name.data,
-        email=form.email.data,
-        category_key=form.category.data,
-        title=form.title.data or "",
-        organisation=form.organisation.data or "",
-        departement=form.departement.data or None,
-        show_name=form.show_name.data == "yes",
-        show_title=form.show_title.data,
-        show_organisation=form.show_organisation.data,
-        contact_ok=form.contact_ok.data,
-        language=locale,
-        ip=request.remote_addr,
-        rpps_number=form.rpps_number.data or "",
-        evidence=form.evidence.data or "",
-        kind=SignatoryKind.ORGANISATION if form.for_organisation.data else SignatoryKind.PERSON,
-    )
-    try:
-        sign_petition(petition, submitted, utcnow())
-    except PetitionNotSignable:
-        flash(_("This petition is not accepting signatures."), "error")
-        return redirect(url_for("petitions.show", slug=slug), code=303)
-    _remember_address(petition.id, form.email.data)
-    return redirect(url_for("signatures.check_inbox", slug=slug), code=303)
-
-
 # The address just typed, for the "check your inbox" page: encrypted, in the visitor's own
 # session cookie (never in a URL or a log), for the last petition signed only.
 _SIGNED_ADDRESS = "signed_address"
 
 
-def _remember_address(petition_id: int, address: str) -> None:
+def remember_address(petition_id: int, address: str) -> None:
     session[_SIGNED_ADDRESS] = [petition_id, encrypt_email(address).decode()]
 
 
@@ -265,6 +223,7 @@ def withdraw(token: str):
 
 @bp.get("/p/<slug>/signatories")
 def signatories(slug: str):
+    own_data = visitor_has_own_data()
     petition = find_public_petition(slug) or abort(404)
     category = request.args.get("category") or None
     if category and category not in {c.key for c in petition.categories}:
@@ -281,7 +240,7 @@ def signatories(slug: str):
         without_first=apart,
     )
     first = first_signatories(petition.id) if apart and page.page == 1 else []
-    return render_template(
+    html = render_template(
         "signatures/list.html",
         petition=petition,
         text=petition.text(str(get_locale())),
@@ -293,3 +252,4 @@ def signatories(slug: str):
         count=signature_count(petition.id),
         locale=str(get_locale()),
     )
+    return public_page(html, own_data, query_varies=True)

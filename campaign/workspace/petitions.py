@@ -24,18 +24,21 @@ from campaign.petitions.services import (
     PetitionInputError,
     can_create_petitions,
     create_petition,
-    endorsement_count,
     op_ed_of,
     remove_petition_image,
     render_markdown,
     shared_categories,
-    signature_tally,
     store_petition_image,
     take_lifecycle_step,
     update_petition,
 )
 from campaign.petitions.sharing import share_tallies
 from campaign.publication.services import publish_by
+from campaign.signatures.services import (
+    endorsement_count,
+    endorsements_of,
+    signature_tally,
+)
 from campaign.workspace.blueprint import bp, managed_petition
 
 # Pages of other areas about one petition, linked from its overview once they exist:
@@ -140,6 +143,7 @@ def edit_petition(slug: str):
                 form.submission(),
                 current_user,
                 utcnow(),
+                endorsements=endorsements_of(petition.id),
                 confirmed_version=form.confirmed_version(),
             )
         except NewVersionUnconfirmed as pending:

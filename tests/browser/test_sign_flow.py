@@ -62,6 +62,9 @@ def test_sign_confirm_and_appear_in_the_list(live_server, browser, mailbox):
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
     before = shown_count(page)
     assert_accessible(page, "the petition page")
+    # The page is shared by every reader and holds no token: its script fetched this
+    # visitor's own (allowed by the CSP's connect-src 'self').
+    expect(page.locator("input[name=csrf_token]")).not_to_have_value("")
 
     # An empty form comes back with its errors, announced and tied to the fields.
     sign_button = page.get_by_role("button", name=_("Sign"), exact=True)

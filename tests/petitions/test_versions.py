@@ -18,6 +18,7 @@ from campaign.petitions.services import (
     word_diff,
 )
 from campaign.signatures.models import SignatureStatus
+from campaign.signatures.services import confirmed_signatures_by_version, endorsements_of
 from tests.factories import make_petition, make_signature, make_user
 
 
@@ -101,7 +102,13 @@ def test_pending_signatures_pin_the_text_too(app):
     petition = make_petition(owner_id=owner.id)
     make_signature(petition, status=SignatureStatus.PENDING, confirmed_at=None)
     with app.test_request_context(), pytest.raises(NewVersionUnconfirmed) as pending:
-        update_petition(petition, submission(petition, body="Autre."), owner, utcnow())
+        update_petition(
+            petition,
+            submission(petition, body="Autre."),
+            owner,
+            utcnow(),
+            endorsements=endorsements_of(petition.id),
+        )
     assert (pending.value.version, pending.value.next_version, pending.value.signers) == (1, 2, 1)
     assert [change.language for change in pending.value.changes] == ["fr"]
 
@@ -117,6 +124,7 @@ def test_each_confirmed_change_publishes_the_next_version(app):
                 submission(petition, body=body),
                 owner,
                 utcnow(),
+                endorsements=endorsements_of(petition.id),
                 confirmed_version=number - 1,
             )
             assert outcome == EditOutcome.NEW_VERSION
@@ -136,12 +144,17 @@ def test_history_counts_confirmed_signatures_per_version_newest_first(app):
     make_signature(petition, status=SignatureStatus.PENDING, confirmed_at=None)
     with app.test_request_context():
         update_petition(
-            petition, submission(petition, title="Nouveau"), owner, utcnow(), confirmed_version=1
+            petition,
+            submission(petition, title="Nouveau"),
+            owner,
+            utcnow(),
+            endorsements=endorsements_of(petition.id),
+            confirmed_version=1,
         )
         make_signature(petition, text_version=2)
         make_signature(petition, text_version=2)
         db.session.refresh(petition)
-        history = version_history(petition, "fr")
+        history = version_history(petition, "fr", confirmed_signatures_by_version(petition.id))
     assert [(entry.number, entry.confirmed_signatures) for entry in history] == [(2, 2), (1, 1)]
     assert [change.language for change in history[0].changes] == ["fr"]
     assert "<ins>" in history[0].changes[0].title and history[1].changes == []
