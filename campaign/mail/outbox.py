@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from enum import StrEnum
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import ForeignKey, String, insert, or_, select, update
+from sqlalchemy import ForeignKey, Select, String, insert, literal, null, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
@@ -146,22 +146,50 @@ def deliver(
     connection.send(message)
 
 
-_INSERT_OUTBOX_ROW = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+_OUTBOX = OutboxMessage.__table__
+# Core statements on the table, compiled once: the sign path writes one row per signature.
+_INSERT_ROWS = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
 
 
-def queue_email(kind: EmailKind, now: datetime, *, signature_id: int | None) -> OutboxMessage:
-    """Add an outbox row to the current transaction; the caller commits, then enqueues."""
-    outbox = OutboxMessage(kind=kind, signature_id=signature_id, created_at=now)
-    db.session.add(outbox)
-    return outbox
+def write(
+    kind: EmailKind,
+    now: datetime,
+    *,
+    signature_id: int | Iterable[int] | Select | None = None,
+    user_id: int | None = None,
+    petition_id: int | None = None,
+    detail: str | None = None,
+) -> list[int]:
+    """Add outbox rows of one kind to the current transaction and return their ids: the
+    caller commits, then calls deliver_soon(*ids). The one way to write an outbox row.
 
+    `signature_id` says how many: an id or None, one row; ids, one row per id (in their
+    order); a SELECT of ids, one row per id it yields, inserted by the database itself
+    (INSERT ... SELECT: no round trip per row). The other fields are the same for every row.
 
-def insert_outbox_row(kind: EmailKind, now: datetime, signature_id: int) -> int:
-    """queue_email() for the sign path: one INSERT ... RETURNING in the current transaction,
-    the row's id at once, no ORM object to flush."""
-    return db.session.execute(
-        _INSERT_OUTBOX_ROW, {"kind": kind, "signature_id": signature_id, "created_at": now}
-    ).scalar_one()
+    Rows are written with Core statements, not ORM objects: what they point to (the
+    signature, the petition...) must already be flushed."""
+    fields = {"user_id": user_id, "petition_id": petition_id, "detail": detail}
+    if isinstance(signature_id, Select):
+        # The same SELECT (its joins, filters and order), with the row's other columns.
+        rows = signature_id.add_columns(
+            literal(kind.value),
+            literal(OutboxStatus.QUEUED.value),
+            literal(0),
+            literal(now),
+            *(null() if value is None else literal(value) for value in fields.values()),
+        )
+        columns = ["signature_id", "kind", "status", "attempts", "created_at", *fields]
+        statement = insert(_OUTBOX).from_select(columns, rows).returning(_OUTBOX.c.id)
+        return list(db.session.scalars(statement))
+    values = {"kind": kind, "created_at": now, **fields}
+    if signature_id is None or isinstance(signature_id, int):
+        row = {**values, "signature_id": signature_id}
+        return [db.session.execute(_INSERT_ROWS, row).scalar_one()]
+    params = [{**values, "signature_id": one} for one in signature_id]
+    if not params:
+        return []
+    return list(db.session.scalars(_INSERT_ROWS, params))
 
 
 def _claim(message_id: int, now: datetime) -> bool:

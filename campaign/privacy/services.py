@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
 from campaign.objections.services import (
     TimelineStep,
     erase_objection_events,
@@ -73,15 +73,14 @@ def request_rights_link(petition: Petition, email: str, now: datetime) -> None:
     time: the request does the same work either way (one outbox row holding the address's
     keyed digest, one job, off the request's thread when in-process), and the sender
     decides in the worker (rights_link_recipient)."""
-    outbox = OutboxMessage(
-        kind=EmailKind.RIGHTS_LINK,
+    outbox_ids = write(
+        EmailKind.RIGHTS_LINK,
+        now,
         petition_id=petition.id,
         detail=_packed_digest(email_digest(email)),
-        created_at=now,
     )
-    db.session.add(outbox)
     db.session.commit()
-    deliver_soon(outbox.id, detached=True)
+    deliver_soon(*outbox_ids, detached=True)
 
 
 def rights_link_recipient(outbox: OutboxMessage, now: datetime) -> Signature | None:

@@ -33,7 +33,7 @@ from campaign.csv_import import (
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import DomainError
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
+from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.forms import is_email_address
@@ -396,10 +396,7 @@ def _insert_planned(
     by_id = getattr(actor, "id", None)
     rows = [_row(petition, line, mode, source, now, by_id, first_signatories) for line in plan.new]
     signature_ids = _insert(rows, returning_ids=mode is ImportMode.SEND_CONFIRMATION)
-    outbox = [
-        queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
-        for signature_id in signature_ids
-    ]
+    message_ids = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_ids)
     record(
         ACTION,
         now,
@@ -413,8 +410,6 @@ def _insert_planned(
         ),
         count=len(rows),
     )
-    db.session.flush()
-    message_ids = [message.id for message in outbox]
     db.session.commit()
     return ImportOutcome(plan=plan, imported=len(rows)), message_ids
 

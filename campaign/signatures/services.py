@@ -18,7 +18,7 @@ from campaign.abuse import over_thresholds, recent_signing_counts, recent_signin
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, insert_outbox_row
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
@@ -234,7 +234,7 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
         if claim is not None:
             db.session.add(claim)
         if not state.capped:
-            outbox_id = insert_outbox_row(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id)
+            [outbox_id] = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
         db.session.commit()
     except IntegrityError:
         # Already signed (perhaps by a concurrent request): the same page, maybe a resend.
@@ -263,7 +263,7 @@ def resend_confirmation(signature_id: int, now: datetime) -> bool:
     if claimed.rowcount != 1:
         db.session.rollback()
         return False
-    outbox_id = insert_outbox_row(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id)
+    [outbox_id] = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
     db.session.commit()
     deliver_soon(outbox_id)
     return True
@@ -290,8 +290,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         petition = find_petition_of(signature_id)
         milestone = record_goal_milestone(petition, signature_count(petition.id), now)
         db.session.commit()
-        if milestone is not None:
-            deliver_soon(milestone.id)
+        deliver_soon(*milestone)
         public_list_changed.send(petition.id, now=now)
         return ConfirmationOutcome.CONFIRMED
     db.session.commit()

@@ -23,7 +23,7 @@ from campaign.clock import utcnow
 from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.jobs import enqueue
-from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
+from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.personal_data import (
     decrypt_email,
     email_digest,
@@ -556,9 +556,9 @@ def request_professional_address(signature_id: int, address: str, now: datetime)
     db.session.flush()
     if replaced:
         reassess_signature(signature_id, now)
-    outbox = queue_email(EmailKind.PROFESSIONAL_ADDRESS, now, signature_id=signature_id)
+    outbox_ids = write(EmailKind.PROFESSIONAL_ADDRESS, now, signature_id=signature_id)
     db.session.commit()
-    deliver_soon(outbox.id)
+    deliver_soon(*outbox_ids)
 
 
 def professional_address_from_token(token: str, now: datetime) -> ProfessionalAddress:
@@ -882,10 +882,9 @@ def decide_verification(
         detail=f"signature {signature_id}: {before} -> {assessment.level}",
         count=1,
     )
-    outbox = None
+    outbox_ids = []
     if decision == ReviewDecision.REJECTED and signature.email_ciphertext:
-        outbox = queue_email(EmailKind.VERIFICATION_REJECTED, now, signature_id=signature_id)
+        outbox_ids = write(EmailKind.VERIFICATION_REJECTED, now, signature_id=signature_id)
     db.session.commit()
-    if outbox is not None:
-        deliver_soon(outbox.id)
+    deliver_soon(*outbox_ids)
     return assessment
