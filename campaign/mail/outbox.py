@@ -21,19 +21,18 @@ from enum import StrEnum
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import ForeignKey, Select, String, insert, literal, null, or_, select, update
+from sqlalchemy import ForeignKey, Select, String, insert, literal, null, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import enqueue, enqueue_coalesced, enqueue_detached, job_started
+from campaign.mail.claims import RetrySchedule, claim, failure, settle
 from campaign.mail.transport import (
     AmbiguousDelivery,
     MailConnection,
     MailMessage,
-    PermanentMailError,
     ReusableConnection,
-    classify_mail_error,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,7 @@ DRAIN_POLL_SECONDS = 0.05
 # After a temporary failure, the next attempt waits longer each time; after the last, the
 # message is given up as failed. The schedule lives in the outbox, not in Redis.
 RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360, 720))
+RETRY = RetrySchedule.table(RETRY_DELAYS)
 
 
 class EmailKind(StrEnum):
@@ -192,45 +192,40 @@ def write(
     return list(db.session.scalars(_INSERT_ROWS, params))
 
 
+def _claiming(now: datetime) -> dict[str, object]:
+    return {
+        "status": OutboxStatus.SENDING,
+        "claimed_at": now,
+        "attempts": _OUTBOX.c.attempts + 1,
+    }
+
+
 def _claim(message_id: int, now: datetime) -> bool:
     """queued (or stale sending) -> sending, by one worker only."""
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            or_(
-                OutboxMessage.status == OutboxStatus.QUEUED,
-                (OutboxMessage.status == OutboxStatus.SENDING)
-                & (OutboxMessage.claimed_at < now - STALE_CLAIM),
-            ),
-        )
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+    candidates = select(_OUTBOX.c.id).where(
+        _OUTBOX.c.id == message_id,
+        or_(
+            _OUTBOX.c.status == OutboxStatus.QUEUED,
+            (_OUTBOX.c.status == OutboxStatus.SENDING) & (_OUTBOX.c.claimed_at < now - STALE_CLAIM),
+        ),
     )
-    db.session.commit()
-    return result.rowcount == 1
+    claimed = claim(_OUTBOX, candidates, _claiming(now), [_OUTBOX.c.id], wait=True)
+    return len(claimed) == 1
 
 
 def _claim_due(now: datetime, limit: int) -> list[int]:
     """Up to `limit` due queued messages -> sending, in one statement; on PostgreSQL,
     concurrent drains skip each other's rows instead of waiting for them."""
     due = (
-        select(OutboxMessage.id)
+        select(_OUTBOX.c.id)
         .where(
-            OutboxMessage.status == OutboxStatus.QUEUED,
-            or_(OutboxMessage.retry_at.is_(None), OutboxMessage.retry_at <= now),
+            _OUTBOX.c.status == OutboxStatus.QUEUED,
+            or_(_OUTBOX.c.retry_at.is_(None), _OUTBOX.c.retry_at <= now),
         )
-        .order_by(OutboxMessage.id)
+        .order_by(_OUTBOX.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    claimed = db.session.scalars(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()))
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id)
-    ).all()
-    db.session.commit()
-    return sorted(claimed)
+    return sorted(row.id for row in claim(_OUTBOX, due, _claiming(now), [_OUTBOX.c.id]))
 
 
 def _settle(
@@ -242,14 +237,10 @@ def _settle(
     commit: bool = True,
 ) -> None:
     """Record the outcome of these messages (one statement for all of them)."""
-    values: dict[str, object] = {"status": status, "last_error": error, "retry_at": retry_at}
+    values: dict[str, object] = {"last_error": error, "retry_at": retry_at}
     if status is OutboxStatus.SENT:
         values["sent_at"] = utcnow()
-    db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(**values)
-    )
-    if commit:
-        db.session.commit()
+    settle(_OUTBOX, message_ids, status, commit=commit, **values)
 
 
 Outcome = tuple[OutboxStatus, str | None, datetime | None]  # status, error, retry time
@@ -258,7 +249,7 @@ Outcome = tuple[OutboxStatus, str | None, datetime | None]  # status, error, ret
 def _send_claimed(outbox: OutboxMessage, connection: ReusableConnection, now: datetime) -> Outcome:
     """Send a message this worker has claimed; what became of it, for _settle()."""
     attempts = outbox.attempts
-    if attempts > len(RETRY_DELAYS) + 2:
+    if attempts > RETRY.max_attempts + 1:
         # Crashed (not refused) too many times: a bug or an unreadable address.
         return OutboxStatus.FAILED, "too many attempts", None
     try:
@@ -271,12 +262,12 @@ def _send_claimed(outbox: OutboxMessage, connection: ReusableConnection, now: da
     except (TimeoutError, smtplib.SMTPException, OSError, AmbiguousDelivery) as error:
         connection.close()
         # A confirmation sent twice is harmless: ambiguous sends are simply retried here.
-        failure = classify_mail_error(error)
-        if isinstance(failure, PermanentMailError) or attempts > len(RETRY_DELAYS):
-            log.warning("outbox message %s failed for good: %s", outbox.id, failure)
-            return OutboxStatus.FAILED, str(failure), None
-        log.warning("outbox message %s deferred: %s", outbox.id, failure)
-        return OutboxStatus.QUEUED, str(failure), now + RETRY_DELAYS[attempts - 1]
+        verdict = failure(error, attempts, RETRY, now)
+        if verdict.retry_at is None:
+            log.warning("outbox message %s failed for good: %s", outbox.id, verdict.reason)
+            return OutboxStatus.FAILED, verdict.reason, None
+        log.warning("outbox message %s deferred: %s", outbox.id, verdict.reason)
+        return OutboxStatus.QUEUED, verdict.reason, verdict.retry_at
     return (OutboxStatus.SENT if sent else OutboxStatus.SKIPPED), None, None
 
 
