@@ -23,6 +23,7 @@ DOMAINS = (
     "accounts",
     "petitions",
     "signatures",
+    "officials",
     "verification",
     "mailings",
     "publication",

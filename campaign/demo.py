@@ -15,10 +15,10 @@ from campaign.accounts.models import Role, User
 from campaign.accounts.services import assign_moderator, create_user, find_user_by_email
 from campaign.extensions import db
 from campaign.mailings.models import Mailing, MailingKind
-from campaign.mailings.officials import import_officials
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.objections.institutions import import_institutions
 from campaign.objections.services import objection_letter_of, set_objection_letter
+from campaign.officials.services import import_officials
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
 from campaign.petitions.services import DEFAULT_CATEGORIES, ensure_default_categories

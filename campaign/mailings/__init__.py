@@ -8,6 +8,5 @@ def init_app(app) -> None:
     from campaign.mailings import commands, emails, models, views  # noqa: F401
 
     app.register_blueprint(views.bp)
-    app.cli.add_command(commands.officials)
     app.cli.add_command(commands.mailings)
     register_senders(emails.SENDERS)

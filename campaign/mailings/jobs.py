@@ -44,10 +44,10 @@ from campaign.mailings.models import (
     Mailing,
     MailingKind,
     MailingStatus,
-    Official,
 )
-from campaign.mailings.officials import mark_official_bouncing
 from campaign.mailings.templates import TemplateProblem, one_line, render_letter, text_to_html
+from campaign.officials.models import Official
+from campaign.officials.services import mark_official_bouncing
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus

@@ -40,11 +40,10 @@ from campaign.mailings.models import (
     DeliveryStatus,
     Mailing,
     MailingKind,
-    Official,
-    OfficialRole,
 )
 from campaign.mailings.services import departures_after_booked, render_for_official, text_digest
 from campaign.mailings.templates import TemplateProblem, one_line
+from campaign.officials.models import Official, OfficialRole
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import make_token
 

@@ -47,8 +47,6 @@ from campaign.mailings.models import (
     Mailing,
     MailingKind,
     MailingStatus,
-    Official,
-    OfficialRole,
     ReplyAddress,
 )
 from campaign.mailings.templates import (
@@ -58,6 +56,7 @@ from campaign.mailings.templates import (
     render_letter,
     used_fields,
 )
+from campaign.officials.models import Official, OfficialRole
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus

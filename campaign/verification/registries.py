@@ -367,7 +367,7 @@ def look_up_rpps(number: str, first_name: str, last_name: str) -> RegisterAnswer
 def roster_official_id(addresses: Iterable[str], first_name: str, last_name: str) -> int | None:
     """The id of the active member of parliament (député, sénateur, député européen) whose
     official address is one of `addresses` and whose names agree, if any."""
-    from campaign.mailings.models import Official, OfficialRole
+    from campaign.officials.models import Official, OfficialRole
 
     wanted = sorted({address.strip().lower() for address in addresses if address})
     if not wanted:
