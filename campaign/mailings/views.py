@@ -23,10 +23,10 @@ from campaign.mailings.services import confirm_reply_address
 from campaign.mailings.subscriptions import unsubscribe_signatory
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
-from campaign.signatures.forms import ActionForm
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token
 from campaign.tokens import row_from_token
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("mailings", __name__)
 

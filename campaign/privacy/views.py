@@ -43,8 +43,8 @@ from campaign.privacy.services import (
     signer_data,
     withdraw_own_signature,
 )
-from campaign.signatures.forms import ActionForm
 from campaign.signatures.services import find_petition_of, signatory_line
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("privacy", __name__)
 

@@ -36,9 +36,9 @@ from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
-from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
+from campaign.text_rules import is_email_address
 from campaign.verification.models import VerificationLevel, VerificationMethod
 
 COLUMNS = (

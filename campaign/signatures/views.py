@@ -32,7 +32,7 @@ from campaign.petitions.services import (
 )
 from campaign.petitions.views import render_petition_page
 from campaign.publication.services import receipt_for
-from campaign.signatures.forms import ActionForm, SignatureForm
+from campaign.signatures.forms import SignatureForm
 from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import (
     DEPARTEMENT_COUNT_THRESHOLD,
@@ -55,6 +55,7 @@ from campaign.signatures.services import (
 from campaign.tokens import make_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import signer_verification
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("signatures", __name__)
 

@@ -31,8 +31,8 @@ from campaign.personal_data import (
     register_badge_digest,
 )
 from campaign.petitions.models import Category, Petition
-from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.text_rules import is_email_address
 from campaign.tokens import row_from_token
 from campaign.verification.models import (
     ATTESTABLE,

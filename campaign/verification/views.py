@@ -11,7 +11,6 @@ from campaign.clock import utcnow
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
 from campaign.petitions.services import find_petition
-from campaign.signatures.forms import ActionForm
 from campaign.signatures.services import find_signature, signature_from_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import (
@@ -21,6 +20,7 @@ from campaign.verification.services import (
     request_professional_address,
     signer_verification,
 )
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("verification", __name__)
 

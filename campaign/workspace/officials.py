@@ -29,7 +29,7 @@ from campaign.officials.services import (
     preview_officials_import,
 )
 from campaign.officials.services import import_officials as import_officials_file
-from campaign.signatures.forms import ActionForm
+from campaign.web.forms import ActionForm
 from campaign.workspace.blueprint import bp, require_admin
 from campaign.workspace.imports import discard_upload, keep_upload, list_name, load_upload
 
