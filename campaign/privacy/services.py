@@ -24,10 +24,10 @@ from campaign.objections.services import (
 )
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
-from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
+from campaign.signatures.consent import CONSENT_FLAGS, ConsentEvent, ConsentKind
 from campaign.signatures.emails import reachable_signer
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import signature_from_token, withdraw_signature
+from campaign.signatures.services import withdraw_signature
 from campaign.verification.services import (
     erase_petition_verification_data,
     verification_fields,
@@ -115,13 +115,6 @@ def rights_link_recipient(outbox: OutboxMessage, now: datetime) -> Signature | N
 
 
 # --- What we keep, for its signer ---------------------------------------------------------
-
-
-def signature_from_rights_token(token: str, now: datetime) -> Signature:
-    """The signature a rights link is about. Raises TokenInvalid, or TokenExpired past
-    PRIVACY_RIGHTS_LINK_MAX_AGE."""
-    max_age = current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"]
-    return signature_from_token("rights", token, now, max_age)
 
 
 def _readable_email(ciphertext: bytes | None) -> str | None:

@@ -5,7 +5,7 @@ def init_app(app) -> None:
     """Register the domain's models, pages, commands and emails (create_app calls each
     domain's). Confirmation emails are loaded in batches: the outbox sends a stream of them."""
     from campaign.mail.outbox import register_senders
-    from campaign.signatures import commands, emails, embed, models, views  # noqa: F401
+    from campaign.signatures import commands, consent, emails, embed, models, views  # noqa: F401
 
     app.register_blueprint(views.bp)
     app.register_blueprint(embed.bp)

@@ -14,7 +14,6 @@ from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from campaign.abuse import over_thresholds, recent_signing_counts, recent_signing_params
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
@@ -22,9 +21,10 @@ from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
-from campaign.privacy.models import ConsentEvent, consent_events_at_signing
+from campaign.signatures.consent import ConsentEvent, consent_events_at_signing
 from campaign.signatures.events import public_list_changed
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
+from campaign.signatures.rates import over_thresholds, recent_signing_counts, recent_signing_params
 from campaign.tokens import row_from_token
 from campaign.verification.services import (
     assess_at_confirmation,
@@ -360,6 +360,13 @@ def signature_from_token(purpose: str, token: str, now: datetime, max_age: int |
 
 
 # --- The public list -------------------------------------------------------------------------
+
+
+def signature_from_rights_token(token: str, now: datetime) -> Signature:
+    """The signature a rights link is about. Raises TokenInvalid, or TokenExpired past
+    PRIVACY_RIGHTS_LINK_MAX_AGE."""
+    max_age = current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"]
+    return signature_from_token("rights", token, now, max_age)
 
 
 def signatory_line(signature: Signature) -> str:

@@ -12,9 +12,10 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from campaign.abuse import block_domain, blocked_domains, trending_sources, unblock_domain
-from campaign.accounts.services import petitions_visible_to
+from campaign.abuse import block_domain, blocked_domains, unblock_domain
 from campaign.clock import utcnow
+from campaign.petitions.services import petitions_visible_to
+from campaign.signatures.rates import trending_sources
 from campaign.web.forms import ActionForm, strip_text
 from campaign.workspace.blueprint import bp, require_admin
 

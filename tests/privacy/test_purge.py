@@ -14,8 +14,8 @@ from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, write
 from campaign.petitions.models import PetitionStatus
 from campaign.privacy.jobs import purge_expired_personal_data
-from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, consent_events_at_signing
 from campaign.privacy.services import purge_personal_data
+from campaign.signatures.consent import CONSENT_FLAGS, ConsentEvent, consent_events_at_signing
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import published_signatories, signatory_line
 from tests.factories import make_petition, make_signature
