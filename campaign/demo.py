@@ -14,6 +14,7 @@ from campaign import ROOT
 from campaign.accounts.models import Role, User
 from campaign.accounts.services import assign_moderator, create_user, find_user_by_email
 from campaign.extensions import db
+from campaign.levels import VerificationLevel, VerificationMethod
 from campaign.mailings.models import Mailing, MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.objections.institutions import import_institutions
@@ -24,7 +25,7 @@ from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus
 from campaign.petitions.services import DEFAULT_CATEGORIES, ensure_default_categories
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
-from campaign.verification.models import VerificationClaim, VerificationLevel, VerificationMethod
+from campaign.verification.models import VerificationClaim
 
 DEMO_SLUG = "donnees-de-sante-souveraines"
 # Demo accounts, shown in the README: for trying Tribune locally, never for production.

@@ -3,6 +3,8 @@ unsubscribe of updates (RFC 8058)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, Response, current_app, render_template
 from flask_babel import get_locale
 
@@ -16,6 +18,7 @@ from campaign.mailings.letters import (
     draft_letter,
     open_letter_mailing,
     preview_letters,
+    write_link_token,
     write_to_representatives,
 )
 from campaign.mailings.models import ReplyAddress
@@ -210,3 +213,9 @@ def unsubscribe_now(token: str):
     return render_template(
         "mailings/unsubscribed.html", petition=petition, text=petition.text(str(get_locale()))
     )
+
+
+def confirmation_panel(signature: Signature, now: datetime) -> dict[str, object]:
+    """The link to write to one's representatives, on the signer's confirmation page
+    (signatures/events.py), when the petition has letters open."""
+    return {"write_token": write_link_token(signature, now)}

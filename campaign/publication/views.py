@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -39,7 +40,9 @@ from campaign.publication.services import (
     pdf_offered,
     publication_chain,
     publication_page,
+    receipt_for,
 )
+from campaign.signatures.models import Signature
 from campaign.signatures.services import signature_count
 
 bp = Blueprint("publication", __name__)
@@ -219,3 +222,8 @@ def proof_json(slug: str):
             {"error": "not found", "message": _("This receipt is not in the latest publication.")}
         ), 404
     return jsonify(found.as_json())
+
+
+def confirmation_panel(signature: Signature, now: datetime) -> dict[str, object]:
+    """The signer's receipt, on their confirmation page (signatures/events.py)."""
+    return {"receipt": receipt_for(signature)}

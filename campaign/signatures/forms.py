@@ -14,10 +14,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from campaign.abuse import domain_is_allowed, domain_is_blocked, proof_is_valid
 from campaign.clock import utcnow
 from campaign.errors import InvalidRegistryNumber
+from campaign.levels import checked_rpps
 from campaign.petitions.models import Petition
 from campaign.text_rules import contains_link
 from campaign.tokens import embed_form_token_is_valid
-from campaign.verification.registries import checked_rpps
 from campaign.web.forms import (
     DEPARTEMENT_CHOICES,
     WTFORMS_MESSAGES,

@@ -33,13 +33,13 @@ from campaign.csv_import import (
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import DomainError
 from campaign.extensions import db
+from campaign.levels import VerificationLevel, VerificationMethod
 from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
 from campaign.text_rules import is_email_address
-from campaign.verification.models import VerificationLevel, VerificationMethod
 
 COLUMNS = (
     "last_name",

@@ -20,9 +20,9 @@ from sqlalchemy.sql import ColumnElement
 
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.levels import VerificationLevel, VerificationMethod
 from campaign.tokens import new_link_key
 from campaign.transitions import StateMachine
-from campaign.verification.models import VerificationLevel, VerificationMethod
 
 # Sort keys compare byte by byte on both databases: PostgreSQL's locale collations skip
 # spaces, which would put "Leblond" before "Le Bouter".

@@ -22,15 +22,10 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.signatures.consent import ConsentEvent, consent_events_at_signing
-from campaign.signatures.events import public_list_changed
+from campaign.signatures.events import confirmed, public_list_changed, signing, withdrawn
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.rates import over_thresholds, recent_signing_counts, recent_signing_params
 from campaign.tokens import row_from_token
-from campaign.verification.services import (
-    assess_at_confirmation,
-    claim_at_signing,
-    erase_verification_data,
-)
 
 # Letters that Unicode does not decompose but French alphabetises as two.
 LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
@@ -228,11 +223,13 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
         db.session.execute(
             _INSERT_CONSENT_EVENTS, consent_events_at_signing(signature_id, values, now)
         )
-        claim = claim_at_signing(
-            signature_id, submitted.category_key, submitted.rpps_number, submitted.evidence, now
+        signing.send(
+            signature_id,
+            category_key=submitted.category_key,
+            rpps_number=submitted.rpps_number,
+            evidence=submitted.evidence,
+            now=now,
         )
-        if claim is not None:
-            db.session.add(claim)
         if not state.capped:
             [outbox_id] = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
         db.session.commit()
@@ -282,7 +279,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         confirmed_at=now,
     )
     if moved:
-        assess_at_confirmation(signature_id, now)
+        confirmed.send(signature_id, now=now)
     if moved and held:
         db.session.commit()
         return ConfirmationOutcome.CONFIRMED
@@ -332,7 +329,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         first_position=None,
     )
     if moved:
-        erase_verification_data(signature_id)
+        withdrawn.send(signature_id)
     db.session.commit()
     if moved:
         public_list_changed.send(find_petition_of(signature_id).id, now=now)

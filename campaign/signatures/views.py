@@ -21,7 +21,6 @@ from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable, TokenExpired, TokenInvalid
 from campaign.extensions import limiter
-from campaign.mailings.letters import write_link_token
 from campaign.personal_data import decrypt_email, encrypt_email, request_ip_digest
 from campaign.petitions.models import Petition
 from campaign.petitions.services import (
@@ -31,7 +30,7 @@ from campaign.petitions.services import (
     public_petition_snapshot,
 )
 from campaign.petitions.views import render_petition_page
-from campaign.publication.services import receipt_for
+from campaign.signatures.events import confirmation_page_context
 from campaign.signatures.forms import SignatureForm
 from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import (
@@ -53,8 +52,6 @@ from campaign.signatures.services import (
     withdraw_signature,
 )
 from campaign.tokens import make_token
-from campaign.verification.forms import ProfessionalAddressForm
-from campaign.verification.services import signer_verification
 from campaign.web.forms import ActionForm
 
 bp = Blueprint("signatures", __name__)
@@ -204,14 +201,13 @@ def confirmation(token: str):
         status=SignatureStatus(signature.status),
         form=ActionForm(),
         withdraw_token=make_token("withdraw", signature, utcnow()),
-        receipt=receipt_for(signature),
-        verification=signer_verification(signature),
-        address_form=ProfessionalAddressForm(),
-        write_token=write_link_token(signature, utcnow()),
         locale=str(get_locale()),
         in_departement=signatories_in_departement(signature),
         departement_threshold=DEPARTEMENT_COUNT_THRESHOLD,
         departement_name=DEPARTEMENTS.get(signature.departement or ""),
+        # receipt (publication), verification and address_form (verification), write_token
+        # (mailings): signatures/events.py's confirmation_page.
+        **confirmation_page_context(signature, utcnow()),
     )
 
 

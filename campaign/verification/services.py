@@ -23,6 +23,14 @@ from campaign.clock import utcnow
 from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.jobs import enqueue
+from campaign.levels import (
+    ATTESTABLE,
+    CONCLUSIVE,
+    VERIFIED,
+    VerificationLevel,
+    VerificationMethod,
+    checked_rpps,
+)
 from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.personal_data import (
     decrypt_email,
@@ -35,23 +43,13 @@ from campaign.signatures.models import COUNTED, Signature, SignatureStatus
 from campaign.text_rules import is_email_address
 from campaign.tokens import row_from_token
 from campaign.verification.models import (
-    ATTESTABLE,
-    CONCLUSIVE,
-    VERIFIED,
     DomainRule,
     ProfessionalAddress,
     RegistryName,
     ReviewDecision,
     VerificationClaim,
-    VerificationLevel,
-    VerificationMethod,
 )
-from campaign.verification.registries import (
-    RegisterAnswer,
-    checked_rpps,
-    look_up_rpps,
-    roster_official_id,
-)
+from campaign.verification.registries import RegisterAnswer, look_up_rpps, roster_official_id
 
 # Categories checked against a register, and those matched to the officials directory.
 REGISTRY_CATEGORIES = {"clinician": RegistryName.RPPS}
@@ -672,6 +670,16 @@ def verification_fields(signature_id: int) -> dict[str, object]:
         "professional_email": _readable(professional.email_ciphertext) if professional else None,
         "professional_email_confirmed_at": professional.confirmed_at if professional else None,
     }
+
+
+def record_claim_at_signing(
+    signature_id: int, *, category_key: str, rpps_number: str, evidence: str, now: datetime
+) -> None:
+    """claim_at_signing(), added to the signing transaction (signatures/events.py's
+    signing signal)."""
+    claim = claim_at_signing(signature_id, category_key, rpps_number, evidence, now)
+    if claim is not None:
+        db.session.add(claim)
 
 
 def erase_verification_data(signature_id: int) -> None:
