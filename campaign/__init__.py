@@ -15,7 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-ROOT = Path(__file__).resolve().parent.parent
+from campaign.config import ROOT
+
 # The domains, each a package whose init_app registers its models, blueprint, commands and
 # emails; in this order (the workspace and the API read the others).
 DOMAINS = (

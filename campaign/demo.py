@@ -10,9 +10,9 @@ from pathlib import Path
 from faker import Faker
 from sqlalchemy import select
 
-from campaign import ROOT
 from campaign.accounts.models import Role, User
 from campaign.accounts.services import assign_moderator, create_user, find_user_by_email
+from campaign.config import ROOT
 from campaign.extensions import db
 from campaign.levels import VerificationLevel, VerificationMethod
 from campaign.mailings.models import Mailing, MailingKind

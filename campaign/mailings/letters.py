@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from campaign import audit
+import campaign.audit as audit
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import DomainError
 from campaign.extensions import db

@@ -21,7 +21,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, insert, or_, select, update
 
-from campaign import audit
+import campaign.audit as audit
 from campaign.clock import utcnow
 from campaign.errors import DomainError
 from campaign.extensions import db

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from campaign import audit
+import campaign.audit as audit
 from campaign.extensions import db
 from campaign.petitions.models import Petition
 from campaign.signatures.consent import ConsentEvent, ConsentKind

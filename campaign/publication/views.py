@@ -19,8 +19,8 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from campaign import ROOT
 from campaign.clock import utcnow
+from campaign.config import ROOT
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_public_petition, op_ed_of
 from campaign.publication.models import ExportFormat, Publication
