@@ -135,6 +135,38 @@ def test_concurrent_claims_of_one_message_claim_it_once(app):
         assert row.attempts == 2
 
 
+def test_a_claim_of_one_claims_one_row(app):
+    """One row chosen by LIMIT 1 is one row claimed, alone or racing (the mailings' claim of
+    the next delivery; with IN instead of =, PostgreSQL claimed several deliveries at once in
+    tests/mailings/test_french_letter.py, and only the first was sent)."""
+    with app.app_context():
+        ensure_default_categories()
+        ids = write(EmailKind.GOAL_MILESTONE, NOW, signature_id=[None] * 12)
+        db.session.commit()
+    due = (
+        select(OUTBOX.c.id)
+        .where(OUTBOX.c.status == OutboxStatus.QUEUED)
+        .order_by(OUTBOX.c.id)
+        .limit(1)
+    )
+    values = {"status": OutboxStatus.SENDING, "claimed_at": NOW}
+
+    def claim_one_by_one():
+        taken = []
+        while rows := claim(OUTBOX, due, values, [OUTBOX.c.id], one=True):
+            assert len(rows) == 1
+            taken.append(rows[0].id)
+        return taken
+
+    with app.app_context():
+        [first] = claim(OUTBOX, due, values, [OUTBOX.c.id], one=True)
+        assert first.id == ids[0]
+        sending = select(OUTBOX.c.id).where(OUTBOX.c.status == OutboxStatus.SENDING)
+        assert db.session.scalars(sending).all() == [ids[0]]
+    taken = [outbox_id for run in _race(app, 4, claim_one_by_one) for outbox_id in run]
+    assert sorted(taken) == ids[1:]
+
+
 def test_claim_takes_only_candidates_still_due(app):
     """A row settled between the caller's look and its claim is not claimed."""
     with app.app_context():

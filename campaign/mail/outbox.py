@@ -209,7 +209,7 @@ def _claim(message_id: int, now: datetime) -> bool:
             (_OUTBOX.c.status == OutboxStatus.SENDING) & (_OUTBOX.c.claimed_at < now - STALE_CLAIM),
         ),
     )
-    claimed = claim(_OUTBOX, candidates, _claiming(now), [_OUTBOX.c.id], wait=True)
+    claimed = claim(_OUTBOX, candidates, _claiming(now), [_OUTBOX.c.id], wait=True, one=True)
     return len(claimed) == 1
 
 

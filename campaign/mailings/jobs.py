@@ -143,6 +143,7 @@ def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None
         ],
         machine=DELIVERY_TRANSITIONS,
         sources=[DeliveryStatus.QUEUED],
+        one=True,
     )
     return Claim(*claimed[0], token=token) if claimed else None
 
