@@ -80,8 +80,9 @@ def setup_data(count: int) -> int:
     from campaign.accounts.services import create_user
     from campaign.clock import utcnow
     from campaign.extensions import db
-    from campaign.mailings.models import MailingKind, Official
+    from campaign.mailings.models import MailingKind
     from campaign.mailings.services import MailingFields, create_mailing
+    from campaign.officials.models import Official
     from campaign.petitions.models import Petition, PetitionStatus, PetitionText
     from campaign.petitions.services import ensure_default_categories
 

@@ -15,7 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-ROOT = Path(__file__).resolve().parent.parent
+from campaign.config import ROOT
+
 # The domains, each a package whose init_app registers its models, blueprint, commands and
 # emails; in this order (the public site's pages, the workspace and the API read the others).
 DOMAINS = (
@@ -23,6 +24,7 @@ DOMAINS = (
     "accounts",
     "petitions",
     "signatures",
+    "officials",
     "verification",
     "mailings",
     "publication",

@@ -1,6 +1,7 @@
 """Abuse resistance for public forms: the proof-of-work challenge (ALTCHA, computed in the
-browser, nothing sent to another host), the email-domain block list, and the rate thresholds
-above which signatures are held for review instead of counted."""
+browser, nothing sent to another host) and the email-domain block list. The rate thresholds
+above which signatures are held for review, and the trending alerts, count signatures: they
+are the signatures domain's (campaign/signatures/rates.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import hmac
 import json
 import re
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -18,23 +18,18 @@ from altcha import ChallengeOptionsV1, create_challenge_v1, verify_solution_v1
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from flask import current_app
 from sqlalchemy import (
-    ColumnElement,
     ForeignKey,
     Insert,
-    Integer,
     String,
-    bindparam,
     delete,
-    func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.selectable import ScalarSelect
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.personal_data import canonical_domain, canonical_email, email_domain_digest
+from campaign.personal_data import canonical_domain, canonical_email
 
 DOMAIN_PATTERN = re.compile(r"(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
@@ -220,105 +215,7 @@ def domain_is_allowed(address: str, allowed: str) -> bool:
     return not domains or email_domain(address) in domains
 
 
-# --- Rate thresholds -------------------------------------------------------------------------
-
-
-def recent_signing_counts(with_ip: bool) -> tuple[ScalarSelect[int] | None, ScalarSelect[int]]:
-    """Scalar subqueries counting the last hour's signatures from one IP digest (None unless
-    `with_ip`) and from one email domain, to be read in the caller's one query. They take
-    their values from recent_signing_params(): built once, they are not compiled again.
-
-    Each count stops at its threshold: over_thresholds() only asks whether it is reached,
-    and a busy domain (a webmail at a viral moment) must not make every signature count
-    its whole last hour. With the (digest, created_at) indexes, a count reads at most its
-    threshold's worth of index entries."""
-    from campaign.signatures.models import Signature
-
-    table = Signature.__table__
-
-    def bounded_count(column: ColumnElement[str], value: str, limit: str) -> ScalarSelect[int]:
-        recent = (
-            select(table.c.id)
-            .where(column == bindparam(value), table.c.created_at > bindparam("hour_ago"))
-            .limit(bindparam(limit, type_=Integer))
-            .subquery()
-        )
-        return select(func.count()).select_from(recent).scalar_subquery()
-
-    ip_recent = bounded_count(table.c.ip_digest, "ip_digest", "ip_limit") if with_ip else None
-    domain_recent = bounded_count(table.c.email_domain_digest, "domain_digest", "domain_limit")
-    return ip_recent, domain_recent
-
-
-def recent_signing_params(ip_digest: str | None, address: str, now: datetime) -> dict[str, object]:
-    """The values of recent_signing_counts()'s subqueries for one signer."""
-    config = current_app.config
-    return {
-        "hour_ago": now - timedelta(hours=1),
-        "ip_digest": ip_digest,
-        "ip_limit": config["SUSPECT_SIGNATURES_PER_IP_PER_HOUR"],
-        "domain_digest": email_domain_digest(address),
-        "domain_limit": config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"],
-    }
-
-
-def over_thresholds(ip_recent: int | None, domain_recent: int) -> bool:
-    """Whether these hourly counts reach the configured thresholds (no IP: only the domain)."""
-    config = current_app.config
-    if ip_recent is not None and ip_recent >= config["SUSPECT_SIGNATURES_PER_IP_PER_HOUR"]:
-        return True
-    return domain_recent >= config["SUSPECT_SIGNATURES_PER_DOMAIN_PER_HOUR"]
-
-
-# --- Trending alerts and the block list -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrendingSource:
-    """An IP digest or email-domain digest signing far above its usual hourly rate."""
-
-    kind: str  # "ip" or "domain"
-    digest: str
-    petition_id: int
-    last_hour: int
-    usual_per_hour: float
-
-
-def trending_sources(
-    petition_ids: list[int], now: datetime, factor: float = 5.0, minimum: int = 5
-) -> list[TrendingSource]:
-    """Sources whose signatures in the last hour exceed `factor` times their average hourly
-    rate over the previous week (and at least `minimum`)."""
-    from campaign.signatures.models import Signature
-
-    if not petition_ids:
-        return []
-    hour_ago, week_ago = now - timedelta(hours=1), now - timedelta(days=7)
-    alerts = []
-    for kind, column in (("ip", Signature.ip_digest), ("domain", Signature.email_domain_digest)):
-        recent = db.session.execute(
-            select(column, Signature.petition_id, func.count(Signature.id))
-            .where(
-                Signature.petition_id.in_(petition_ids),
-                column.isnot(None),
-                Signature.created_at > hour_ago,
-            )
-            .group_by(column, Signature.petition_id)
-            .having(func.count(Signature.id) >= minimum)
-        ).all()
-        for digest, petition_id, last_hour in recent:
-            before = db.session.scalar(
-                select(func.count(Signature.id)).where(
-                    column == digest,
-                    Signature.petition_id == petition_id,
-                    Signature.created_at > week_ago,
-                    Signature.created_at <= hour_ago,
-                )
-            )
-            usual = before / (7 * 24 - 1)
-            if last_hour >= factor * max(usual, 1.0):
-                alerts.append(TrendingSource(kind, digest, petition_id, last_hour, usual))
-    return sorted(alerts, key=lambda alert: alert.last_hour, reverse=True)
+# --- The block list ---------------------------------------------------------------------------
 
 
 def blocked_domains() -> list[BlockedDomain]:

@@ -18,6 +18,9 @@ from cryptography.fernet import Fernet
 
 from campaign.settings import SETTINGS
 
+# The checkout: templates, static files, migrations and docs are read from it.
+ROOT = Path(__file__).resolve().parent.parent
+
 SECRET_NAMES = ("SECRET_KEY", "EMAIL_DIGEST_KEY", "EMAIL_ENCRYPTION_KEY", "IP_HASH_KEY")
 
 

@@ -10,23 +10,24 @@ from pathlib import Path
 from faker import Faker
 from sqlalchemy import select
 
-from campaign import ROOT
 from campaign.accounts.models import Role, User
 from campaign.accounts.services import assign_moderator, create_user, find_user_by_email
+from campaign.config import ROOT
 from campaign.extensions import db
+from campaign.levels import VerificationLevel, VerificationMethod
 from campaign.mailings.models import Mailing, MailingKind
-from campaign.mailings.officials import import_officials
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
 from campaign.objections.institutions import import_institutions
 from campaign.objections.models import EventKind, Institution, InstitutionKind, ObjectionEvent
 from campaign.objections.services import objection_letter_of, set_objection_letter
+from campaign.officials.services import import_officials
 from campaign.personal_data import email_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionCategory, PetitionStatus, PetitionText
 from campaign.petitions.services import DEFAULT_CATEGORIES, ensure_default_categories
 from campaign.signatures.counts import count_new_signatures, recount_petition
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import sort_key
-from campaign.verification.models import VerificationClaim, VerificationLevel, VerificationMethod
+from campaign.verification.models import VerificationClaim
 
 DEMO_SLUG = "donnees-de-sante-souveraines"
 # Demo accounts, shown in the README: for trying Tribune locally, never for production.

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"),
 # with their full-width forms, which some spreadsheets fold to ASCII.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
@@ -61,3 +63,22 @@ def contains_web_address(value: str) -> bool:
 def contains_link(value: str) -> bool:
     """Whether the text holds a link proper: a scheme, or a domain with a path."""
     return LINK_PATTERN.search(value) is not None
+
+
+def is_email_address(value: str) -> bool:
+    """Valid address syntax, and a mailbox name Tribune can send to; no DNS query, since
+    Tribune makes no request to third parties."""
+    if not has_ascii_mailbox(value):
+        return False
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def has_ascii_mailbox(value: str) -> bool:
+    """Whether the part before the @ is plain ASCII. An accented domain is fine (it is sent
+    in its ASCII form); an accented mailbox name ("josé@...") needs SMTPUTF8, which Tribune's
+    mail path does not speak and which few French providers accept."""
+    return value.rpartition("@")[0].isascii()

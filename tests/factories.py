@@ -104,7 +104,7 @@ def make_user(role: str = "organiser", **overrides):
 
 def make_official(**overrides):
     """An active député of Paris, with an example.org address."""
-    from campaign.mailings.models import Official, OfficialRole
+    from campaign.officials.models import Official, OfficialRole
 
     number = next(_numbers)
     values = {

@@ -33,8 +33,9 @@ def test_demo_letter_reaches_each_demo_depute_once_in_the_outbox(app):
     from pathlib import Path
 
     from campaign.accounts.models import User
-    from campaign.mailings.models import Mailing, MailingKind, MailingStatus, Official
+    from campaign.mailings.models import Mailing, MailingKind, MailingStatus
     from campaign.mailings.services import start_mailing
+    from campaign.officials.models import Official
 
     load_demo(utcnow(), signatories=20)
     letter = db.session.scalar(select(Mailing).where(Mailing.kind == MailingKind.LETTER))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 from functools import lru_cache
+from typing import Protocol
 
 import pyotp
 from argon2 import PasswordHasher
@@ -17,7 +18,6 @@ from campaign.accounts.models import PetitionModerator, Role, User, new_session_
 from campaign.audit import record
 from campaign.errors import DomainError
 from campaign.extensions import db
-from campaign.petitions.models import Petition
 
 # argon2-cffi's defaults: Argon2id with RFC 9106's low-memory profile.
 _HASHER = PasswordHasher()
@@ -181,6 +181,15 @@ def enable_totp(user: User, secret: str, code: str, now: datetime) -> bool:
 # --- Authorisation: per object, never by role alone ------------------------------------------
 
 
+class Petition(Protocol):
+    """What authorisation reads of a petition (campaign.petitions.models.Petition, a floor
+    above accounts: the petitions a user works on are petitions.services'
+    petitions_visible_to)."""
+
+    id: int
+    owner_id: int | None
+
+
 def can_manage(user: User, petition: Petition) -> bool:
     """Edit, open and close the petition, import, see personal data: admins and its owner."""
     return user.is_admin or (user.role == Role.ORGANISER and petition.owner_id == user.id)
@@ -194,18 +203,6 @@ def can_moderate(user: User, petition: Petition) -> bool:
         return False
     assigned = db.session.get(PetitionModerator, (petition.id, user.id))
     return assigned is not None
-
-
-def petitions_visible_to(user: User) -> list[Petition]:
-    """The petitions a user works on in the workspace."""
-    query = select(Petition).order_by(Petition.created_at.desc())
-    if user.role == Role.ORGANISER:
-        query = query.where(Petition.owner_id == user.id)
-    elif user.role == Role.MODERATOR:
-        query = query.join(PetitionModerator, PetitionModerator.petition_id == Petition.id).where(
-            PetitionModerator.user_id == user.id
-        )
-    return list(db.session.scalars(query))
 
 
 def assign_moderator(petition: Petition, user: User) -> None:

@@ -14,26 +14,25 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from enum import StrEnum
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import ForeignKey, String, insert, or_, select, update
+from sqlalchemy import ForeignKey, Select, String, insert, literal, null, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import enqueue, enqueue_coalesced, enqueue_detached, job_started
+from campaign.mail.claims import RetrySchedule, claim, failure, settle
 from campaign.mail.transport import (
     AmbiguousDelivery,
     MailConnection,
     MailMessage,
-    PermanentMailError,
     ReusableConnection,
-    classify_mail_error,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,7 @@ DRAIN_POLL_SECONDS = 0.05
 # After a temporary failure, the next attempt waits longer each time; after the last, the
 # message is given up as failed. The schedule lives in the outbox, not in Redis.
 RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360, 720))
+RETRY = RetrySchedule.table(RETRY_DELAYS)
 
 
 class EmailKind(StrEnum):
@@ -147,63 +147,86 @@ def deliver(
     connection.send(message)
 
 
-_INSERT_OUTBOX_ROW = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+_OUTBOX = OutboxMessage.__table__
+# Core statements on the table, compiled once: the sign path writes one row per signature.
+_INSERT_ROWS = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
 
 
-def queue_email(kind: EmailKind, now: datetime, *, signature_id: int | None) -> OutboxMessage:
-    """Add an outbox row to the current transaction; the caller commits, then enqueues."""
-    outbox = OutboxMessage(kind=kind, signature_id=signature_id, created_at=now)
-    db.session.add(outbox)
-    return outbox
+def write(
+    kind: EmailKind,
+    now: datetime,
+    *,
+    signature_id: int | Iterable[int] | Select | None = None,
+    user_id: int | None = None,
+    petition_id: int | None = None,
+    detail: str | None = None,
+) -> list[int]:
+    """Add outbox rows of one kind to the current transaction and return their ids: the
+    caller commits, then calls deliver_soon(*ids). The one way to write an outbox row.
+
+    `signature_id` says how many: an id or None, one row; ids, one row per id (in their
+    order); a SELECT of ids, one row per id it yields, inserted by the database itself
+    (INSERT ... SELECT: no round trip per row). The other fields are the same for every row.
+
+    Rows are written with Core statements, not ORM objects: what they point to (the
+    signature, the petition...) must already be flushed."""
+    fields = {"user_id": user_id, "petition_id": petition_id, "detail": detail}
+    if isinstance(signature_id, Select):
+        # The same SELECT (its joins, filters and order), with the row's other columns.
+        rows = signature_id.add_columns(
+            literal(kind.value),
+            literal(OutboxStatus.QUEUED.value),
+            literal(0),
+            literal(now),
+            *(null() if value is None else literal(value) for value in fields.values()),
+        )
+        columns = ["signature_id", "kind", "status", "attempts", "created_at", *fields]
+        statement = insert(_OUTBOX).from_select(columns, rows).returning(_OUTBOX.c.id)
+        return list(db.session.scalars(statement))
+    values = {"kind": kind, "created_at": now, **fields}
+    if signature_id is None or isinstance(signature_id, int):
+        row = {**values, "signature_id": signature_id}
+        return [db.session.execute(_INSERT_ROWS, row).scalar_one()]
+    params = [{**values, "signature_id": one} for one in signature_id]
+    if not params:
+        return []
+    return list(db.session.scalars(_INSERT_ROWS, params))
 
 
-def insert_outbox_row(kind: EmailKind, now: datetime, signature_id: int) -> int:
-    """queue_email() for the sign path: one INSERT ... RETURNING in the current transaction,
-    the row's id at once, no ORM object to flush."""
-    return db.session.execute(
-        _INSERT_OUTBOX_ROW, {"kind": kind, "signature_id": signature_id, "created_at": now}
-    ).scalar_one()
+def _claiming(now: datetime) -> dict[str, object]:
+    return {
+        "status": OutboxStatus.SENDING,
+        "claimed_at": now,
+        "attempts": _OUTBOX.c.attempts + 1,
+    }
 
 
 def _claim(message_id: int, now: datetime) -> bool:
     """queued (or stale sending) -> sending, by one worker only."""
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            or_(
-                OutboxMessage.status == OutboxStatus.QUEUED,
-                (OutboxMessage.status == OutboxStatus.SENDING)
-                & (OutboxMessage.claimed_at < now - STALE_CLAIM),
-            ),
-        )
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+    candidates = select(_OUTBOX.c.id).where(
+        _OUTBOX.c.id == message_id,
+        or_(
+            _OUTBOX.c.status == OutboxStatus.QUEUED,
+            (_OUTBOX.c.status == OutboxStatus.SENDING) & (_OUTBOX.c.claimed_at < now - STALE_CLAIM),
+        ),
     )
-    db.session.commit()
-    return result.rowcount == 1
+    claimed = claim(_OUTBOX, candidates, _claiming(now), [_OUTBOX.c.id], wait=True, one=True)
+    return len(claimed) == 1
 
 
 def _claim_due(now: datetime, limit: int) -> list[int]:
     """Up to `limit` due queued messages -> sending, in one statement; on PostgreSQL,
     concurrent drains skip each other's rows instead of waiting for them."""
     due = (
-        select(OutboxMessage.id)
+        select(_OUTBOX.c.id)
         .where(
-            OutboxMessage.status == OutboxStatus.QUEUED,
-            or_(OutboxMessage.retry_at.is_(None), OutboxMessage.retry_at <= now),
+            _OUTBOX.c.status == OutboxStatus.QUEUED,
+            or_(_OUTBOX.c.retry_at.is_(None), _OUTBOX.c.retry_at <= now),
         )
-        .order_by(OutboxMessage.id)
+        .order_by(_OUTBOX.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    claimed = db.session.scalars(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()))
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id)
-    ).all()
-    db.session.commit()
-    return sorted(claimed)
+    return sorted(row.id for row in claim(_OUTBOX, due, _claiming(now), [_OUTBOX.c.id]))
 
 
 def _settle(
@@ -215,14 +238,10 @@ def _settle(
     commit: bool = True,
 ) -> None:
     """Record the outcome of these messages (one statement for all of them)."""
-    values: dict[str, object] = {"status": status, "last_error": error, "retry_at": retry_at}
+    values: dict[str, object] = {"last_error": error, "retry_at": retry_at}
     if status is OutboxStatus.SENT:
         values["sent_at"] = utcnow()
-    db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(**values)
-    )
-    if commit:
-        db.session.commit()
+    settle(_OUTBOX, message_ids, status, commit=commit, **values)
 
 
 Outcome = tuple[OutboxStatus, str | None, datetime | None]  # status, error, retry time
@@ -231,7 +250,7 @@ Outcome = tuple[OutboxStatus, str | None, datetime | None]  # status, error, ret
 def _send_claimed(outbox: OutboxMessage, connection: ReusableConnection, now: datetime) -> Outcome:
     """Send a message this worker has claimed; what became of it, for _settle()."""
     attempts = outbox.attempts
-    if attempts > len(RETRY_DELAYS) + 2:
+    if attempts > RETRY.max_attempts + 1:
         # Crashed (not refused) too many times: a bug or an unreadable address.
         return OutboxStatus.FAILED, "too many attempts", None
     try:
@@ -244,12 +263,12 @@ def _send_claimed(outbox: OutboxMessage, connection: ReusableConnection, now: da
     except (TimeoutError, smtplib.SMTPException, OSError, AmbiguousDelivery) as error:
         connection.close()
         # A confirmation sent twice is harmless: ambiguous sends are simply retried here.
-        failure = classify_mail_error(error)
-        if isinstance(failure, PermanentMailError) or attempts > len(RETRY_DELAYS):
-            log.warning("outbox message %s failed for good: %s", outbox.id, failure)
-            return OutboxStatus.FAILED, str(failure), None
-        log.warning("outbox message %s deferred: %s", outbox.id, failure)
-        return OutboxStatus.QUEUED, str(failure), now + RETRY_DELAYS[attempts - 1]
+        verdict = failure(error, attempts, RETRY, now)
+        if verdict.retry_at is None:
+            log.warning("outbox message %s failed for good: %s", outbox.id, verdict.reason)
+            return OutboxStatus.FAILED, verdict.reason, None
+        log.warning("outbox message %s deferred: %s", outbox.id, verdict.reason)
+        return OutboxStatus.QUEUED, verdict.reason, verdict.retry_at
     return (OutboxStatus.SENT if sent else OutboxStatus.SKIPPED), None, None
 
 

@@ -3,6 +3,14 @@ to the outbox folder), and what an SMTP failure means for it.
 
 Knows nothing of Tribune's domains: the outbox (campaign.mail.outbox) and the mailings'
 sending jobs both send through it.
+
+Flask-Mail (0.10) is kept for its message building and its extension, and overridden only
+where it offers no setting; each override names the upstream reason:
+- MailMessage._message: the email policy and the From and Subject headers;
+- SMTPConnection.configure_host: a socket timeout, and the verdict tracking;
+- SMTPConnection.__exit__: a failed QUIT after a message was accepted.
+The body charset is a constructor argument (MailMessage's default), not an override, and
+the process's email.charset registry is left as Flask-Mail set it.
 """
 
 from __future__ import annotations
@@ -30,10 +38,15 @@ from flask_babel import force_locale
 
 from campaign.clock import utcnow
 
-# Flask-Mail registers utf-8 with SHORTEST body encoding, which computes both
-# quoted-printable (a pure-Python encoder) and base64 for every part: half the CPU of a
-# letter in bench/campaign.py. Base64 bodies (C encoder) are as readable to every client.
-email.charset.add_charset("utf-8", email.charset.SHORTEST, email.charset.BASE64, "utf-8")
+# Our messages' charset: utf-8 with base64 bodies (a C encoder), as readable to every
+# client. Flask-Mail registers utf-8 process-wide at import with no body encoding of its own
+# (upstream pallets-eco/flask-mail#115, closed, asked for base64), which cost half the CPU
+# of a letter in bench/campaign.py; a Charset object of our own, passed as Message(charset=)
+# (MIMEText and Header take one), changes nothing for the rest of the process. Headers keep
+# the shortest of Q and B encodings, as Flask-Mail's.
+UTF8_BASE64 = email.charset.Charset("utf-8")
+UTF8_BASE64.header_encoding = email.charset.SHORTEST
+UTF8_BASE64.body_encoding = email.charset.BASE64
 
 # Flask-Mail serialises with policy.SMTP, whose header classes parse once more every header
 # Flask-Mail has already encoded: half of a mail worker's CPU per confirmation. compat32
@@ -81,9 +94,17 @@ def _from_header(sender: str | tuple[str, str]) -> str | _EncodedHeader | None:
 
 
 class MailMessage(flask_mail.Message):
-    """Flask-Mail's message, serialised with the compat32 policy (SMTP_COMPAT32)."""
+    """Flask-Mail's message, utf-8 with base64 bodies (UTF8_BASE64), serialised with the
+    compat32 policy (SMTP_COMPAT32)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("charset", UTF8_BASE64)
+        super().__init__(*args, **kwargs)
 
     def _message(self) -> email.message.Message:
+        # Override: Flask-Mail's _message() sets policy.SMTP on every message and encodes
+        # the From and Subject itself, with no setting for either (flask_mail/__init__.py,
+        # Message._message); hence the policy swap and the two headers rewritten below.
         # Flask-Mail would encode the subject itself, every time, and without counting
         # "Subject: ": compat32 would then move all of it to a folded line, which readers
         # show as a leading space.
@@ -155,18 +176,14 @@ class VerdictTrackingSMTP_SSL(_VerdictTracking, smtplib.SMTP_SSL):
 
 class SMTPConnection(flask_mail.Connection):
     """Flask-Mail's connection with the guards it lacks: a socket timeout; a QUIT failure
-    after the server accepted the message not turning a sent message into an error; and a
-    failure while awaiting the server's verdict on a message reported as AmbiguousDelivery."""
-
-    def send(self, message: flask_mail.Message, envelope_from: str | None = None) -> None:
-        try:
-            super().send(message, envelope_from)
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
-            if getattr(self.host, "verdict_pending", False):
-                raise AmbiguousDelivery(type(error).__name__) from error
-            raise
+    after the server accepted the message not turning a sent message into an error; and an
+    SMTP client that knows when a message's verdict is pending (ReusableConnection reports
+    a failure then as AmbiguousDelivery)."""
 
     def configure_host(self) -> smtplib.SMTP:
+        # Override: Flask-Mail opens smtplib.SMTP with no timeout and has no MAIL_TIMEOUT
+        # (pallets-eco/flask-mail#114, open; PR #140, closed): a silent server would hang a
+        # worker for good. Same steps as Flask-Mail's, with our timeout and SMTP classes.
         timeout = current_app.config["MAIL_TIMEOUT"]
         smtp_class = VerdictTrackingSMTP_SSL if self.mail.use_ssl else VerdictTrackingSMTP
         host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
@@ -182,6 +199,9 @@ class SMTPConnection(flask_mail.Connection):
         exc_value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Override: Flask-Mail's __exit__ lets a failed QUIT raise (pallets-eco/flask-mail#98;
+        # PR #139, closed), which would turn messages the server accepted into errors, and
+        # retries into duplicates.
         if self.host is None:
             return
         try:
@@ -257,10 +277,17 @@ class ReusableConnection:
         self.connection: MailConnection | None = None
 
     def send(self, message: flask_mail.Message) -> None:
+        """Send one message; raises AmbiguousDelivery when the connection failed while the
+        server's verdict on it was awaited (it may or may not have been accepted)."""
         if self.connection is None:
             self.context = open_mail_connection()
             self.connection = self.context.__enter__()
-        self.connection.send(message)
+        try:
+            self.connection.send(message)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            if getattr(getattr(self.connection, "host", None), "verdict_pending", False):
+                raise AmbiguousDelivery(type(error).__name__) from error
+            raise
 
     def close(self) -> None:
         if self.context is not None:

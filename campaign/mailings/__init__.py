@@ -6,8 +6,9 @@ def init_app(app) -> None:
     domain's)."""
     from campaign.mail.outbox import register_senders
     from campaign.mailings import commands, emails, models, views  # noqa: F401
+    from campaign.signatures.events import confirmation_page
 
     app.register_blueprint(views.bp)
-    app.cli.add_command(commands.officials)
     app.cli.add_command(commands.mailings)
     register_senders(emails.SENDERS)
+    confirmation_page.connect(views.confirmation_panel, weak=False)

@@ -26,14 +26,15 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from campaign.abuse import proof_is_valid
 from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS, REGIONS
-from campaign.form_filters import strip_text
 from campaign.mailings.letters import LetterDraft
 from campaign.mailings.merge_fields import role_label
-from campaign.mailings.models import Mailing, MailingKind, Official, OfficialRole
+from campaign.mailings.models import Mailing, MailingKind
 from campaign.mailings.services import MailingFields, fields_of, text_digest
 from campaign.mailings.templates import MAX_TEMPLATE_LENGTH
+from campaign.officials.models import Official, OfficialRole
 from campaign.petitions.forms import CheckboxesField
-from campaign.signatures.forms import is_email_address, plain_text
+from campaign.text_rules import is_email_address
+from campaign.web.forms import plain_text, strip_text
 
 
 class OfficialsImportForm(FlaskForm):

@@ -26,10 +26,11 @@ from sqlalchemy.exc import DBAPIError
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import enqueue, enqueue_at
+from campaign.mail import claims
+from campaign.mail.claims import RetrySchedule
 from campaign.mail.transport import (
     AmbiguousDelivery,
     MailMessage,
-    PermanentMailError,
     ReusableConnection,
     classify_mail_error,
 )
@@ -43,10 +44,10 @@ from campaign.mailings.models import (
     Mailing,
     MailingKind,
     MailingStatus,
-    Official,
 )
-from campaign.mailings.officials import mark_official_bouncing
 from campaign.mailings.templates import TemplateProblem, one_line, render_letter, text_to_html
+from campaign.officials.models import Official
+from campaign.officials.services import mark_official_bouncing
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
@@ -109,7 +110,6 @@ def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None
     such as the previous delivery's outcome) before anything is sent, so the claim survives
     the worker."""
     token = token or uuid.uuid4().hex
-    # Core statements on the table: the ORM's bulk-update layer was a fifth of a worker's CPU.
     rows = Delivery.__table__.c
     candidate = (
         select(rows.id)
@@ -122,20 +122,17 @@ def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None
         # row without sorting every queued one.
         .order_by(rows.not_before)
         .limit(1)
-        # PostgreSQL: two workers take two different rows instead of racing for one.
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
     )
-    row = db.session.execute(
-        DELIVERY_TRANSITIONS.update(
-            Delivery.__table__,
-            DeliveryStatus.QUEUED,
-            DeliveryStatus.SENDING,
-            rows.id == candidate,
-            claim_token=token,
-            claimed_at=now,
-            attempts=rows.attempts + 1,
-        ).returning(
+    claimed = claims.claim(
+        Delivery.__table__,
+        candidate,
+        {
+            "status": DeliveryStatus.SENDING,
+            "claim_token": token,
+            "claimed_at": now,
+            "attempts": rows.attempts + 1,
+        },
+        [
             rows.id,
             rows.mailing_id,
             rows.official_id,
@@ -143,10 +140,12 @@ def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None
             rows.subject,
             rows.body,
             rows.attempts,
-        )
-    ).first()
-    db.session.commit()
-    return None if row is None else Claim(*row, token=token)
+        ],
+        machine=DELIVERY_TRANSITIONS,
+        sources=[DeliveryStatus.QUEUED],
+        one=True,
+    )
+    return Claim(*claimed[0], token=token) if claimed else None
 
 
 # The states of a claimed delivery: its worker's, or unknown (the sweeper gave up on it).
@@ -163,24 +162,25 @@ def _settle(
 ) -> None:
     # Only the claim's owner settles; a row the sweeper marked unknown meanwhile still
     # gets its true outcome.
-    rows = Delivery.__table__.c
-    DELIVERY_TRANSITIONS.move(
-        db.session,
+    claims.settle(
         Delivery.__table__,
-        CLAIMED & DELIVERY_TRANSITIONS.sources_of(status),
+        [delivery_id],
         status,
-        rows.id == delivery_id,
-        rows.claim_token == token,
+        Delivery.__table__.c.claim_token == token,
+        machine=DELIVERY_TRANSITIONS,
+        claimed=CLAIMED,
+        commit=commit,
         **values,
     )
-    if commit:
-        db.session.commit()
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff after the n-th failed attempt."""
-    base = current_app.config["MAILING_RETRY_BASE"]
-    return timedelta(seconds=min(base * 2 ** (attempts - 1), 6 * 3600))
+def retry_schedule() -> RetrySchedule:
+    """Exponential backoff from MAILING_RETRY_BASE, at most six hours between attempts,
+    given up after MAILING_MAX_ATTEMPTS."""
+    config = current_app.config
+    return RetrySchedule.exponential(
+        config["MAILING_RETRY_BASE"], timedelta(hours=6), config["MAILING_MAX_ATTEMPTS"]
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,7 +338,7 @@ class _Outcome:
     values: dict[str, object]
 
 
-def _outcome_of(claim: Claim, error: Exception, max_attempts: int) -> tuple[_Outcome, bool]:
+def _outcome_of(claim: Claim, error: Exception, schedule: RetrySchedule) -> tuple[_Outcome, bool]:
     """The outcome of a send that raised, and whether the lane should pause (the server is
     not there: let the backoff run)."""
     delivery_id, token = claim.id, claim.token
@@ -362,17 +362,16 @@ def _outcome_of(claim: Claim, error: Exception, max_attempts: int) -> tuple[_Out
             "last_error": f"no answer after the message was handed over ({error})",
         }
         return _Outcome(delivery_id, token, values), False
-    failure = classify_mail_error(error)
-    if isinstance(failure, PermanentMailError) or claim.attempts >= max_attempts:
-        log.warning("delivery %s failed for good: %s", delivery_id, failure)
-        values = {"status": DeliveryStatus.FAILED, "last_error": str(failure)}
+    verdict = claims.failure(error, claim.attempts, schedule, utcnow())
+    if verdict.retry_at is None:
+        log.warning("delivery %s failed for good: %s", delivery_id, verdict.reason)
+        values = {"status": DeliveryStatus.FAILED, "last_error": verdict.reason}
         return _Outcome(delivery_id, token, values), False
-    retry_at = utcnow() + retry_delay(claim.attempts)
-    log.info("delivery %s deferred: %s", delivery_id, failure)
+    log.info("delivery %s deferred: %s", delivery_id, verdict.reason)
     values = {
         "status": DeliveryStatus.QUEUED,
-        "not_before": retry_at,
-        "last_error": str(failure),
+        "not_before": verdict.retry_at,
+        "last_error": verdict.reason,
         "claim_token": None,
     }
     pause = isinstance(error, (smtplib.SMTPConnectError, ConnectionRefusedError))
@@ -425,7 +424,7 @@ def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
     that dies outright leaves deliveries in sending, for the sweeper to mark unknown."""
     config = current_app.config
     deadline = time.monotonic() + config["MAILING_JOB_BUDGET"]
-    max_attempts = config["MAILING_MAX_ATTEMPTS"]
+    schedule = retry_schedule()
     # In-process (no Redis) the job runs inside a web request: never nap there, hand over to
     # a timer instead.
     max_nap = config["MAILING_MAX_NAP"] if config["REDIS_URL"] else 0
@@ -476,10 +475,10 @@ def send_mailing_deliveries(mailing_id: int, lane: int) -> None:
                     connection.send(message)
                 except (NothingToSend, TemplateProblem, flask_mail.BadHeaderError) as error:
                     unsent_token = None
-                    pending, pause = _outcome_of(claim, error, max_attempts)
+                    pending, pause = _outcome_of(claim, error, schedule)
                 except (AmbiguousDelivery, TimeoutError, smtplib.SMTPException, OSError) as error:
                     connection.close()
-                    pending, pause = _outcome_of(claim, error, max_attempts)
+                    pending, pause = _outcome_of(claim, error, schedule)
                     if claim.official_id and is_address_bounce(error):
                         # Committed with the failure: later mailings skip the address.
                         reason = str(classify_mail_error(error))

@@ -26,11 +26,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from campaign import audit
+import campaign.audit as audit
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import DomainError
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
+from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.mailings.jobs import wake_senders
 from campaign.mailings.merge_fields import role_label
 from campaign.mailings.models import (
@@ -40,11 +40,10 @@ from campaign.mailings.models import (
     DeliveryStatus,
     Mailing,
     MailingKind,
-    Official,
-    OfficialRole,
 )
 from campaign.mailings.services import departures_after_booked, render_for_official, text_digest
 from campaign.mailings.templates import TemplateProblem, one_line
+from campaign.officials.models import Official, OfficialRole
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import make_token
 
@@ -508,21 +507,19 @@ def write_to_representatives(
             continue
         (outcome.held if held else outcome.queued).append(official)
         outcome.delivery_ids.append(delivery_id)
-    copy = None
+    copy_ids = []
     if outcome.delivery_ids:
         _flag_duplicates(mailing.id, digest)
         # The supporter's copy names the letters of this very request (same created_at).
-        copy = OutboxMessage(
-            kind=EmailKind.LETTER_COPY,
+        copy_ids = write(
+            EmailKind.LETTER_COPY,
+            now,
             signature_id=signature.id,
             petition_id=mailing.petition_id,
             detail=str(mailing.id),
-            created_at=now,
         )
-        db.session.add(copy)
     db.session.commit()
-    if copy is not None:
-        deliver_soon(copy.id)
+    deliver_soon(*copy_ids)
     if outcome.queued:
         wake_senders(mailing.id, f"letter-{outcome.delivery_ids[0]}")
     return outcome

@@ -15,8 +15,8 @@ from flask import current_app
 from flask_babel import force_locale, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 
-from campaign.mailings.models import Civility, Official, OfficialRole
 from campaign.mailings.templates import MergeFields, Unpublished
+from campaign.officials.models import Civility, Official, OfficialRole
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature
 from campaign.tokens import external_url

@@ -21,11 +21,11 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, insert, or_, select, update
 
-from campaign import audit
+import campaign.audit as audit
 from campaign.clock import utcnow
 from campaign.errors import DomainError
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
+from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.mailings.jobs import (
     finish_if_complete,
     mark_stale_deliveries_unknown,
@@ -47,8 +47,6 @@ from campaign.mailings.models import (
     Mailing,
     MailingKind,
     MailingStatus,
-    Official,
-    OfficialRole,
     ReplyAddress,
 )
 from campaign.mailings.templates import (
@@ -58,6 +56,7 @@ from campaign.mailings.templates import (
     render_letter,
     used_fields,
 )
+from campaign.officials.models import Official, OfficialRole
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
@@ -182,16 +181,14 @@ def _ask_reply_address_confirmation(mailing: Mailing, actor, now: datetime) -> i
     record.requested_at = now
     record.requested_by_id = getattr(actor, "id", None)
     db.session.flush()
-    outbox = OutboxMessage(
-        kind=EmailKind.REPLY_TO_CONFIRMATION,
+    [outbox_id] = write(
+        EmailKind.REPLY_TO_CONFIRMATION,
+        now,
         user_id=getattr(actor, "id", None),
         petition_id=mailing.petition_id,
         detail=str(record.id),
-        created_at=now,
     )
-    db.session.add(outbox)
-    db.session.flush()
-    return outbox.id
+    return outbox_id
 
 
 def confirm_reply_address(record_id: int, now: datetime) -> bool:
@@ -1025,16 +1022,15 @@ def send_test_letter(mailing: Mailing, actor, now: datetime) -> None:
     """Email the organiser the letter as its first recipient would receive it, "[TEST]"
     before its subject. Raises TemplateProblem, queueing nothing."""
     sample_letter(mailing)
-    outbox = OutboxMessage(
-        kind=EmailKind.MAILING_TEST,
+    outbox_ids = write(
+        EmailKind.MAILING_TEST,
+        now,
         user_id=actor.id,
         petition_id=mailing.petition_id,
         detail=str(mailing.id),
-        created_at=now,
     )
-    db.session.add(outbox)
     db.session.commit()
-    deliver_soon(outbox.id)
+    deliver_soon(*outbox_ids)
 
 
 # ---------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from campaign import audit
+import campaign.audit as audit
 from campaign.extensions import db
 from campaign.petitions.models import Petition
-from campaign.privacy.models import ConsentEvent, ConsentKind
+from campaign.signatures.consent import ConsentEvent, ConsentKind
 from campaign.signatures.models import Signature
 
 UNSUBSCRIBED_BY = "signer (unsubscribe link)"

@@ -3,6 +3,8 @@ unsubscribe of updates (RFC 8058)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, Response, current_app, render_template
 from flask_babel import get_locale
 
@@ -16,6 +18,7 @@ from campaign.mailings.letters import (
     draft_letter,
     open_letter_mailing,
     preview_letters,
+    write_link_token,
     write_to_representatives,
 )
 from campaign.mailings.models import ReplyAddress
@@ -23,10 +26,10 @@ from campaign.mailings.services import confirm_reply_address
 from campaign.mailings.subscriptions import unsubscribe_signatory
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
-from campaign.signatures.forms import ActionForm
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import signature_from_token
 from campaign.tokens import row_from_token
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("mailings", __name__)
 
@@ -210,3 +213,9 @@ def unsubscribe_now(token: str):
     return render_template(
         "mailings/unsubscribed.html", petition=petition, text=petition.text(str(get_locale()))
     )
+
+
+def confirmation_panel(signature: Signature, now: datetime) -> dict[str, object]:
+    """The link to write to one's representatives, on the signer's confirmation page
+    (signatures/events.py), when the petition has letters open."""
+    return {"write_token": write_link_token(signature, now)}

@@ -7,8 +7,8 @@ def init_app(app) -> None:
     """Register the domain's models, pages, commands and email (create_app calls each domain's)."""
     from campaign.mail.outbox import register_senders
     from campaign.objections import commands, emails, models, views  # noqa: F401
-    from campaign.objections.services import on_signature_withdrawing
-    from campaign.signatures.events import signature_withdrawing
+    from campaign.objections.services import on_signature_withdrawn
+    from campaign.signatures.events import withdrawn
 
     app.register_blueprint(views.bp)
     app.cli.add_command(commands.institutions)
@@ -16,4 +16,4 @@ def init_app(app) -> None:
     register_senders(emails.SENDERS)
     # Every withdrawal erases the letters' timeline in its own transaction (once per
     # process: blinker keeps one connection per receiver).
-    signature_withdrawing.connect(on_signature_withdrawing, weak=False)
+    withdrawn.connect(on_signature_withdrawn, weak=False)

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, queue_email
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
 from campaign.mailings.templates import RenderedLetter
 from campaign.objections.models import (
     COMPLAINABLE,
@@ -273,7 +273,7 @@ def email_sent_links(signature: Signature, now: datetime) -> bool:
     )
     if today >= SENT_LINKS_PER_DAY:
         return False
-    message = queue_email(EmailKind.OBJECTION_SENT_LINKS, now, signature_id=signature.id)
+    message_ids = write(EmailKind.OBJECTION_SENT_LINKS, now, signature_id=signature.id)
     db.session.commit()
-    deliver_soon(message.id)
+    deliver_soon(*message_ids)
     return True

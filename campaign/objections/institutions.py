@@ -27,8 +27,7 @@ from campaign.csv_import import (
 from campaign.departements import DEPARTEMENTS
 from campaign.extensions import db
 from campaign.objections.models import Channel, Institution, InstitutionKind
-from campaign.signatures.forms import is_email_address
-from campaign.text_rules import has_control_characters
+from campaign.text_rules import has_control_characters, is_email_address
 
 COLUMNS = (
     "key",

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, select, update
 
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
+from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.mailings.templates import MergeFields, RenderedLetter, render_letter
 from campaign.objections.models import (
     Channel,
@@ -232,13 +232,10 @@ def remind_due_letters(now: datetime) -> int:
                 at=now,
             )
         )
-    messages = [
-        queue_email(EmailKind.OBJECTION_REMINDER, now, signature_id=signature_id)
-        for signature_id in signature_ids
-    ]
+    message_ids = write(EmailKind.OBJECTION_REMINDER, now, signature_id=signature_ids)
     db.session.commit()
-    deliver_soon(*(message.id for message in messages))
-    return len(messages)
+    deliver_soon(*message_ids)
+    return len(message_ids)
 
 
 @dataclass(frozen=True)
@@ -283,8 +280,8 @@ def erase_objection_events(signature_ids) -> int:
     ).rowcount
 
 
-def on_signature_withdrawing(signature_id: int) -> None:
-    """Receiver of campaign.signatures.events.signature_withdrawing: the timeline goes in the
+def on_signature_withdrawn(signature_id: int) -> None:
+    """Receiver of campaign.signatures.events.withdrawn: the timeline goes in the
     withdrawal's transaction."""
     erase_objection_events([signature_id])
 

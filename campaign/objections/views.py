@@ -32,9 +32,9 @@ from campaign.objections.services import (
     stop_reminders,
 )
 from campaign.petitions.models import Petition
-from campaign.privacy.services import signature_from_rights_token
-from campaign.signatures.forms import ActionForm
 from campaign.signatures.models import SignatureStatus
+from campaign.signatures.services import signature_from_rights_token
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("objections", __name__)
 

@@ -27,7 +27,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from campaign.form_filters import strip_text
 from campaign.petitions.models import SUMMARY_MAX_LENGTH, Category, Petition, PetitionStatus
 from campaign.petitions.services import (
     DEFAULT_CATEGORIES,
@@ -39,7 +38,7 @@ from campaign.petitions.services import (
     TextSubmission,
     normalise_text,
 )
-from campaign.signatures.forms import multiline_text, plain_text
+from campaign.web.forms import multiline_text, plain_text, strip_text
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 CATEGORY_KEY_PATTERN = r"^[a-z0-9]+([-_][a-z0-9]+)*$"

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import update
 
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, queue_email
+from campaign.mail.outbox import EmailKind, write
 from campaign.petitions.models import Petition
 
 MILESTONES = (25, 50, 75, 100)
@@ -20,13 +20,13 @@ def milestone_reached(count: int, goal: int) -> int:
     return max((m for m in MILESTONES if count * 100 >= m * goal), default=0)
 
 
-def record_goal_milestone(petition: Petition, count: int, now: datetime) -> OutboxMessage | None:
+def record_goal_milestone(petition: Petition, count: int, now: datetime) -> list[int]:
     """Queue the organiser's email if `count` passes a milestone not announced yet. Atomic:
     two confirmations crossing the same line at once announce it once. The caller commits
     and enqueues."""
     reached = milestone_reached(count, petition.goal)
     if not reached or petition.owner_id is None:
-        return None
+        return []
     claimed = db.session.execute(
         update(Petition)
         .where(Petition.id == petition.id, Petition.milestone_notified < reached)
@@ -34,7 +34,11 @@ def record_goal_milestone(petition: Petition, count: int, now: datetime) -> Outb
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        return None
-    outbox = queue_email(EmailKind.GOAL_MILESTONE, now, signature_id=None)
-    outbox.petition_id, outbox.user_id, outbox.detail = petition.id, petition.owner_id, str(reached)
-    return outbox
+        return []
+    return write(
+        EmailKind.GOAL_MILESTONE,
+        now,
+        petition_id=petition.id,
+        user_id=petition.owner_id,
+        detail=str(reached),
+    )

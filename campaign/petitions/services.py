@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from campaign.accounts.models import Role, User
+from campaign.accounts.models import PetitionModerator, Role, User
 from campaign.audit import record
 from campaign.errors import DomainError, InvalidTransition
 from campaign.extensions import db
@@ -883,3 +883,15 @@ def version_history(
         )
         previous = texts
     return history[::-1]
+
+
+def petitions_visible_to(user: User) -> list[Petition]:
+    """The petitions a user works on in the workspace."""
+    query = select(Petition).order_by(Petition.created_at.desc())
+    if user.role == Role.ORGANISER:
+        query = query.where(Petition.owner_id == user.id)
+    elif user.role == Role.MODERATOR:
+        query = query.join(PetitionModerator, PetitionModerator.petition_id == Petition.id).where(
+            PetitionModerator.user_id == user.id
+        )
+    return list(db.session.scalars(query))

@@ -8,9 +8,8 @@ from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
-from campaign.signatures.forms import email_address, plain_text
+from campaign.web.forms import email_address, plain_text, strip_text
 
 
 class RightsLinkForm(FlaskForm):

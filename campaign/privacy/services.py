@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
 from campaign.objections.services import (
     TimelineStep,
     erase_objection_events,
@@ -24,13 +24,13 @@ from campaign.objections.services import (
 )
 from campaign.personal_data import decrypt_email, email_digest
 from campaign.petitions.models import PUBLIC, Petition, PetitionStatus
-from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, ConsentKind
 from campaign.signatures import queries
+from campaign.signatures.consent import CONSENT_FLAGS, ConsentEvent, ConsentKind
 from campaign.signatures.counts import recount_petition
 from campaign.signatures.emails import reachable_signer
 from campaign.signatures.events import public_list_changed
 from campaign.signatures.models import Signature, SignatureStatus
-from campaign.signatures.services import signature_from_token, withdraw_signature
+from campaign.signatures.services import withdraw_signature
 from campaign.verification.services import (
     erase_petition_verification_data,
     verification_fields,
@@ -76,15 +76,14 @@ def request_rights_link(petition: Petition, email: str, now: datetime) -> None:
     time: the request does the same work either way (one outbox row holding the address's
     keyed digest, one job, off the request's thread when in-process), and the sender
     decides in the worker (rights_link_recipient)."""
-    outbox = OutboxMessage(
-        kind=EmailKind.RIGHTS_LINK,
+    outbox_ids = write(
+        EmailKind.RIGHTS_LINK,
+        now,
         petition_id=petition.id,
         detail=_packed_digest(email_digest(email)),
-        created_at=now,
     )
-    db.session.add(outbox)
     db.session.commit()
-    deliver_soon(outbox.id, detached=True)
+    deliver_soon(*outbox_ids, detached=True)
 
 
 def rights_link_recipient(outbox: OutboxMessage, now: datetime) -> Signature | None:
@@ -119,13 +118,6 @@ def rights_link_recipient(outbox: OutboxMessage, now: datetime) -> Signature | N
 
 
 # --- What we keep, for its signer ---------------------------------------------------------
-
-
-def signature_from_rights_token(token: str, now: datetime) -> Signature:
-    """The signature a rights link is about. Raises TokenInvalid, or TokenExpired past
-    PRIVACY_RIGHTS_LINK_MAX_AGE."""
-    max_age = current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"]
-    return signature_from_token("rights", token, now, max_age)
 
 
 def _readable_email(ciphertext: bytes | None) -> str | None:

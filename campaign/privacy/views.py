@@ -40,12 +40,15 @@ from campaign.privacy.services import (
     erase_own_data,
     petitions_to_choose_from,
     request_rights_link,
-    signature_from_rights_token,
     signer_data,
     withdraw_own_signature,
 )
-from campaign.signatures.forms import ActionForm
-from campaign.signatures.services import find_petition_of, signatory_line
+from campaign.signatures.services import (
+    find_petition_of,
+    signatory_line,
+    signature_from_rights_token,
+)
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("privacy", __name__)
 

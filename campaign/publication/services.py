@@ -24,8 +24,6 @@ from sqlalchemy import (
     delete,
     desc,
     func,
-    insert,
-    literal,
     select,
     text,
     tuple_,
@@ -38,7 +36,7 @@ from campaign.audit import record
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import enqueue
-from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver_soon
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
 from campaign.petitions.models import PUBLIC, Petition
 from campaign.petitions.services import (
     OpEd,
@@ -935,15 +933,7 @@ def _queue_receipts(petition_id: int, sequence: int, now: datetime) -> list[int]
         OutboxMessage.kind == EmailKind.PUBLICATION_RECEIPT,
     )
     newcomers = (
-        select(
-            literal(EmailKind.PUBLICATION_RECEIPT.value),
-            literal(OutboxStatus.QUEUED.value),
-            PublicationEntry.signature_id,
-            literal(petition_id),
-            literal(f"publication {sequence}"),
-            literal(0),
-            literal(now),
-        )
+        select(PublicationEntry.signature_id)
         .join(Signature, Signature.id == PublicationEntry.signature_id)
         .where(
             PublicationEntry.petition_id == petition_id,
@@ -953,9 +943,13 @@ def _queue_receipts(petition_id: int, sequence: int, now: datetime) -> list[int]
         )
         .order_by(PublicationEntry.signature_id)
     )
-    columns = ["kind", "status", "signature_id", "petition_id", "detail", "attempts", "created_at"]
-    statement = insert(OutboxMessage).from_select(columns, newcomers)
-    return list(db.session.scalars(statement.returning(OutboxMessage.id)))
+    return write(
+        EmailKind.PUBLICATION_RECEIPT,
+        now,
+        signature_id=newcomers,
+        petition_id=petition_id,
+        detail=f"publication {sequence}",
+    )
 
 
 # The format of log publications: the tree holds every leaf in the order it was

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -18,8 +19,8 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from campaign import ROOT
 from campaign.clock import utcnow
+from campaign.config import ROOT
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_public_petition, op_ed_of
 from campaign.publication.models import ExportFormat, Publication
@@ -39,7 +40,9 @@ from campaign.publication.services import (
     pdf_offered,
     publication_chain,
     publication_page,
+    receipt_for,
 )
+from campaign.signatures.models import Signature
 from campaign.signatures.services import signature_count
 from campaign.web.http_cache import public_page, visitor_has_own_data
 
@@ -222,3 +225,8 @@ def proof_json(slug: str):
             {"error": "not found", "message": _("This receipt is not in the latest publication.")}
         ), 404
     return jsonify(found.as_json())
+
+
+def confirmation_panel(signature: Signature, now: datetime) -> dict[str, object]:
+    """The signer's receipt, on their confirmation page (signatures/events.py)."""
+    return {"receipt": receipt_for(signature)}

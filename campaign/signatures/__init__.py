@@ -6,7 +6,7 @@ def init_app(app) -> None:
     domain's). Confirmation emails are loaded in batches: the outbox sends a stream of them."""
     from campaign.mail.outbox import register_senders
     from campaign.petitions import commands as petitions_commands
-    from campaign.signatures import commands, counts, emails, embed, models, views  # noqa: F401
+    from campaign.signatures import commands, consent, counts, emails, embed, models, views  # noqa: F401
 
     app.register_blueprint(views.bp)
     app.register_blueprint(embed.bp)

@@ -1,149 +1,33 @@
-"""The sign form and the small confirm/withdraw/resend forms (CSRF only)."""
+"""The signature forms: signing (on the petition page and in the embed) and importing a
+list of signatures. The pieces every form shares are in campaign/web/forms.py."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from babel import support
-from email_validator import EmailNotValidError, validate_email
-from flask import current_app, request
-from flask_babel import get_locale
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from markupsafe import Markup
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
-from wtforms.widgets import Select
 
 from campaign.abuse import domain_is_allowed, domain_is_blocked, proof_is_valid
 from campaign.clock import utcnow
-from campaign.departements import DEPARTEMENTS
 from campaign.errors import InvalidRegistryNumber
-from campaign.form_filters import strip_text
+from campaign.levels import checked_rpps
 from campaign.petitions.models import Petition
-from campaign.text_rules import contains_link, contains_web_address, has_control_characters
+from campaign.text_rules import contains_link
 from campaign.tokens import embed_form_token_is_valid
-from campaign.verification.registries import checked_rpps
-
-
-def is_email_address(value: str) -> bool:
-    """Valid address syntax, and a mailbox name Tribune can send to; no DNS query, since
-    Tribune makes no request to third parties."""
-    if not has_ascii_mailbox(value):
-        return False
-    try:
-        validate_email(value, check_deliverability=False)
-    except EmailNotValidError:
-        return False
-    return True
-
-
-def has_ascii_mailbox(value: str) -> bool:
-    """Whether the part before the @ is plain ASCII. An accented domain is fine (it is sent
-    in its ASCII form); an accented mailbox name ("josé@...") needs SMTPUTF8, which Tribune's
-    mail path does not speak and which few French providers accept."""
-    return value.rpartition("@")[0].isascii()
-
-
-def plain_text(form: FlaskForm, field: StringField) -> None:
-    """No control or invisible formatting characters (newlines, bidi overrides...)."""
-    if field.data and has_control_characters(field.data):
-        raise ValidationError(_l("This field contains characters that are not allowed."))
-
-
-def multiline_text(form: FlaskForm, field: StringField) -> None:
-    """plain_text() for a multi-line field: line breaks and tabs are allowed."""
-    if field.data and has_control_characters(field.data, allowed="\r\n\t"):
-        raise ValidationError(_l("This field contains characters that are not allowed."))
-
-
-def person_name(form: FlaskForm, field: StringField) -> None:
-    """A name, not a link: spam hides URLs in the name fields of public lists."""
-    plain_text(form, field)
-    if field.data and contains_web_address(field.data):
-        raise ValidationError(_l("A name cannot contain a web address."))
-
-
-def email_address(form: FlaskForm, field: EmailField) -> None:
-    """Syntax only: no DNS query, since Tribune makes no request to third parties."""
-    if not has_ascii_mailbox(field.data or ""):
-        raise ValidationError(
-            _l(
-                "Use an address without accents before the @: many mail servers cannot "
-                "deliver to it."
-            )
-        )
-    if not is_email_address(field.data or ""):
-        raise ValidationError(_l("Enter a valid email address."))
-
-
-# The same in every language and for every petition: built once.
-DEPARTEMENT_CHOICES = (
-    SelectChoice("", "—"),
-    *(SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()),
+from campaign.web.forms import (
+    DEPARTEMENT_CHOICES,
+    WTFORMS_MESSAGES,
+    CachedSelect,
+    DepartementField,
+    email_address,
+    person_name,
+    plain_text,
+    strip_text,
 )
-
-
-class CachedSelect(Select):
-    """A select that renders DEPARTEMENT_CHOICES once per selected value and attributes: its
-    hundred options cost more than the rest of the form on every petition page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._rendered: dict[tuple, Markup] = {}
-
-    def __call__(self, field: SelectField, **kwargs: object) -> Markup:
-        # Only known values are kept, so that submitted junk cannot grow the cache.
-        if field.choices is not DEPARTEMENT_CHOICES or not (
-            field.data in (None, "") or field.data in DEPARTEMENTS
-        ):
-            return super().__call__(field, **kwargs)
-        key = (field.id, field.name, field.data, tuple(sorted(kwargs.items())))
-        html = self._rendered.get(key)
-        if html is None:
-            # At most one entry per département (and none) times the error/no-error attributes.
-            html = self._rendered[key] = super().__call__(field, **kwargs)
-        return html
-
-
-class DepartementField(SelectField):
-    """The département select, checked against a set: WTForms' own check walks the hundred
-    choices on every sign POST."""
-
-    valid_values = frozenset(choice.value for choice in DEPARTEMENT_CHOICES)
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        if self.choices is not DEPARTEMENT_CHOICES:
-            return super().pre_validate(form)
-        if self.data not in self.valid_values:
-            raise ValidationError(_l("Choose a département from the list."))
-
-
-@lru_cache(maxsize=16)
-def _wtforms_catalogue(locale: str) -> support.Translations:
-    """WTForms' own messages in one language, read once per process."""
-    return support.Translations.load(messages_path(), [locale], domain="wtforms")
-
-
-class _WTFormsMessages:
-    """flask_wtf's translations of WTForms' messages, without reading the catalogue file again
-    for every request as flask_wtf does (about 3 % of the web CPU)."""
-
-    def gettext(self, string: str) -> str:
-        if not request:
-            return string
-        return _wtforms_catalogue(str(get_locale())).ugettext(string)
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        if not request:
-            return singular if n == 1 else plural
-        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
-
-
-_WTFORMS_MESSAGES = _WTFormsMessages()
 
 
 class SignatureForm(FlaskForm):
@@ -151,7 +35,7 @@ class SignatureForm(FlaskForm):
         def get_translations(self, form: FlaskForm) -> object:
             if not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)
-            return _WTFORMS_MESSAGES
+            return WTFORMS_MESSAGES
 
     # Without JavaScript too: the box changes what the name fields must hold, not the page.
     for_organisation = BooleanField(
@@ -344,10 +228,6 @@ class EmbedSignatureForm(SignatureForm):
             )
 
 
-class ActionForm(FlaskForm):
-    """A button that changes something: confirm, withdraw, send a new link."""
-
-
 class SignatureImportForm(FlaskForm):
     """Upload a list of signatures collected elsewhere, to preview its import."""
 
@@ -371,18 +251,4 @@ class SignatureImportForm(FlaskForm):
         _l("Name of the list (optional)"),
         filters=[strip_text],
         validators=[Length(max=100, message=_l("At most %(max)d characters.")), plain_text],
-    )
-
-
-class BlockDomainForm(FlaskForm):
-    """Add an email domain to the block list."""
-
-    domain = StringField(
-        _l("Domain"),
-        filters=[strip_text],
-        validators=[DataRequired(_l("Enter a domain name, such as example.org.")),
-                    Length(max=253)],
-    )  # fmt: skip
-    reason = StringField(
-        _l("Reason (optional)"), filters=[strip_text], validators=[Length(max=200)]
     )

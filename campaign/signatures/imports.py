@@ -33,14 +33,14 @@ from campaign.csv_import import (
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import DomainError
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
+from campaign.levels import VerificationLevel, VerificationMethod
+from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email
 from campaign.petitions.models import Petition, PetitionStatus
 from campaign.signatures.counts import count_new_signatures
-from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.services import signatory_line, sort_key
-from campaign.verification.models import VerificationLevel, VerificationMethod
+from campaign.text_rules import is_email_address
 
 COLUMNS = (
     "last_name",
@@ -398,10 +398,7 @@ def _insert_planned(
     rows = [_row(petition, line, mode, source, now, by_id, first_signatories) for line in plan.new]
     signature_ids = _insert(rows, returning_ids=mode is ImportMode.SEND_CONFIRMATION)
     count_new_signatures(db.session, rows)
-    outbox = [
-        queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
-        for signature_id in signature_ids
-    ]
+    message_ids = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_ids)
     record(
         ACTION,
         now,
@@ -415,8 +412,6 @@ def _insert_planned(
         ),
         count=len(rows),
     )
-    db.session.flush()
-    message_ids = [message.id for message in outbox]
     db.session.commit()
     return ImportOutcome(plan=plan, imported=len(rows)), message_ids
 

@@ -20,9 +20,9 @@ from sqlalchemy.sql import ColumnElement
 
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.levels import VerificationLevel, VerificationMethod
 from campaign.tokens import new_link_key
 from campaign.transitions import StateMachine
-from campaign.verification.models import VerificationLevel, VerificationMethod
 
 # Sort keys compare byte by byte on both databases: PostgreSQL's locale collations skip
 # spaces, which would put "Leblond" before "Le Bouter".
@@ -91,8 +91,8 @@ class Signature(db.Model):
         Index("ix_signatures_petition_status_changed", "petition_id", "status_changed_at"),
         Index("ix_signatures_petition_first", "petition_id", "first_signatory"),
         Index("ix_signatures_petition_ip_digest", "petition_id", "ip_digest"),
-        # The hourly counts of the sign path (campaign/abuse.py) read the last hour's rows of
-        # one IP or one domain, and moderation looks rows up by either digest.
+        # The hourly counts of the sign path (signatures/rates.py) read the last hour's rows
+        # of one IP or one domain, and moderation looks rows up by either digest.
         Index("ix_signatures_ip_digest_created", "ip_digest", "created_at"),
         Index("ix_signatures_domain_digest_created", "email_domain_digest", "created_at"),
         # One register entry (an RPPS number, a member of parliament of the directory) gives

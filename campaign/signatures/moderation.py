@@ -17,7 +17,7 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.personal_data import email_domain_digest
 from campaign.petitions.models import Category, Petition
-from campaign.signatures.events import public_list_changed
+from campaign.signatures.events import evidence_changed, public_list_changed
 from campaign.signatures.models import (
     COUNTED,
     SIGNATURE_TRANSITIONS,
@@ -25,7 +25,6 @@ from campaign.signatures.models import (
     SignatureStatus,
 )
 from campaign.signatures.services import first_signatory_order, sort_key
-from campaign.verification.services import reassess_signature
 
 PER_PAGE = 50
 # Characters of the IP digest shown as the "same origin" mark: enough to tell clusters apart
@@ -353,7 +352,7 @@ def mark_first_signatory(
     signature.attested_at = now
     # The public list changed: what last_change_at() (the API's updated_at) reads.
     signature.status_changed_at = now
-    reassess_signature(signature_id, now)
+    evidence_changed.send(signature_id, now=now)
     where = f"position {position}" if position is not None else "by name"
     record(
         "first signatory attested",
@@ -382,7 +381,7 @@ def unmark_first_signatory(petition: Petition, signature_id: int, actor, now: da
     signature.attested_by_id = None
     signature.attested_at = None
     signature.status_changed_at = now
-    reassess_signature(signature_id, now)
+    evidence_changed.send(signature_id, now=now)
     record(
         "first signatory withdrawn",
         now,

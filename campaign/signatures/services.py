@@ -14,25 +14,20 @@ from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from campaign.abuse import over_thresholds, recent_signing_counts, recent_signing_params
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, insert_outbox_row
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.petitions.services import Endorsements
-from campaign.privacy.models import ConsentEvent, consent_events_at_signing
 from campaign.signatures import counts, queries
-from campaign.signatures.events import public_list_changed, signature_withdrawing
+from campaign.signatures.consent import ConsentEvent, consent_events_at_signing
+from campaign.signatures.events import confirmed, public_list_changed, signing, withdrawn
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
+from campaign.signatures.rates import over_thresholds, recent_signing_counts, recent_signing_params
 from campaign.tokens import row_from_token
-from campaign.verification.services import (
-    assess_at_confirmation,
-    claim_at_signing,
-    erase_verification_data,
-)
 
 # Letters that Unicode does not decompose but French alphabetises as two.
 LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
@@ -230,13 +225,15 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
         db.session.execute(
             _INSERT_CONSENT_EVENTS, consent_events_at_signing(signature_id, values, now)
         )
-        claim = claim_at_signing(
-            signature_id, submitted.category_key, submitted.rpps_number, submitted.evidence, now
+        signing.send(
+            signature_id,
+            category_key=submitted.category_key,
+            rpps_number=submitted.rpps_number,
+            evidence=submitted.evidence,
+            now=now,
         )
-        if claim is not None:
-            db.session.add(claim)
         if not state.capped:
-            outbox_id = insert_outbox_row(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id)
+            [outbox_id] = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
         db.session.commit()
     except IntegrityError:
         # Already signed (perhaps by a concurrent request): the same page, maybe a resend.
@@ -265,7 +262,7 @@ def resend_confirmation(signature_id: int, now: datetime) -> bool:
     if claimed.rowcount != 1:
         db.session.rollback()
         return False
-    outbox_id = insert_outbox_row(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id)
+    [outbox_id] = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
     db.session.commit()
     deliver_soon(outbox_id)
     return True
@@ -284,7 +281,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         confirmed_at=now,
     )
     if moved:
-        assess_at_confirmation(signature_id, now)
+        confirmed.send(signature_id, now=now)
     if moved and held:
         db.session.commit()
         return ConfirmationOutcome.CONFIRMED
@@ -292,8 +289,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
         petition = find_petition_of(signature_id)
         milestone = record_goal_milestone(petition, signature_count(petition.id), now)
         db.session.commit()
-        if milestone is not None:
-            deliver_soon(milestone.id)
+        deliver_soon(*milestone)
         public_list_changed.send(petition.id, now=now)
         return ConfirmationOutcome.CONFIRMED
     db.session.commit()
@@ -335,8 +331,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         first_position=None,
     )
     if moved:
-        erase_verification_data(signature_id)
-        signature_withdrawing.send(signature_id)
+        withdrawn.send(signature_id)
     db.session.commit()
     if moved:
         public_list_changed.send(find_petition_of(signature_id).id, now=now)
@@ -364,6 +359,13 @@ def signature_from_token(purpose: str, token: str, now: datetime, max_age: int |
 
 
 # --- The public list -------------------------------------------------------------------------
+
+
+def signature_from_rights_token(token: str, now: datetime) -> Signature:
+    """The signature a rights link is about. Raises TokenInvalid, or TokenExpired past
+    PRIVACY_RIGHTS_LINK_MAX_AGE."""
+    max_age = current_app.config["PRIVACY_RIGHTS_LINK_MAX_AGE"]
+    return signature_from_token("rights", token, now, max_age)
 
 
 def signatory_line(signature: Signature) -> str:

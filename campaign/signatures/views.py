@@ -21,12 +21,10 @@ from campaign.clock import utcnow
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
-from campaign.mailings.letters import write_link_token
 from campaign.personal_data import decrypt_email, encrypt_email, request_ip_digest
 from campaign.petitions.models import Petition
 from campaign.petitions.services import find_petition, find_public_petition
-from campaign.publication.services import receipt_for
-from campaign.signatures.forms import ActionForm
+from campaign.signatures.events import confirmation_page_context
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import (
     DEPARTEMENT_COUNT_THRESHOLD,
@@ -45,8 +43,7 @@ from campaign.signatures.services import (
     withdraw_signature,
 )
 from campaign.tokens import make_token
-from campaign.verification.forms import ProfessionalAddressForm
-from campaign.verification.services import signer_verification
+from campaign.web.forms import ActionForm
 from campaign.web.http_cache import public_page, visitor_has_own_data
 
 bp = Blueprint("signatures", __name__)
@@ -161,14 +158,13 @@ def confirmation(token: str):
         status=SignatureStatus(signature.status),
         form=ActionForm(),
         withdraw_token=make_token("withdraw", signature, utcnow()),
-        receipt=receipt_for(signature),
-        verification=signer_verification(signature),
-        address_form=ProfessionalAddressForm(),
-        write_token=write_link_token(signature, utcnow()),
         locale=str(get_locale()),
         in_departement=signatories_in_departement(signature),
         departement_threshold=DEPARTEMENT_COUNT_THRESHOLD,
         departement_name=DEPARTEMENTS.get(signature.departement or ""),
+        # receipt (publication), verification and address_form (verification), write_token
+        # (mailings): signatures/events.py's confirmation_page.
+        **confirmation_page_context(signature, utcnow()),
     )
 
 

@@ -8,11 +8,10 @@ from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from campaign.form_filters import strip_text
 from campaign.petitions.models import Category
-from campaign.signatures.forms import email_address
 from campaign.verification.models import ReviewDecision
 from campaign.verification.services import DomainRuleInvalid, normalise_pattern
+from campaign.web.forms import email_address, strip_text
 
 
 class ProfessionalAddressForm(FlaskForm):

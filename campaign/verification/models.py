@@ -14,61 +14,6 @@ from campaign.extensions import db
 from campaign.tokens import new_link_key
 
 
-class VerificationLevel(StrEnum):
-    """How sure Tribune is that a signatory belongs to the category they chose."""
-
-    # Collected elsewhere (imported as already confirmed) or not confirmed yet.
-    NONE = "none"
-    # The signer confirmed their address through the emailed link.
-    EMAIL = "email"
-    # Name and number found in an official register (RPPS). The register is public: anyone
-    # can type a listed name and number, so this says what was checked, not who signed, and
-    # one number gives it to one signature per petition.
-    REGISTRY = "registry"
-    # A confirmed address at an official domain of the category.
-    DOMAIN = "domain"
-    # Matched to the officials directory by name and confirmed official address (one
-    # official, one signature per petition).
-    ROSTER = "roster"
-    # Checked by a moderator, with a recorded reason.
-    MODERATOR = "moderator"
-    # A first signatory: the organisers who collected the name vouch for it (who and when
-    # are on the signature and in the audit log), in place of a confirmed address.
-    ATTESTED = "attested"
-
-
-# A register number is public, an address at an official domain must be confirmed from its
-# mailbox: the domain (and the roster, which is an official's own address) rank above it.
-RANK = {
-    VerificationLevel.NONE: 0,
-    VerificationLevel.EMAIL: 1,
-    VerificationLevel.REGISTRY: 2,
-    VerificationLevel.DOMAIN: 3,
-    VerificationLevel.ROSTER: 3,
-    VerificationLevel.MODERATOR: 4,
-    VerificationLevel.ATTESTED: 1,
-}
-# What an attestation replaces: a level that proves no more than an address.
-ATTESTABLE = frozenset({VerificationLevel.NONE, VerificationLevel.EMAIL})
-# Above a confirmed address: what the public list marks as verified.
-VERIFIED = frozenset(level for level, rank in RANK.items() if rank >= 2)
-# Proofs that keep a signature out of the moderators' queue: the register entry's badge
-# (which its first confirmed signature holds) and the roster.
-CONCLUSIVE = frozenset({VerificationLevel.REGISTRY, VerificationLevel.ROSTER})
-
-
-class VerificationMethod(StrEnum):
-    """Which check gave a signature its level."""
-
-    CONFIRMATION_LINK = "confirmation_link"
-    SIGNING_ADDRESS_DOMAIN = "signing_address_domain"
-    PROFESSIONAL_ADDRESS_DOMAIN = "professional_address_domain"
-    RPPS = "rpps"
-    ROSTER = "roster"
-    MODERATOR = "moderator"
-    ORGANISERS = "organisers"
-
-
 class ReviewDecision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"

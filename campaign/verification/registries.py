@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from campaign.errors import InvalidRegistryNumber
 from campaign.extensions import db
+from campaign.levels import checked_rpps
 from campaign.verification.models import (
     ImportStatus,
     RegistryImport,
@@ -22,7 +23,6 @@ from campaign.verification.models import (
     RppsRecord,
 )
 
-RPPS_LENGTH = 11
 # "Type d'identifiant PP": 8 for an RPPS number; 0 (ADELI) lines are not RPPS numbers.
 RPPS_IDENTIFIER_TYPE = "8"
 TYPE_COLUMN = "Type d'identifiant PP"
@@ -48,34 +48,6 @@ LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "đ": "d", "ł": "
 
 
 # --- Numbers and names ---------------------------------------------------------------------
-
-
-def luhn_valid(digits: str) -> bool:
-    """Whether a string of digits ends with its Luhn check digit."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def normalise_rpps(text: str) -> str:
-    """An RPPS number as typed, without spaces, dots or dashes."""
-    return "".join(char for char in text if char not in " .-\u00a0\u202f")
-
-
-def checked_rpps(text: str) -> str:
-    """The 11-digit RPPS number in `text`; raises InvalidRegistryNumber otherwise."""
-    number = normalise_rpps(text)
-    if len(number) != RPPS_LENGTH or not number.isascii() or not number.isdigit():
-        raise InvalidRegistryNumber("an RPPS number has 11 digits")
-    if not luhn_valid(number):
-        raise InvalidRegistryNumber("the check digit of this RPPS number does not match")
-    return number
 
 
 def name_key(name: str) -> str:
@@ -367,7 +339,7 @@ def look_up_rpps(number: str, first_name: str, last_name: str) -> RegisterAnswer
 def roster_official_id(addresses: Iterable[str], first_name: str, last_name: str) -> int | None:
     """The id of the active member of parliament (député, sénateur, député européen) whose
     official address is one of `addresses` and whose names agree, if any."""
-    from campaign.mailings.models import Official, OfficialRole
+    from campaign.officials.models import Official, OfficialRole
 
     wanted = sorted({address.strip().lower() for address in addresses if address})
     if not wanted:

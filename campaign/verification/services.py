@@ -23,7 +23,15 @@ from campaign.clock import utcnow
 from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.jobs import enqueue
-from campaign.mail.outbox import EmailKind, deliver_soon, queue_email
+from campaign.levels import (
+    ATTESTABLE,
+    CONCLUSIVE,
+    VERIFIED,
+    VerificationLevel,
+    VerificationMethod,
+    checked_rpps,
+)
+from campaign.mail.outbox import EmailKind, deliver_soon, write
 from campaign.personal_data import (
     decrypt_email,
     email_digest,
@@ -34,27 +42,17 @@ from campaign.petitions.models import Category, Petition
 from campaign.signatures import counts
 from campaign.signatures.counts import change_counted_fields
 from campaign.signatures.events import public_list_changed
-from campaign.signatures.forms import is_email_address
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.text_rules import is_email_address
 from campaign.tokens import row_from_token
 from campaign.verification.models import (
-    ATTESTABLE,
-    CONCLUSIVE,
-    VERIFIED,
     DomainRule,
     ProfessionalAddress,
     RegistryName,
     ReviewDecision,
     VerificationClaim,
-    VerificationLevel,
-    VerificationMethod,
 )
-from campaign.verification.registries import (
-    RegisterAnswer,
-    checked_rpps,
-    look_up_rpps,
-    roster_official_id,
-)
+from campaign.verification.registries import RegisterAnswer, look_up_rpps, roster_official_id
 
 # Categories checked against a register, and those matched to the officials directory.
 REGISTRY_CATEGORIES = {"clinician": RegistryName.RPPS}
@@ -574,9 +572,9 @@ def request_professional_address(signature_id: int, address: str, now: datetime)
     db.session.flush()
     if replaced:
         reassess_signature(signature_id, now)
-    outbox = queue_email(EmailKind.PROFESSIONAL_ADDRESS, now, signature_id=signature_id)
+    outbox_ids = write(EmailKind.PROFESSIONAL_ADDRESS, now, signature_id=signature_id)
     db.session.commit()
-    deliver_soon(outbox.id)
+    deliver_soon(*outbox_ids)
 
 
 def professional_address_from_token(token: str, now: datetime) -> ProfessionalAddress:
@@ -695,6 +693,16 @@ def verification_fields(signature_id: int) -> dict[str, object]:
         "professional_email": _readable(professional.email_ciphertext) if professional else None,
         "professional_email_confirmed_at": professional.confirmed_at if professional else None,
     }
+
+
+def record_claim_at_signing(
+    signature_id: int, *, category_key: str, rpps_number: str, evidence: str, now: datetime
+) -> None:
+    """claim_at_signing(), added to the signing transaction (signatures/events.py's
+    signing signal)."""
+    claim = claim_at_signing(signature_id, category_key, rpps_number, evidence, now)
+    if claim is not None:
+        db.session.add(claim)
 
 
 def erase_verification_data(signature_id: int) -> None:
@@ -897,12 +905,11 @@ def decide_verification(
         detail=f"signature {signature_id}: {before} -> {assessment.level}",
         count=1,
     )
-    outbox = None
+    outbox_ids = []
     if decision == ReviewDecision.REJECTED and signature.email_ciphertext:
-        outbox = queue_email(EmailKind.VERIFICATION_REJECTED, now, signature_id=signature_id)
+        outbox_ids = write(EmailKind.VERIFICATION_REJECTED, now, signature_id=signature_id)
     db.session.commit()
     if changed:
         _announce({petition.id}, now)
-    if outbox is not None:
-        deliver_soon(outbox.id)
+    deliver_soon(*outbox_ids)
     return assessment

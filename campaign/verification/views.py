@@ -3,6 +3,8 @@ from the link emailed to it (on a POST, so that mail scanners confirm nothing)."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -11,7 +13,7 @@ from campaign.clock import utcnow
 from campaign.errors import TokenExpired, TokenInvalid
 from campaign.extensions import limiter
 from campaign.petitions.services import find_petition
-from campaign.signatures.forms import ActionForm
+from campaign.signatures.models import Signature
 from campaign.signatures.services import find_signature, signature_from_token
 from campaign.verification.forms import ProfessionalAddressForm
 from campaign.verification.services import (
@@ -21,6 +23,7 @@ from campaign.verification.services import (
     request_professional_address,
     signer_verification,
 )
+from campaign.web.forms import ActionForm
 
 bp = Blueprint("verification", __name__)
 
@@ -94,3 +97,12 @@ def confirm_address(token: str):
     if confirm_professional_address(address.id, utcnow()) is not None:
         flash(_("Your professional address is confirmed."), "success")
     return redirect(url_for("verification.professional_address", token=token), code=303)
+
+
+def confirmation_panel(signature: Signature, now: datetime) -> dict[str, object]:
+    """Where the signature stands and the professional-address form, on the signer's
+    confirmation page (signatures/events.py)."""
+    return {
+        "verification": signer_verification(signature),
+        "address_form": ProfessionalAddressForm(),
+    }

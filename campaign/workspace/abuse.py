@@ -6,13 +6,32 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
-from campaign.abuse import block_domain, blocked_domains, trending_sources, unblock_domain
-from campaign.accounts.services import petitions_visible_to
+from campaign.abuse import block_domain, blocked_domains, unblock_domain
 from campaign.clock import utcnow
-from campaign.signatures.forms import ActionForm, BlockDomainForm
+from campaign.petitions.services import petitions_visible_to
+from campaign.signatures.rates import trending_sources
+from campaign.web.forms import ActionForm, strip_text
 from campaign.workspace.blueprint import bp, require_admin
+
+
+class BlockDomainForm(FlaskForm):
+    """Add an email domain to the block list."""
+
+    domain = StringField(
+        _l("Domain"),
+        filters=[strip_text],
+        validators=[DataRequired(_l("Enter a domain name, such as example.org.")),
+                    Length(max=253)],
+    )  # fmt: skip
+    reason = StringField(
+        _l("Reason (optional)"), filters=[strip_text], validators=[Length(max=200)]
+    )
 
 
 @bp.get("/alerts")

@@ -23,7 +23,7 @@ from flask_login import current_user
 
 from campaign.clock import utcnow
 from campaign.extensions import csrf
-from campaign.signatures.forms import ActionForm, SignatureImportForm
+from campaign.signatures.forms import SignatureImportForm
 from campaign.signatures.imports import (
     ImportMode,
     ImportNotAllowed,
@@ -31,6 +31,7 @@ from campaign.signatures.imports import (
     preview_import,
 )
 from campaign.text_rules import has_control_characters
+from campaign.web.forms import ActionForm
 from campaign.workspace.blueprint import bp, managed_petition
 
 PENDING_IMPORT = "pending_signature_import"

@@ -18,7 +18,6 @@ from wtforms.validators import Length
 
 from campaign.clock import utcnow
 from campaign.extensions import csrf, db
-from campaign.form_filters import strip_text
 from campaign.objections.institutions import (
     MAX_BYTES,
     import_institutions,
@@ -26,6 +25,7 @@ from campaign.objections.institutions import (
 )
 from campaign.objections.models import Institution
 from campaign.signatures.forms import plain_text
+from campaign.web.forms import strip_text
 from campaign.workspace.blueprint import bp, require_admin
 from campaign.workspace.imports import list_name
 

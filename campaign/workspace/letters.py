@@ -14,7 +14,6 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from campaign.clock import utcnow
-from campaign.form_filters import strip_text
 from campaign.mailings.letters import (
     flagged_letters,
     held_letters,
@@ -25,7 +24,7 @@ from campaign.mailings.letters import (
 from campaign.mailings.merge_fields import role_label
 from campaign.petitions.forms import CheckboxesField
 from campaign.petitions.models import Petition
-from campaign.signatures.forms import plain_text
+from campaign.web.forms import plain_text, strip_text
 from campaign.workspace.blueprint import bp, moderated_petition
 
 DELIVERY_STATUS_LABELS = {

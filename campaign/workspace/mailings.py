@@ -23,7 +23,6 @@ from campaign.mailings.forms import (
 )
 from campaign.mailings.merge_fields import ROLE_LABELS, site_name
 from campaign.mailings.models import EDITABLE, Mailing, MailingKind, MailingStatus
-from campaign.mailings.officials import official_chambers
 from campaign.mailings.services import (
     CountNotConfirmed,
     MailingFields,
@@ -33,6 +32,7 @@ from campaign.mailings.services import (
     ReplyToNotConfirmed,
 )
 from campaign.mailings.templates import MERGE_FIELDS, ProblemKind, TemplateProblem
+from campaign.officials.services import official_chambers
 from campaign.petitions.models import Petition
 from campaign.workspace.blueprint import bp, managed_petition
 

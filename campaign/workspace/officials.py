@@ -22,14 +22,14 @@ from campaign.clock import utcnow
 from campaign.extensions import csrf
 from campaign.mailings.forms import OfficialFilterForm, OfficialsImportForm
 from campaign.mailings.merge_fields import ROLE_LABELS, civility_word, role_label
-from campaign.mailings.officials import (
+from campaign.officials.services import (
     MAX_BYTES,
     official_chambers,
     official_directory,
     preview_officials_import,
 )
-from campaign.mailings.officials import import_officials as import_officials_file
-from campaign.signatures.forms import ActionForm
+from campaign.officials.services import import_officials as import_officials_file
+from campaign.web.forms import ActionForm
 from campaign.workspace.blueprint import bp, require_admin
 from campaign.workspace.imports import discard_upload, keep_upload, list_name, load_upload
 

@@ -41,7 +41,6 @@ from wtforms.validators import (
 
 from campaign.accounts.services import can_manage
 from campaign.clock import utcnow
-from campaign.form_filters import strip_text
 from campaign.petitions.models import Petition
 from campaign.signatures import moderation
 from campaign.signatures.models import SignatureStatus
@@ -58,6 +57,7 @@ from campaign.signatures.moderation import (
     SignatureFilters,
     SignatureNotFound,
 )
+from campaign.web.forms import strip_text
 from campaign.workspace.blueprint import bp, managed_petition, moderated_petition
 
 STATUS_LABELS = {

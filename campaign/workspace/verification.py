@@ -12,7 +12,6 @@ from flask_login import current_user
 
 from campaign.clock import utcnow
 from campaign.petitions.services import shared_categories
-from campaign.signatures.forms import ActionForm
 from campaign.verification.forms import DomainRuleForm, ReviewForm
 from campaign.verification.models import ReviewDecision
 from campaign.verification.registries import active_register
@@ -27,6 +26,7 @@ from campaign.verification.services import (
     review_item,
     verification_queue,
 )
+from campaign.web.forms import ActionForm
 from campaign.workspace.blueprint import bp, managed_petition, moderated_petition, require_admin
 
 

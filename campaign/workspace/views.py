@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
-from campaign.accounts.services import can_manage, petitions_visible_to
+from campaign.accounts.services import can_manage
 from campaign.audit import recent_entries
-from campaign.petitions.services import can_create_petitions
+from campaign.petitions.services import can_create_petitions, petitions_visible_to
 from campaign.signatures.services import signature_count
 from campaign.workspace.blueprint import bp, require_admin
 from campaign.workspace.petitions import petition_tools

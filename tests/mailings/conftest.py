@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from campaign.clock import utcnow
-from campaign.mailings.models import Civility, Mailing, MailingKind, OfficialRole
+from campaign.mailings.models import Mailing, MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
+from campaign.officials.models import Civility, OfficialRole
 from tests.factories import make_official, make_petition, make_signature, make_user
 
 SUBJECT_TEMPLATE = "Au sujet de « {{ petition.title }} »"

@@ -11,8 +11,9 @@ from aiosmtpd.controller import Controller
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.mailings.models import Civility, MailingKind, OfficialRole
+from campaign.mailings.models import MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
+from campaign.officials.models import Civility, OfficialRole
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox, free_port
 from tests.factories import make_official, make_petition, make_signature, make_user

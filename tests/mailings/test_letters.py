@@ -27,8 +27,9 @@ from campaign.mailings.letters import (
     representatives_for,
     write_to_representatives,
 )
-from campaign.mailings.models import Delivery, DeliveryStatus, MailingKind, OfficialRole
+from campaign.mailings.models import Delivery, DeliveryStatus, MailingKind
 from campaign.mailings.services import MailingFields, create_mailing
+from campaign.officials.models import OfficialRole
 from tests.factories import make_official, make_petition, make_signature
 
 BODY = "Madame la députée,\n\nL'hôpital de mon quartier ferme des lits. Merci de m'entendre.\n"

@@ -11,8 +11,8 @@ from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.demo import DEMO_OFFICIALS, load_demo_officials
 from campaign.extensions import db
-from campaign.mailings.models import Civility, Official, OfficialRole
-from campaign.mailings.officials import (
+from campaign.officials.models import Civility, Official, OfficialRole
+from campaign.officials.services import (
     import_officials,
     official_chambers,
     official_directory,

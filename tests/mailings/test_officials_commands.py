@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from campaign.audit import AuditEntry
 from campaign.extensions import db
-from campaign.mailings.models import Official
+from campaign.officials.models import Official
 from tests.factories import make_official, make_user
 
 HEADER = "email,first_name,last_name,role,chamber,departement,constituency,party,recorded_on,source"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from campaign.mailings.merge_fields import official_context
-from campaign.mailings.models import Civility, MailingKind, OfficialRole
+from campaign.mailings.models import MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, render_for_official
+from campaign.officials.models import Civility, OfficialRole
 from tests.factories import make_official, make_petition, make_user
 
 CASES = [

@@ -16,14 +16,7 @@ from campaign.accounts.models import User
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.mailings.jobs import send_mailing_deliveries
-from campaign.mailings.models import (
-    Delivery,
-    DeliveryStatus,
-    Mailing,
-    MailingKind,
-    MailingStatus,
-    Official,
-)
+from campaign.mailings.models import Delivery, DeliveryStatus, Mailing, MailingKind, MailingStatus
 from campaign.mailings.services import (
     MailingFields,
     create_mailing,
@@ -37,6 +30,7 @@ from campaign.mailings.services import (
     sweep_mailings,
 )
 from campaign.mailings.templates import TemplateProblem
+from campaign.officials.models import Official
 from campaign.petitions.models import Petition
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox

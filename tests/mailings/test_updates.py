@@ -11,7 +11,7 @@ from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.mailings.models import MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
-from campaign.privacy.models import ConsentEvent, ConsentKind
+from campaign.signatures.consent import ConsentEvent, ConsentKind
 from campaign.signatures.models import Signature
 from campaign.tokens import make_token
 from tests.factories import make_signature

@@ -15,8 +15,9 @@ from sqlalchemy import func, insert, select, text
 from campaign.clock import utcnow
 from campaign.extensions import db
 from campaign.jobs import job_queue
-from campaign.mailings.models import Delivery, DeliveryStatus, Mailing, MailingKind, Official
+from campaign.mailings.models import Delivery, DeliveryStatus, Mailing, MailingKind
 from campaign.mailings.services import MailingFields, create_mailing, start_mailing
+from campaign.officials.models import Official
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox, WorkerProcess, free_port
 from tests.factories import make_petition, make_user

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from campaign.extensions import db
-from campaign.mailings.models import Official, OfficialRole
+from campaign.officials.models import Official, OfficialRole
 from campaign.petitions.services import ensure_default_categories
 from campaign.web.language import LANGUAGE_COOKIE
 from tests.factories import make_official, make_user

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.privacy.models import ConsentEvent
 from campaign.privacy.services import ConsentChoices, change_consents
+from campaign.signatures.consent import ConsentEvent
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import SignatureRequest, sign_petition
 from tests.factories import make_petition, make_signature

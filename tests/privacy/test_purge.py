@@ -11,11 +11,11 @@ from sqlalchemy import func, insert, select
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, queue_email
+from campaign.mail.outbox import EmailKind, OutboxMessage, write
 from campaign.petitions.models import PetitionStatus
 from campaign.privacy.jobs import purge_expired_personal_data
-from campaign.privacy.models import CONSENT_FLAGS, ConsentEvent, consent_events_at_signing
 from campaign.privacy.services import purge_personal_data
+from campaign.signatures.consent import CONSENT_FLAGS, ConsentEvent, consent_events_at_signing
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import published_signatories, signatory_line
 from tests.factories import make_petition, make_signature
@@ -92,8 +92,8 @@ def closed_campaign(app):
     pending = make_signature(
         petition, email="dan@example.fr", status=SignatureStatus.PENDING, last_confirmation_at=now
     )
-    queue_email(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=published.id)
-    db.session.add(OutboxMessage(kind=EmailKind.GOAL_MILESTONE, petition_id=petition.id))
+    write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=published.id)
+    write(EmailKind.GOAL_MILESTONE, now, petition_id=petition.id)
     db.session.commit()
     other = make_petition()
     bystander = make_signature(other, email="erin@example.fr")

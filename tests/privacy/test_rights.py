@@ -14,7 +14,7 @@ from campaign.audit import AuditEntry
 from campaign.extensions import db
 from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus
 from campaign.petitions.services import ensure_default_categories
-from campaign.privacy.models import ConsentEvent, ConsentKind
+from campaign.signatures.consent import ConsentEvent, ConsentKind
 from campaign.signatures.models import Signature, SignatureStatus
 from tests.factories import make_petition, make_signature, make_user
 from tests.privacy.conftest import ask_for_link, rights_path

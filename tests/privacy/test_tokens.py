@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.privacy.models import ConsentEvent
+from campaign.signatures.consent import ConsentEvent
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.tokens import make_token
 from tests.factories import make_petition, make_signature

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.extensions import db
+from campaign.levels import VerificationLevel
 from campaign.publication.services import publication_due, publish_snapshot
 from campaign.publication.verification import publication_problems
 from campaign.signatures.models import Signature
 from campaign.signatures.moderation import mark_first_signatory, unmark_first_signatory
 from campaign.signatures.services import withdraw_signature
-from campaign.verification.models import VerificationLevel
 from campaign.verification.services import reassess_signature
 from tests.factories import make_petition, make_signature, make_user
 from tests.publication.lists import txt_list

@@ -227,7 +227,7 @@ def test_petition_allow_list_admits_only_its_domains(app, client):
 def test_trending_alert_for_an_ip_signing_far_above_its_usual_rate(app):
     from datetime import timedelta
 
-    from campaign.abuse import trending_sources
+    from campaign.signatures.rates import trending_sources
 
     petition = make_petition()
     now = utcnow()

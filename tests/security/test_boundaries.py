@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from campaign.abuse import BlockedDomain
 from campaign.extensions import db
-from campaign.mailings.models import Official
+from campaign.officials.models import Official
 from campaign.petitions.services import ensure_default_categories
 from campaign.signatures.models import Signature
 from campaign.verification.models import DomainRule

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from campaign.clock import utcnow
 from campaign.extensions import db
-from campaign.mailings.models import Official, OfficialRole
+from campaign.officials.models import Official, OfficialRole
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import withdraw_signature
 from campaign.verification.models import ProfessionalAddress, VerificationClaim

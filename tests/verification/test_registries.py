@@ -9,14 +9,13 @@ from sqlalchemy import func, select
 from campaign.clock import utcnow
 from campaign.errors import InvalidRegistryNumber
 from campaign.extensions import db
+from campaign.levels import checked_rpps, luhn_valid
 from campaign.verification import registries
 from campaign.verification.models import ImportStatus, RegistryImport, RppsRecord
 from campaign.verification.registries import (
     active_register,
-    checked_rpps,
     import_rpps_register,
     look_up_rpps,
-    luhn_valid,
     name_key,
     names_agree,
 )

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.mail.outbox import OutboxMessage
-from campaign.mailings.models import Delivery, DeliveryStatus, Mailing, MailingStatus, Official
+from campaign.mailings.models import Delivery, DeliveryStatus, Mailing, MailingStatus
+from campaign.officials.models import Official
 from campaign.petitions.services import ensure_default_categories
 from tests.conftest import Mailbox, free_port
 from tests.factories import make_official, make_signature, make_user

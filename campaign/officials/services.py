@@ -37,8 +37,8 @@ from campaign.csv_import import (
 )
 from campaign.departements import DEPARTEMENTS
 from campaign.extensions import db
-from campaign.mailings.models import Civility, Official, OfficialRole
-from campaign.signatures.forms import is_email_address
+from campaign.officials.models import Civility, Official, OfficialRole
+from campaign.text_rules import is_email_address
 
 COLUMNS = (
     "email",
