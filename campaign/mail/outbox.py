@@ -156,12 +156,17 @@ def queue_email(kind: EmailKind, now: datetime, *, signature_id: int | None) -> 
     return outbox
 
 
-def insert_outbox_row(kind: EmailKind, now: datetime, signature_id: int) -> int:
+def insert_outbox_row(
+    kind: EmailKind,
+    now: datetime,
+    signature_id: int,
+    status: OutboxStatus = OutboxStatus.QUEUED,
+) -> int:
     """queue_email() for the sign path: one INSERT ... RETURNING in the current transaction,
-    the row's id at once, no ORM object to flush."""
-    return db.session.execute(
-        _INSERT_OUTBOX_ROW, {"kind": kind, "signature_id": signature_id, "created_at": now}
-    ).scalar_one()
+    the row's id at once, no ORM object to flush. A row written `skipped` records an email
+    the limits withheld (the sign path writes one either way: no timing oracle)."""
+    values = {"kind": kind, "signature_id": signature_id, "created_at": now, "status": status}
+    return db.session.execute(_INSERT_OUTBOX_ROW, values).scalar_one()
 
 
 def _claim(message_id: int, now: datetime) -> bool:
