@@ -101,8 +101,13 @@ class OutboxMessage(db.Model):
     @property
     def message_id(self) -> str:
         """A deterministic Message-ID, so a receiving server can drop a duplicate."""
-        domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
-        return f"<outbox-{self.id}.{self.kind}@{domain or 'localhost'}>"
+        return outbox_message_id(self.id, self.kind)
+
+
+def outbox_message_id(outbox_id: int, kind: str) -> str:
+    """The Message-ID of the outbox row `outbox_id` of this kind (OutboxMessage.message_id)."""
+    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
+    return f"<outbox-{outbox_id}.{kind}@{domain or 'localhost'}>"
 
 
 # A sender renders and sends one message of its kind over the connection; False when there

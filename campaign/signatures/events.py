@@ -13,3 +13,8 @@ _signals = Namespace()
 # petition's id, with `now=` the moment of the change. The publication domain schedules a
 # fresh publication on it.
 public_list_changed = _signals.signal("public-list-changed")
+
+# Sent after a commit that erased a signature's personal data (withdrawn: by its signer, by
+# link or from the rights page): the sender is the signature's id. The privacy domain
+# deletes the embedded outbox folder's copies of the signer's emails on it.
+signature_erased = _signals.signal("signature-erased")

@@ -42,7 +42,7 @@ from campaign.personal_data import email_digest, email_domain_digest, encrypt_em
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.privacy.models import ConsentEvent, consent_events_at_signing
-from campaign.signatures.events import public_list_changed
+from campaign.signatures.events import public_list_changed, signature_erased
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import new_link_key, row_from_token
 from campaign.verification.models import VerificationClaim
@@ -406,6 +406,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         erase_verification_data(signature_id)
     db.session.commit()
     if moved:
+        signature_erased.send(signature_id)
         public_list_changed.send(find_petition_of(signature_id).id, now=now)
     return moved
 
