@@ -45,7 +45,7 @@ from campaign.privacy.models import ConsentEvent, consent_events_at_signing
 from campaign.signatures.events import public_list_changed, signature_erased
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.tokens import new_link_key, row_from_token
-from campaign.verification.models import VerificationClaim
+from campaign.verification.models import VerificationClaim, VerificationLevel
 from campaign.verification.services import (
     assess_at_confirmation,
     claim_at_signing,
@@ -397,6 +397,9 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         ip_digest=None,
         sort_last="",
         sort_first="",
+        # No level stays on the tombstone: a register badge shows nowhere once withdrawn.
+        verification_level=VerificationLevel.NONE,
+        verification_method=None,
         verified_profession=None,
         register_badge=None,
         first_signatory=False,

@@ -60,6 +60,10 @@ ROSTER_CATEGORIES = frozenset({"mp"})
 PROFESSIONAL_ADDRESS_MAX_EMAILS = 5
 # Where a signer may add a professional address: their signature counts, or will.
 ADDRESS_STATUSES = frozenset({SignatureStatus.CONFIRMED, SignatureStatus.SUSPECT})
+# A register entry's badge belongs to a signature in the count (or held for review): hidden,
+# invalidated or withdrawn, it lets the badge go, and another claimant gets it only by a
+# new assessment (a moderator's decision, a restore, a register import), never silently.
+BADGE_STATUSES = frozenset({SignatureStatus.CONFIRMED, SignatureStatus.SUSPECT})
 QUEUE_PER_PAGE = 50
 LABEL = re.compile(r"^[a-z0-9*](?:[a-z0-9*-]{0,61}[a-z0-9*])?$")
 
@@ -412,6 +416,8 @@ def _settled(
     """The assessment, once the register entry's badge is taken or found taken: one entry,
     one badge per petition; the first confirmed signature keeps it, and a later one is
     assessed without it (and so waits in the moderators' queue)."""
+    if signature.status not in BADGE_STATUSES:
+        return assess(signature, claim, professional, badge_taken=True)
     assessment = assess(signature, claim, professional)
     if assessment.badge is None or assessment.badge == signature.register_badge:
         return assessment
