@@ -151,3 +151,25 @@ def test_with_smtp_down_both_paths_are_accepted_and_the_flush_sends_later(
             select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.QUEUED)
         ).all()
         db.session.remove()
+
+
+def test_asking_again_from_the_check_your_inbox_page_sends_no_mail_in_the_request(
+    site, browser, mailbox
+):
+    petition = make_petition()
+    path = f"/p/{petition.slug}"
+    token = csrf_token(browser, path)
+    browser.post(f"{path}/sign", data=sign_data(csrf_token=token, email="alice@example.fr"))
+    settle_detached_jobs(site)
+    mailbox.wait_for(1)
+    # The resend interval has passed: a second email is owed.
+    db.session.execute(update(Signature).values(last_confirmation_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    resend = f"{path}/check-inbox/resend"
+    token = csrf_token(browser, f"{path}/check-inbox")
+    with statements_of_this_thread() as statements:
+        assert browser.post(resend, data={"csrf_token": token}).status_code == 303
+    assert any(s.startswith("INSERT INTO outbox_messages") for s in statements)
+    assert not any(s.startswith("UPDATE outbox_messages") for s in statements)
+    settle_detached_jobs(site)
+    assert [m["To"] for m in mailbox.wait_for(2)] == ["alice@example.fr"] * 2
