@@ -81,9 +81,12 @@ def files_for(folder, address: str) -> list:
     return [path for path in folder.glob("*.eml") if address.encode() in path.read_bytes()]
 
 
+def body_of(path) -> str:
+    return text_part(BytesParser(policy=policy.default).parsebytes(path.read_bytes()))
+
+
 def link_in(path, fragment: str) -> str:
-    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-    return next(path_of(link) for link in links_in(text_part(message)) if fragment in link)
+    return next(path_of(link) for link in links_in(body_of(path)) if fragment in link)
 
 
 def two_signers(site, folder):
@@ -117,8 +120,7 @@ def test_withdrawing_or_erasing_from_the_rights_page_deletes_the_signers_outbox_
     settle_detached_jobs(site)
     files = files_for(folder, "alice@example.fr")
     assert len(files) == 2, "the confirmation and the link to the data"
-    rights = next(p for p in files if "/p/" not in link_in(p, "tribune.test/"))
-    page = link_in(rights, "tribune.test/")
+    page = next(link_in(p, "/my-data") for p in files if "/my-data" in body_of(p))
     response = client.post(f"{page}/{action}", data={"csrf_token": csrf_token(client, page)})
     assert response.status_code == 303
     assert files_for(folder, "alice@example.fr") == []
