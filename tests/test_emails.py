@@ -13,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from cryptography.fernet import Fernet
+from flask import current_app
 from sqlalchemy import func, select
 
 from campaign.clock import utcnow
@@ -33,6 +34,7 @@ from campaign.signatures.models import Signature
 from campaign.signatures.services import SignatureRequest, sign_petition
 from tests.conftest import Mailbox, free_port
 from tests.factories import make_petition
+from tests.support import settle_detached_jobs
 
 
 class ScriptedMailbox(Mailbox):
@@ -97,12 +99,14 @@ def mail_app(make_app):
 
 
 def sign_once(email="alice@example.fr", petition=None) -> int:
-    """Sign: without Redis, the delivery is attempted at once; with Redis, a drain job is
-    enqueued. The outbox row id."""
+    """Sign: without Redis, the delivery is attempted at once, off the request's thread
+    (waited for here); with Redis, a drain job is enqueued. The outbox row id."""
     petition = petition or make_petition()
     request = SignatureRequest(first_name="Alice", last_name="Martin", email=email,
                                category_key="citizen", show_name=True)  # fmt: skip
     sign_petition(petition, request, utcnow())
+    settle_detached_jobs(current_app)
+    db.session.rollback()
     return db.session.scalar(select(func.max(OutboxMessage.id)))
 
 

@@ -102,8 +102,13 @@ class OutboxMessage(db.Model):
     @property
     def message_id(self) -> str:
         """A deterministic Message-ID, so a receiving server can drop a duplicate."""
-        domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
-        return f"<outbox-{self.id}.{self.kind}@{domain or 'localhost'}>"
+        return outbox_message_id(self.id, self.kind)
+
+
+def outbox_message_id(outbox_id: int, kind: str) -> str:
+    """The Message-ID of the outbox row `outbox_id` of this kind (OutboxMessage.message_id)."""
+    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
+    return f"<outbox-{outbox_id}.{kind}@{domain or 'localhost'}>"
 
 
 # A sender renders and sends one message of its kind over the connection; False when there
@@ -160,9 +165,12 @@ def write(
     user_id: int | None = None,
     petition_id: int | None = None,
     detail: str | None = None,
+    status: OutboxStatus = OutboxStatus.QUEUED,
 ) -> list[int]:
     """Add outbox rows of one kind to the current transaction and return their ids: the
     caller commits, then calls deliver_soon(*ids). The one way to write an outbox row.
+    A row written `skipped` records an email the limits withheld (the sign path writes one
+    either way, so that its statements do not tell whether an address signed before).
 
     `signature_id` says how many: an id or None, one row; ids, one row per id (in their
     order); a SELECT of ids, one row per id it yields, inserted by the database itself
@@ -175,7 +183,7 @@ def write(
         # The same SELECT (its joins, filters and order), with the row's other columns.
         rows = signature_id.add_columns(
             literal(kind.value),
-            literal(OutboxStatus.QUEUED.value),
+            literal(status.value),
             literal(0),
             literal(now),
             *(null() if value is None else literal(value) for value in fields.values()),
@@ -183,7 +191,7 @@ def write(
         columns = ["signature_id", "kind", "status", "attempts", "created_at", *fields]
         statement = insert(_OUTBOX).from_select(columns, rows).returning(_OUTBOX.c.id)
         return list(db.session.scalars(statement))
-    values = {"kind": kind, "created_at": now, **fields}
+    values = {"kind": kind, "status": status, "created_at": now, **fields}
     if signature_id is None or isinstance(signature_id, int):
         row = {**values, "signature_id": signature_id}
         return [db.session.execute(_INSERT_ROWS, row).scalar_one()]

@@ -24,6 +24,7 @@ import re
 import secrets
 import smtplib
 import uuid
+from collections.abc import Iterable
 from email.header import Header
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -225,10 +226,36 @@ class OutboxFolder:
         return None
 
     def send(self, message: flask_mail.Message) -> None:
-        name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
+        # Named after its Message-ID too: erasing a signer deletes the files of their
+        # messages (delete_message_files), which hold their address and live links.
+        tag = message_file_tag(message.msgId or "")
+        name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.{tag}.eml"
         fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(message.as_bytes())
+
+
+def message_file_tag(message_id: str) -> str:
+    """The part of an outbox file's name that names its message: the Message-ID's local
+    part ("outbox-12.signature_confirmation"), in file-name-safe characters."""
+    local = message_id.strip().strip("<>").rpartition("@")[0]
+    return re.sub(r"[^A-Za-z0-9._-]", "", local)[:100]
+
+
+def delete_message_files(message_ids: Iterable[str]) -> int:
+    """Delete the outbox folder's files of these messages (by Message-ID); how many went.
+    Files written before they were named after their message are left to the age purge."""
+    wanted = {message_file_tag(message_id) for message_id in message_ids} - {""}
+    folder = Path(current_app.config["OUTBOX_DIR"])
+    if not wanted or not folder.is_dir():
+        return 0
+    deleted = 0
+    for path in folder.glob("*.eml"):
+        if path.name[: -len(".eml")].partition(".")[2] in wanted:
+            with contextlib.suppress(FileNotFoundError):  # another erasure took it
+                path.unlink()
+                deleted += 1
+    return deleted
 
 
 def open_mail_connection() -> SMTPConnection | OutboxFolder:

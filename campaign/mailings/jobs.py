@@ -188,8 +188,13 @@ def retry_schedule() -> RetrySchedule:
 
 
 def _message_id(delivery: Claim) -> str:
+    return delivery_message_id(delivery.id, delivery.mailing_id)
+
+
+def delivery_message_id(delivery_id: int, mailing_id: int) -> str:
+    """The Message-ID of a delivery (deterministic: a receiving server drops a duplicate)."""
     domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
-    return f"<delivery-{delivery.id}.{delivery.mailing_id}@{domain or 'localhost'}>"
+    return f"<delivery-{delivery_id}.{mailing_id}@{domain or 'localhost'}>"
 
 
 def _platform_address() -> str:

@@ -16,7 +16,10 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from campaign.accounts.models import User
 from campaign.audit import record
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
+from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, outbox_message_id, write
+from campaign.mail.transport import delete_message_files
+from campaign.mailings.jobs import delivery_message_id
+from campaign.mailings.models import Delivery
 from campaign.objections.services import (
     TimelineStep,
     erase_objection_events,
@@ -432,11 +435,13 @@ def _published_condition():
     return Signature.published
 
 
-def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
-    """Everything but the public list and the proof of consent, for one expired petition."""
+def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> list[str]:
+    """Everything but the public list and the proof of consent, for one expired petition.
+    Returns the Message-IDs of its signers' emails, whose outbox files go too."""
     of_petition = Signature.petition_id == petition_id
     signature_ids = select(Signature.id).where(of_petition).scalar_subquery()
     execute = db.session.execute
+    message_ids = signers_message_ids(signature_ids)
     counts.emails_deleted = execute(
         delete(OutboxMessage).where(
             or_(
@@ -533,6 +538,7 @@ def _erase_after_retention(petition_id: int, counts: PurgeCounts) -> None:
     addresses, claims = erase_petition_verification_data(petition_id)
     counts.contact_data_erased += addresses
     counts.private_details_erased = unpublished + published + claims
+    return message_ids
 
 
 def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCounts]:
@@ -543,6 +549,8 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
     A dry run makes the same changes in a transaction it rolls back, so that its counts
     are exactly what a real run would do; nothing is kept."""
     by_petition: dict[int, PurgeCounts] = {}
+    # The emails of the signers erased: their copies in the outbox folder go too.
+    message_ids: list[str] = []
 
     def counts_for(petition_id: int, slug: str) -> PurgeCounts:
         return by_petition.setdefault(petition_id, PurgeCounts(petition_id, slug))
@@ -560,6 +568,7 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
             .scalar_subquery()
         )
         counts_for(petition_id, slug).letter_steps_deleted = erase_objection_events(stale_ids)
+        message_ids += signers_message_ids(stale_ids)
         counts_for(petition_id, slug).expired_pending_deleted = db.session.execute(
             delete(Signature).where(
                 Signature.petition_id == petition_id, _stale_pending_condition(now)
@@ -571,12 +580,12 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
         .order_by(Petition.id)
     )
     for petition_id, slug in expired.all():
-        _erase_after_retention(petition_id, counts_for(petition_id, slug))
+        message_ids += _erase_after_retention(petition_id, counts_for(petition_id, slug))
     report = [counts for _, counts in sorted(by_petition.items()) if counts.total]
     if dry_run:
         db.session.rollback()
         return report
-    files = purge_outbox_files(now)
+    files = delete_message_files(message_ids) + purge_outbox_files(now)
     if files:
         record("outbox files deleted", now, actor_label=PURGE, count=files)
     for counts in report:
@@ -590,6 +599,28 @@ def purge_personal_data(now: datetime, *, dry_run: bool = False) -> list[PurgeCo
         )
     db.session.commit()
     return report
+
+
+def signers_message_ids(signature_ids) -> list[str]:
+    """The Message-IDs of every email to or about these signatures (a list of ids or a
+    subquery): the outbox's, and the mailings' deliveries to them or of their letters."""
+    outbox = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.kind).where(
+            OutboxMessage.signature_id.in_(signature_ids)
+        )
+    )
+    deliveries = db.session.execute(
+        select(Delivery.id, Delivery.mailing_id).where(Delivery.signature_id.in_(signature_ids))
+    )
+    return [outbox_message_id(*row) for row in outbox] + [
+        delivery_message_id(*row) for row in deliveries
+    ]
+
+
+def delete_signers_mail_files(signature_id: int) -> None:
+    """Receiver of signature_erased: the outbox folder's copies of the signer's emails
+    (their address in clear, live links) go with the rest of their data."""
+    delete_message_files(signers_message_ids([signature_id]))
 
 
 def purge_outbox_files(now: datetime) -> int:

@@ -32,7 +32,8 @@ confirmed = _signals.signal("confirmed")
 withdrawn = _signals.signal("withdrawn")
 
 # Sent inside the caller's transaction when what a signature's verification level rests on
-# has changed (the organisers' attestation given or withdrawn): the sender is the
+# has changed (the organisers' attestation given or withdrawn; a moderator hiding,
+# invalidating or restoring it: a register badge's holder lets it go): the sender is the
 # signature's id, with `now=`. The verification domain computes the level again
 # (reassess_signature), before the caller records and commits.
 evidence_changed = _signals.signal("evidence-changed")
@@ -51,3 +52,9 @@ def confirmation_page_context(signature: object, now: object) -> dict[str, objec
     for _receiver, values in confirmation_page.send(signature, now=now):
         context.update(values)
     return context
+
+
+# Sent after a commit that erased a signature's personal data (withdrawn: by its signer, by
+# link or from the rights page): the sender is the signature's id. The privacy domain
+# deletes the embedded outbox folder's copies of the signer's emails on it.
+signature_erased = _signals.signal("signature-erased")

@@ -276,6 +276,9 @@ def _moderate(
     if not moved:
         db.session.rollback()
         return False
+    # Hidden or invalidated, a register badge's holder lets it go; restored, it may take
+    # it again if no one holds it meanwhile.
+    evidence_changed.send(signature_id, now=now)
     detail = f"signature {signature_id}: {before} -> {to}"
     record(action, now, actor=actor, petition_id=petition.id, detail=detail, count=1)
     db.session.commit()
@@ -554,6 +557,11 @@ def invalidate_in_bulk(
             moderated_by_id=actor.id,
             moderated_at=now,
         )
+    holders = select(Signature.id).where(
+        Signature.id.in_(ids), Signature.register_badge.is_not(None)
+    )
+    for holder_id in db.session.scalars(holders).all():
+        evidence_changed.send(holder_id, now=now)
     record(
         "signatures invalidated in bulk",
         now,

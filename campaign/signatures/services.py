@@ -10,24 +10,44 @@ from enum import StrEnum
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Boolean,
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from campaign.departements import DEPARTEMENTS
 from campaign.errors import PetitionNotSignable
 from campaign.extensions import db
-from campaign.mail.outbox import EmailKind, OutboxMessage, deliver_soon, write
+from campaign.levels import VerificationLevel
+from campaign.mail.outbox import EmailKind, OutboxMessage, OutboxStatus, deliver_soon, write
 from campaign.personal_data import email_digest, email_domain_digest, encrypt_email, ip_digest
 from campaign.petitions.milestones import record_goal_milestone
 from campaign.petitions.models import Category, Petition, signable
 from campaign.petitions.services import Endorsements
 from campaign.signatures import counts, queries
 from campaign.signatures.consent import ConsentEvent, consent_events_at_signing
-from campaign.signatures.events import confirmed, public_list_changed, signing, withdrawn
+from campaign.signatures.events import (
+    confirmed,
+    public_list_changed,
+    signature_erased,
+    signing,
+    withdrawn,
+)
 from campaign.signatures.models import COUNTED, SignatoryKind, Signature, SignatureStatus
 from campaign.signatures.rates import over_thresholds, recent_signing_counts, recent_signing_params
-from campaign.tokens import row_from_token
+from campaign.tokens import new_link_key, row_from_token
 
 # Letters that Unicode does not decompose but French alphabetises as two.
 LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
@@ -96,6 +116,8 @@ def _sent_today() -> ScalarSelect[int]:
         .where(
             signatures.c.email_digest == bindparam("email_digest"),
             outbox.c.created_at > bindparam("day_ago"),
+            # A repeated signing over the limits writes a skipped row: nothing was sent.
+            outbox.c.status != OutboxStatus.SKIPPED,
         )
         .scalar_subquery()
     )
@@ -133,8 +155,47 @@ def _signing_state_query(with_ip: bool) -> Select:
     return select(*columns).where(petitions.c.id == bindparam("petition_id"))
 
 
-_INSERT_SIGNATURE = insert(Signature.__table__).returning(Signature.__table__.c.id)
-_INSERT_CONSENT_EVENTS = insert(ConsentEvent.__table__)
+@lru_cache(maxsize=2)
+def _upsert_signature(dialect: str) -> Insert:
+    """INSERT the new signature or, when this mailbox already signed the petition, claim a
+    resend of its email on the existing row (within CONFIRMATION_RESEND_INTERVAL and
+    CONFIRMATION_MAX_SENDS): one statement either way, RETURNING the row's id, link key and
+    last confirmation time. The new row's values say whether mail may go at all (capped:
+    no send recorded)."""
+    table = Signature.__table__
+    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    resend = and_(
+        table.c.status.in_([SignatureStatus.PENDING, SignatureStatus.CONFIRMED]),
+        table.c.confirmation_sends < bindparam("max_sends"),
+        or_(
+            table.c.last_confirmation_at.is_(None),
+            table.c.last_confirmation_at <= bindparam("resend_after"),
+        ),
+        statement.excluded.confirmation_sends > 0,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.petition_id, table.c.email_digest],
+        set_={
+            "confirmation_sends": table.c.confirmation_sends + case((resend, 1), else_=0),
+            "last_confirmation_at": case(
+                (resend, statement.excluded.last_confirmation_at),
+                else_=table.c.last_confirmation_at,
+            ),
+        },
+    ).returning(table.c.id, table.c.link_key, table.c.last_confirmation_at)
+
+
+def insert_if_new(table: Table, columns: list[str]) -> Insert:
+    """INSERT ... SELECT of one row's values WHERE :is_new: run on both paths of the sign
+    POST, it writes only for a new signature, and costs the same statement for an address
+    that signed before (no timing oracle)."""
+    values = [bindparam(name, type_=table.c[name].type) for name in columns]
+    chosen = select(*values).where(bindparam("is_new", type_=Boolean()))
+    return insert(table).from_select(columns, chosen, include_defaults=False)
+
+
+_CONSENT_COLUMNS = ["signature_id", "at", "what", "given", "consent_version"]
+_INSERT_CONSENT_EVENTS = insert_if_new(ConsentEvent.__table__, _CONSENT_COLUMNS)
 
 
 def _signing_state(
@@ -195,6 +256,7 @@ def _signature_values(
         "created_at": now,
         "status_changed_at": now,
         "held_for_review": state.held_for_review,
+        "link_key": new_link_key(),
         "confirmation_sends": 0 if state.capped else 1,
         "last_confirmation_at": None if state.capped else now,
     }
@@ -202,8 +264,13 @@ def _signature_values(
 
 def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime) -> None:
     """Record a pending signature with its confirmation email, or, if this mailbox already
-    signed, send the confirmation again within the limits. The caller cannot tell which
-    happened: signing twice must not reveal that an address signed.
+    signed, its email again within the limits. The caller cannot tell which happened:
+    signing twice must not reveal that an address signed, neither by the answer nor by its
+    time. Both paths run the same statements in one transaction (an upsert, the consents
+    and claim written only for a new row, one outbox row: queued when mail is owed, skipped
+    otherwise), and no mail is sent in the request: a job sends it after the response
+    (in-process, on a thread of its own), and the outbox row is the record if Redis or SMTP
+    is down.
 
     The rows are written with Core statements, not ORM objects: the unit of work cost a
     quarter of the sign POST. A pending signature changes no count, so no cache is emptied."""
@@ -219,35 +286,37 @@ def sign_petition(petition: Petition, submitted: SignatureRequest, now: datetime
     if state is None or not state.signable:
         raise PetitionNotSignable(slug)
     values = _signature_values(petition_id, state, submitted, digest, now)
-    outbox_id = None
-    try:
-        signature_id = db.session.execute(_INSERT_SIGNATURE, values).scalar_one()
-        db.session.execute(
-            _INSERT_CONSENT_EVENTS, consent_events_at_signing(signature_id, values, now)
-        )
-        signing.send(
-            signature_id,
-            category_key=submitted.category_key,
-            rpps_number=submitted.rpps_number,
-            evidence=submitted.evidence,
-            now=now,
-        )
-        if not state.capped:
-            [outbox_id] = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
-        db.session.commit()
-    except IntegrityError:
-        # Already signed (perhaps by a concurrent request): the same page, maybe a resend.
-        db.session.rollback()
-        existing_id = db.session.scalar(
-            select(Signature.id).where(
-                Signature.petition_id == petition_id, Signature.email_digest == digest
-            )
-        )
-        if existing_id is not None and not state.capped:
-            resend_confirmation(existing_id, now)
-        return
-    if outbox_id is not None:
-        deliver_soon(outbox_id)
+    config = current_app.config
+    interval = timedelta(seconds=config["CONFIRMATION_RESEND_INTERVAL"])
+    signature_id, link_key, last_sent = db.session.execute(
+        _upsert_signature(db.session.get_bind().dialect.name),
+        {**values, "max_sends": config["CONFIRMATION_MAX_SENDS"], "resend_after": now - interval},
+    ).one()
+    is_new = link_key == values["link_key"]
+    events = consent_events_at_signing(signature_id, values, now)
+    db.session.execute(_INSERT_CONSENT_EVENTS, [{**event, "is_new": is_new} for event in events])
+    # Verification records what the signer offered, with the same statement on both paths
+    # (written only for a new signature: see insert_if_new).
+    signing.send(
+        signature_id,
+        category_key=submitted.category_key,
+        rpps_number=submitted.rpps_number,
+        evidence=submitted.evidence,
+        is_new=is_new,
+        now=now,
+    )
+    # The new signature's confirmation, or the same kind of email again to whoever signed
+    # before (the link, or to a confirmed signer a reminder with the link to their data);
+    # skipped when the limits say no, so that both paths write the same row.
+    owed = last_sent == now
+    [outbox_id] = write(
+        EmailKind.SIGNATURE_CONFIRMATION,
+        now,
+        signature_id=signature_id,
+        status=OutboxStatus.QUEUED if owed else OutboxStatus.SKIPPED,
+    )
+    db.session.commit()
+    deliver_soon(outbox_id, detached=True)
 
 
 def resend_confirmation(signature_id: int, now: datetime) -> bool:
@@ -264,7 +333,7 @@ def resend_confirmation(signature_id: int, now: datetime) -> bool:
         return False
     [outbox_id] = write(EmailKind.SIGNATURE_CONFIRMATION, now, signature_id=signature_id)
     db.session.commit()
-    deliver_soon(outbox_id)
+    deliver_soon(outbox_id, detached=True)
     return True
 
 
@@ -325,6 +394,9 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         ip_digest=None,
         sort_last="",
         sort_first="",
+        # No level stays on the tombstone: a register badge shows nowhere once withdrawn.
+        verification_level=VerificationLevel.NONE,
+        verification_method=None,
         verified_profession=None,
         register_badge=None,
         first_signatory=False,
@@ -334,6 +406,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
         withdrawn.send(signature_id)
     db.session.commit()
     if moved:
+        signature_erased.send(signature_id)
         public_list_changed.send(find_petition_of(signature_id).id, now=now)
     return moved
 

@@ -43,6 +43,7 @@ from campaign.signatures import counts
 from campaign.signatures.counts import change_counted_fields
 from campaign.signatures.events import public_list_changed
 from campaign.signatures.models import COUNTED, Signature, SignatureStatus
+from campaign.signatures.services import insert_if_new
 from campaign.text_rules import is_email_address
 from campaign.tokens import row_from_token
 from campaign.verification.models import (
@@ -61,6 +62,10 @@ ROSTER_CATEGORIES = frozenset({"mp"})
 PROFESSIONAL_ADDRESS_MAX_EMAILS = 5
 # Where a signer may add a professional address: their signature counts, or will.
 ADDRESS_STATUSES = frozenset({SignatureStatus.CONFIRMED, SignatureStatus.SUSPECT})
+# A register entry's badge belongs to a signature in the count (or held for review): hidden,
+# invalidated or withdrawn, it lets the badge go, and another claimant gets it only by a
+# new assessment (a moderator's decision, a restore, a register import), never silently.
+BADGE_STATUSES = frozenset({SignatureStatus.CONFIRMED, SignatureStatus.SUSPECT})
 QUEUE_PER_PAGE = 50
 LABEL = re.compile(r"^[a-z0-9*](?:[a-z0-9*-]{0,61}[a-z0-9*])?$")
 
@@ -416,6 +421,8 @@ def _settled(
     """The assessment, once the register entry's badge is taken or found taken: one entry,
     one badge per petition; the first confirmed signature keeps it, and a later one is
     assessed without it (and so waits in the moderators' queue)."""
+    if signature.status not in BADGE_STATUSES:
+        return assess(signature, claim, professional, badge_taken=True)
     assessment = assess(signature, claim, professional)
     if assessment.badge is None or assessment.badge == signature.register_badge:
         return assessment
@@ -695,14 +702,27 @@ def verification_fields(signature_id: int) -> dict[str, object]:
     }
 
 
+_CLAIM_COLUMNS = ["signature_id", "rpps_number", "evidence", "address_emails_sent", "created_at"]
+_INSERT_CLAIM = insert_if_new(VerificationClaim.__table__, _CLAIM_COLUMNS)
+
+
 def record_claim_at_signing(
-    signature_id: int, *, category_key: str, rpps_number: str, evidence: str, now: datetime
+    signature_id: int,
+    *,
+    category_key: str,
+    rpps_number: str,
+    evidence: str,
+    now: datetime,
+    is_new: bool = True,
 ) -> None:
     """claim_at_signing(), added to the signing transaction (signatures/events.py's
-    signing signal)."""
+    signing signal). The same statement runs whether the signature is new or an address
+    signing again (`is_new` False: it writes nothing), so that its cost tells nothing."""
     claim = claim_at_signing(signature_id, category_key, rpps_number, evidence, now)
     if claim is not None:
-        db.session.add(claim)
+        row = {name: getattr(claim, name) for name in _CLAIM_COLUMNS}
+        row.update(address_emails_sent=0, is_new=is_new)
+        db.session.execute(_INSERT_CLAIM, row)
 
 
 def erase_verification_data(signature_id: int) -> None:
