@@ -60,8 +60,8 @@ def test_an_organiser_finds_departements_ticks_a_region_and_sees_the_count(
     log_in(page, url, _, email)
     page.goto(edit)
     nobody = _(
-        "With this selection, the letter goes to %(num)s recipient.",
-        "With this selection, the letter goes to %(num)s recipients.",
+        "With this selection, the letter goes to %(count)s recipient.",
+        "With this selection, the letter goes to %(count)s recipients.",
         0,
         count="0",
     )
@@ -77,7 +77,7 @@ def test_an_organiser_finds_departements_ticks_a_region_and_sees_the_count(
     expect(page.locator("details[data-region]:visible")).to_have_count(1)
     expect(page.locator("li[data-search]:visible")).to_have_count(len(REGIONS["Île-de-France"]))
     expect(page.locator("[data-picker-found]")).to_contain_text(
-        _("%(num)s département found.", "%(num)s départements found.", 8, num="8")
+        _("%(num)s département found.", "%(num)s départements found.", 8)
     )
     search.press("Enter")  # searches; does not save the draft
     expect(page).to_have_url(edit)
@@ -91,8 +91,8 @@ def test_an_organiser_finds_departements_ticks_a_region_and_sees_the_count(
     # Paris, Hauts-de-Seine, Seine-Saint-Denis and the senator of Paris; Val-de-Marne's
     # address bounces and is named.
     four = _(
-        "With this selection, the letter goes to %(num)s recipient.",
-        "With this selection, the letter goes to %(num)s recipients.",
+        "With this selection, the letter goes to %(count)s recipient.",
+        "With this selection, the letter goes to %(count)s recipients.",
         4,
         count="4",
     )
