@@ -55,10 +55,14 @@ STATUS_LABELS = {
 DELIVERY_STATUS_LABELS = {"failed": _l("Failed"), "unknown": _l("Outcome unknown")}
 # What each merge field of templates.MERGE_FIELDS holds, and how to write it.
 MERGE_FIELD_HELP = {
-    "official.name": _l("The official’s first and last name"),
+    "official.name": _l(
+        "The official’s first and last name; an authority’s head, or the authority’s own "
+        "name when the directory names no head"
+    ),
     "official.salutation": _l(
         "The opening, in the petition’s language: Madame la députée, Monsieur le sénateur; "
-        "Madame, Monsieur where the directory does not give the civility"
+        "Madame, Monsieur where the directory does not give the civility; Madame la "
+        "Présidente or Madame, Monsieur for an authority"
     ),
     "official.civility": _l("Madame or Monsieur (empty where the directory does not say)"),
     "official.first_name": _l("The official’s first name"),
