@@ -187,8 +187,18 @@ class RecipientPickerForm(FlaskForm):
         self.authority_ids.choices = [
             SelectChoice(authority.id, _authority_label(authority)) for authority in authorities
         ]
+        # One label per role and civility, not one translation lookup per official.
+        roles: dict[tuple[str, str | None], str] = {}
+        locale = str(get_locale())
+        for official in officials:
+            key = (official.role, official.civility)
+            if key not in roles:
+                roles[key] = role_label(official.role, locale, official.civility)
         self.official_ids.choices = [
-            SelectChoice(official.id, _official_label(official)) for official in officials
+            SelectChoice(
+                official.id, _official_label(official, roles[official.role, official.civility])
+            )
+            for official in officials
         ]
         self._officials = officials
 
@@ -234,6 +244,16 @@ class RecipientCountForm(RecipientPickerForm):
 
     class Meta:
         csrf = False
+
+    def accept_values(
+        self, chambers: list[str], people: list[int], authorities: list[int]
+    ) -> RecipientCountForm:
+        """The values a selection may hold, without the labels a page would show (the count
+        runs on every change: the directory is not loaded for it)."""
+        self.offer_recipients(chambers, [], [])
+        self.official_ids.choices = [SelectChoice(value) for value in people]
+        self.authority_ids.choices = [SelectChoice(value) for value in authorities]
+        return self
 
 
 class MailingForm(RecipientPickerForm):
@@ -405,8 +425,8 @@ PICKER_FIELDS = (
 )
 
 
-def _official_label(official: Official) -> str:
-    details = [role_label(official.role, str(get_locale()), official.civility)]
+def _official_label(official: Official, role: str) -> str:
+    details = [role]
     details += [part for part in (official.chamber, official.departement) if part]
     return f"{official.last_name} {official.first_name} ({', '.join(details)})"
 

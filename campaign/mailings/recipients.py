@@ -180,6 +180,17 @@ def active_authorities() -> list[Official]:
     )
 
 
+def pickable_ids() -> dict[OfficialKind, list[int]]:
+    """The ids of the active people and authorities, by kind: what a selection may tick."""
+    rows = db.session.execute(
+        select(Official.kind, Official.id).where(Official.active.is_(True)).order_by(Official.id)
+    )
+    ids: dict[OfficialKind, list[int]] = {kind: [] for kind in OfficialKind}
+    for kind, official_id in rows:
+        ids[OfficialKind(kind)].append(official_id)
+    return ids
+
+
 def people_chambers() -> list[str]:
     """The chambers that active people sit in (authorities are their own group)."""
     query = (

@@ -20,17 +20,17 @@ from campaign.mailings.forms import (
     MailingForm,
     NewMailingForm,
     RecipientCountForm,
-    RecipientPickerForm,
     StartForm,
 )
 from campaign.mailings.merge_fields import site_name
-from campaign.mailings.models import EDITABLE, Mailing, MailingKind, MailingStatus
+from campaign.mailings.models import EDITABLE, Mailing, MailingKind, MailingStatus, OfficialKind
 from campaign.mailings.recipients import (
     RecipientCount,
     active_authorities,
     count_recipients,
     departement_search_words,
     people_chambers,
+    pickable_ids,
 )
 from campaign.mailings.services import (
     CountNotConfirmed,
@@ -321,8 +321,10 @@ def count_mailing_recipients(slug: str, mailing_id: int):
     mailing = _mailing(managed_petition(slug), mailing_id)
     if mailing.kind != MailingKind.LETTER:
         abort(404)
-    form = RecipientCountForm(request.args)
-    _offer_recipients(form)
+    ids = pickable_ids()
+    form = RecipientCountForm(request.args).accept_values(
+        people_chambers(), ids[OfficialKind.PERSON], ids[OfficialKind.AUTHORITY]
+    )
     if not form.validate():
         response = jsonify(error=_("This selection cannot be read: reload the page."))
         response.status_code = 400
@@ -331,12 +333,6 @@ def count_mailing_recipients(slug: str, mailing_id: int):
         response = jsonify(count.as_json() | count_message(count))
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _offer_recipients(form: RecipientPickerForm) -> None:
-    form.offer_recipients(
-        people_chambers(), mailing_services.active_officials(), active_authorities()
-    )
 
 
 @bp.route("/p/<slug>/mailings/<int:mailing_id>/edit", methods=["GET", "POST"])
