@@ -103,8 +103,9 @@ def make_user(role: str = "organiser", **overrides):
 
 
 def make_official(**overrides):
-    """An active député of Paris, with an example.org address."""
-    from campaign.officials.models import Official, OfficialRole
+    """An active député of Paris, with an example.org address; an authority when its role
+    is "autorite"."""
+    from campaign.officials.models import Official, OfficialRole, kind_of_role
 
     number = next(_numbers)
     values = {
@@ -117,6 +118,7 @@ def make_official(**overrides):
         "source": "factory",
     }
     values.update(overrides)
+    values.setdefault("kind", kind_of_role(values["role"]))
     official = Official(**values)
     db.session.add(official)
     db.session.commit()

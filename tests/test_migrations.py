@@ -177,3 +177,53 @@ def test_stored_counts_are_backfilled_from_the_counted_signatures(base_config, t
         (2, "citizen", "none", 1),
     ]
     assert [tuple(row) for row in departements] == [(1, "75", 2), (2, "13", 1)]
+
+
+def test_authorities_become_their_own_kind_and_letters_tick_them(base_config, tmp_path):
+    """Migration 560d2ce7abac: officials whose role is "autorite" become authorities, and a
+    letter that selected them by role ticks them instead, without selecting more people."""
+    import json
+
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from campaign import create_app
+
+    url = f"sqlite:///{tmp_path / 'kinds.db'}"
+    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": url})
+    official = {"active": 1, "chamber": "", "departement": None}
+    with app.app_context():
+        upgrade(revision="5cb34a199231")
+        with db.engine.begin() as connection:
+            _insert_row(connection, "petitions", id=1, slug="p")
+            _insert_row(connection, "officials", **official | {"id": 1, "role": "depute",
+                        "email": "a@x", "departement": "75"})  # fmt: skip
+            _insert_row(connection, "officials", **official | {"id": 2, "role": "autorite",
+                        "email": "b@x", "chamber": "CPAM", "departement": "75"})  # fmt: skip
+            _insert_row(connection, "officials", **official | {"id": 3, "role": "autorite",
+                        "email": "c@x", "chamber": "CNIL"})  # fmt: skip
+            selections = {
+                1: {"roles": ["autorite"], "chambers": [], "departements": ["75"],
+                    "official_ids": []},
+                2: {"roles": ["depute", "autorite"], "chambers": [], "departements": [],
+                    "official_ids": [3]},
+                3: {"roles": ["depute"], "chambers": [], "departements": ["75"],
+                    "official_ids": [1]},
+            }  # fmt: skip
+            for mailing_id, selection in selections.items():
+                _insert_row(connection, "mailings", id=mailing_id, petition_id=1, kind="letter",
+                            selection=json.dumps(selection))  # fmt: skip
+        upgrade()
+        with db.engine.connect() as connection:
+            kinds = connection.execute(text("SELECT id, kind FROM officials ORDER BY id")).all()
+            stored = {
+                row.id: json.loads(row.selection)
+                for row in connection.execute(text("SELECT id, selection FROM mailings"))
+            }
+        db.engine.dispose()
+    assert [tuple(row) for row in kinds] == [(1, "person"), (2, "authority"), (3, "authority")]
+    assert stored[1] == {"roles": [], "chambers": [], "departements": [], "official_ids": [],
+                         "authority_ids": [2]}  # fmt: skip
+    assert stored[2] == {"roles": ["depute"], "chambers": [], "departements": [],
+                         "official_ids": [], "authority_ids": [2, 3]}  # fmt: skip
+    assert stored[3] == selections[3]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask_babel import get_timezone, to_user_timezone, to_utc
+from flask_babel import get_locale, get_timezone, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -29,9 +29,14 @@ from campaign.departements import DEPARTEMENTS, REGIONS
 from campaign.mailings.letters import LetterDraft
 from campaign.mailings.merge_fields import role_label
 from campaign.mailings.models import Mailing, MailingKind
+from campaign.mailings.recipients import (
+    clean_selection,
+    departements_after_regions,
+    departements_matching,
+)
 from campaign.mailings.services import MailingFields, fields_of, text_digest
 from campaign.mailings.templates import MAX_TEMPLATE_LENGTH
-from campaign.officials.models import Official, OfficialRole
+from campaign.officials.models import Official, OfficialKind, OfficialRole
 from campaign.petitions.forms import CheckboxesField
 from campaign.text_rules import is_email_address
 from campaign.web.forms import plain_text, strip_text
@@ -51,12 +56,19 @@ class OfficialsImportForm(FlaskForm):
     )
 
 
+KIND_OF_OFFICIAL_LABELS = {
+    OfficialKind.PERSON: _l("People"),
+    OfficialKind.AUTHORITY: _l("Authorities"),
+}
+
+
 class OfficialFilterForm(FlaskForm):
     """The directory's filters, read from the query string."""
 
     class Meta:
         csrf = False
 
+    kind = SelectField(_l("Kind"), default="")
     role = SelectField(_l("Role"), default="")
     chamber = SelectField(_l("Chamber"), default="")
     departement = SelectField(_l("Département"), default="")
@@ -65,6 +77,9 @@ class OfficialFilterForm(FlaskForm):
     def offer_choices(self, role_labels: dict, chambers: list[str]) -> OfficialFilterForm:
         """Fill the choices: roles, the chambers the directory names, départements."""
         everything = SelectChoice("", _l("All"))
+        self.kind.choices = [everything] + [
+            SelectChoice(kind.value, label) for kind, label in KIND_OF_OFFICIAL_LABELS.items()
+        ]
         self.role.choices = [everything] + [
             SelectChoice(role.value, role_labels.get(role, role.value)) for role in OfficialRole
         ]
@@ -78,7 +93,7 @@ class OfficialFilterForm(FlaskForm):
         """The valid filters, as official_directory's arguments; an invalid one is dropped."""
         return {
             name: getattr(self, name).data or None
-            for name in ("role", "chamber", "departement")
+            for name in ("kind", "role", "chamber", "departement")
             if not getattr(self, name).errors
         } | {"include_retired": bool(self.include_retired.data)}
 
@@ -124,9 +139,128 @@ def _count(label: str, minimum: int, maximum: int) -> IntegerField:
     )
 
 
-class MailingForm(FlaskForm):
+# The picker names roles as groups, in both genders.
+ROLE_GROUP_LABELS = {
+    OfficialRole.DEPUTE: _l("Members of the National Assembly"),
+    OfficialRole.SENATEUR: _l("Senators"),
+    OfficialRole.DEPUTE_EUROPEEN: _l("Members of the European Parliament"),
+    OfficialRole.MINISTRE: _l("Ministers"),
+    OfficialRole.AUTRE: _l("Other officials"),
+}
+
+
+class RecipientPickerForm(FlaskForm):
+    """The recipients of a letter to officials: roles, chambers and départements (criteria
+    that select people, combined with AND), authorities ticked one by one, and officials
+    picked by hand. Shared by the compose form and the live count (mailings.recipients)."""
+
+    roles = CheckboxesField(_l("Roles"))
+    chambers = CheckboxesField(_l("Chambers"))
+    departements = CheckboxesField(_l("Départements"))
+    # Ticking a région adds all its départements when the draft is saved (no JavaScript).
+    regions = CheckboxesField(_l("Whole régions"))
+    # The régions shown ticked whole: unticking one of them clears it (no JavaScript; the
+    # script, which keeps the boxes in step, removes these).
+    whole_regions_shown = CheckboxesField(validate_choice=False)
+    departement_search = StringField(
+        _l("Find a département by number or name"),
+        filters=[strip_text],
+        validators=[Length(max=60, message=_l("At most %(max)d characters."))],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    find_departements = SubmitField(_l("Find"))
+    authority_ids = CheckboxesField(_l("Authorities"), coerce=int)
+    official_ids = CheckboxesField(_l("Officials picked by hand"), coerce=int)
+
+    def offer_recipients(
+        self, chambers: list[str], officials: list[Official], authorities: list[Official]
+    ) -> None:
+        """Fill the choices: roles of people, their chambers, départements, régions, the
+        authorities, and the people that may be picked by hand."""
+        self.roles.choices = [
+            SelectChoice(role.value, label) for role, label in ROLE_GROUP_LABELS.items()
+        ]
+        self.chambers.choices = [SelectChoice(chamber, chamber) for chamber in chambers]
+        self.departements.choices = [
+            SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
+        ]
+        self.regions.choices = [SelectChoice(region, region) for region in REGIONS]
+        self.authority_ids.choices = [
+            SelectChoice(authority.id, _authority_label(authority)) for authority in authorities
+        ]
+        # One label per role and civility, not one translation lookup per official.
+        roles: dict[tuple[str, str | None], str] = {}
+        locale = str(get_locale())
+        for official in officials:
+            key = (official.role, official.civility)
+            if key not in roles:
+                roles[key] = role_label(official.role, locale, official.civility)
+        self.official_ids.choices = [
+            SelectChoice(
+                official.id, _official_label(official, roles[official.role, official.civility])
+            )
+            for official in officials
+        ]
+        self._officials = officials
+
+    def chosen_departements(self) -> list[str]:
+        """The départements ticked, with the régions ticked whole added and those unticked
+        cleared."""
+        return departements_after_regions(
+            self.departements.data or (),
+            self.regions.data or (),
+            self.whole_regions_shown.data or (),
+        )
+
+    def selection(self) -> dict[str, list]:
+        """The recipients chosen, as a mailing stores them; values that are not choices are
+        dropped."""
+        offered = {
+            name: {choice.value for choice in self[name].choices}
+            for name in ("roles", "chambers", "authority_ids", "official_ids")
+        }
+        return clean_selection(
+            {
+                name: [value for value in self[name].data or () if value in offered[name]]
+                for name in offered
+            }
+            | {"departements": self.chosen_departements()}
+        )
+
+    def finding_departements(self) -> bool:
+        """Whether "Find" was pressed (nothing is saved then)."""
+        return bool(self.find_departements.data)
+
+    def found_departements(self) -> set[str] | None:
+        """The départements the search finds, or None when nothing is searched."""
+        query = self.departement_search.data or ""
+        if not query or self.departement_search.errors:
+            return None
+        return set(departements_matching(query))
+
+
+class RecipientCountForm(RecipientPickerForm):
+    """A selection sent by the picker's script to count its recipients (a GET that changes
+    nothing: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    def accept_values(
+        self, chambers: list[str], people: list[int], authorities: list[int]
+    ) -> RecipientCountForm:
+        """The values a selection may hold, without the labels a page would show (the count
+        runs on every change: the directory is not loaded for it)."""
+        self.offer_recipients(chambers, [], [])
+        self.official_ids.choices = [SelectChoice(value) for value in people]
+        self.authority_ids.choices = [SelectChoice(value) for value in authorities]
+        return self
+
+
+class MailingForm(RecipientPickerForm):
     """A mailing's name, templates, recipients, pace and time. "Search" lists more officials
-    to pick, keeping what was typed; "Save" saves the draft, template errors included."""
+    to pick, "Find" filters the départements, "Count the recipients" counts the selection,
+    each keeping what was typed; "Save" saves the draft, template errors included."""
 
     name = StringField(
         _l("Name (only the workspace shows it)"),
@@ -142,18 +276,13 @@ class MailingForm(FlaskForm):
         validators=[Length(max=MAX_TEMPLATE_LENGTH, message=_l("At most %(max)d characters."))],
         render_kw={"rows": 18},
     )
-    roles = CheckboxesField(_l("Roles"))
-    chambers = CheckboxesField(_l("Chambers"))
-    departements = CheckboxesField(_l("Départements"))
-    # Ticking a région adds all its départements when the draft is saved (no JavaScript).
-    regions = CheckboxesField(_l("Whole régions"))
-    official_ids = CheckboxesField(_l("Officials picked by hand"), coerce=int)
     official_search = StringField(
         _l("Find officials by name, chamber, département or constituency"),
         filters=[strip_text],
         validators=[Length(max=100, message=_l("At most %(max)d characters."))],
     )
     search = SubmitField(_l("Search"))
+    count = SubmitField(_l("Count the recipients"))
     per_minute = _count(_l("Messages per minute (0: as fast as possible)"), 0, 10_000)
     domain_cap_per_hour = _count(
         _l("Messages per hour to any one email domain (0: no limit)"), 0, 100_000
@@ -184,7 +313,7 @@ class MailingForm(FlaskForm):
         mailing: Mailing,
         chambers: list[str],
         officials: list[Official],
-        role_labels: dict,
+        authorities: list[Official],
         saved: bool = False,
     ) -> MailingForm:
         """The form filled with the mailing's settings (the submitted values, unless `saved`
@@ -200,10 +329,8 @@ class MailingForm(FlaskForm):
             },
         )
         if mailing.kind != MailingKind.LETTER:
-            for name in ("roles", "chambers", "departements", "regions", "official_ids"):
+            for name in PICKER_FIELDS:
                 delattr(form, name)
-            del form.official_search
-            del form.search
         if mailing.kind != MailingKind.REPRESENTATIVES:
             del form.official_daily_cap
             del form.hold_for_moderation
@@ -212,19 +339,7 @@ class MailingForm(FlaskForm):
             del form.sender_name
             del form.reply_to_address
         if "roles" in form:
-            form.roles.choices = [
-                SelectChoice(role.value, role_labels[role]) for role in OfficialRole
-            ]
-            form.chambers.choices = [SelectChoice(chamber, chamber) for chamber in chambers]
-            form.departements.choices = [
-                SelectChoice(code, f"{code} – {name}") for code, name in DEPARTEMENTS.items()
-            ]
-            form.regions.choices = [SelectChoice(region, region) for region in REGIONS]
-            form.official_ids.choices = [
-                SelectChoice(official.id, _official_label(official, role_labels))
-                for official in officials
-            ]
-            form._officials = officials
+            form.offer_recipients(chambers, officials, authorities)
         return form
 
     def validate_reply_to_address(self, field: StringField) -> None:
@@ -241,8 +356,15 @@ class MailingForm(FlaskForm):
         return str(get_timezone())
 
     def searching(self) -> bool:
-        """Whether "Search" was pressed (nothing is saved then)."""
-        return "search" in self and bool(self.search.data)
+        """Whether "Search", "Find" or "Count the recipients" was pressed: the page is shown
+        again with what was typed, and nothing is saved."""
+        if "roles" not in self:
+            return False
+        return bool(self.search.data or self.count.data or self.find_departements.data)
+
+    def counting(self) -> bool:
+        """Whether "Count the recipients" was pressed."""
+        return "count" in self and bool(self.count.data)
 
     def shown_official_ids(self) -> set[int]:
         """The officials to list: those picked, and those the search finds (or the whole
@@ -265,10 +387,6 @@ class MailingForm(FlaskForm):
             "name",
             "subject_template",
             "body_template",
-            "roles",
-            "chambers",
-            "departements",
-            "official_ids",
             "per_minute",
             "domain_cap_per_hour",
             "official_daily_cap",
@@ -278,9 +396,12 @@ class MailingForm(FlaskForm):
         ):
             if name in self:
                 setattr(fields, name, self[name].data)
-        if "regions" in self:
-            for region in self.regions.data or ():
-                fields.departements = [*fields.departements, *REGIONS.get(region, ())]
+        if "roles" in self:
+            selection = self.selection()
+            fields.roles, fields.chambers = selection["roles"], selection["chambers"]
+            fields.departements = selection["departements"]
+            fields.official_ids = selection["official_ids"]
+            fields.authority_ids = selection["authority_ids"]
         fields.name = fields.name or ""
         fields.subject_template = fields.subject_template or ""
         fields.body_template = fields.body_template or ""
@@ -288,10 +409,34 @@ class MailingForm(FlaskForm):
         return fields
 
 
-def _official_label(official: Official, role_labels: dict) -> str:
-    details = [str(role_labels.get(official.role, official.role))]
+# The compose form's fields of the recipients' picker, absent from other kinds of mailing.
+PICKER_FIELDS = (
+    "authority_ids",
+    "official_ids",
+    "roles",
+    "chambers",
+    "departements",
+    "regions",
+    "whole_regions_shown",
+    "departement_search",
+    "find_departements",
+    "official_search",
+    "search",
+    "count",
+)
+
+
+def _official_label(official: Official, role: str) -> str:
+    details = [role]
     details += [part for part in (official.chamber, official.departement) if part]
     return f"{official.last_name} {official.first_name} ({', '.join(details)})"
+
+
+def _authority_label(authority: Official) -> str:
+    """The institution, its head when named, and its département when it has one."""
+    if authority.departement:
+        return f"{authority.recipient_name} – {authority.departement}"
+    return authority.recipient_name
 
 
 def _searchable(official: Official) -> str:

@@ -72,10 +72,10 @@ def civility_word(civility: str | None, locale: str) -> str:
 def salutation(official: Official, locale: str) -> str:
     """The opening of a letter to the official, without its comma: "Madame la députée",
     "Monsieur le sénateur", "Madame, Monsieur" when the civility is unknown; in English,
-    "Dear Ms Dupont"."""
+    "Dear Ms Dupont". An authority is addressed as an institution."""
+    if official.is_authority:
+        return _institution_salutation(official.civility if official.head_named else None, locale)
     word = civility_word(official.civility, locale)
-    if official.role == OfficialRole.AUTORITE:
-        return _institution_salutation(official.civility, locale)
     if not locale.startswith("fr"):
         return f"Dear {word} {official.last_name}" if word else f"Dear {official.full_name}"
     if not word:
@@ -88,8 +88,8 @@ def salutation(official: Official, locale: str) -> str:
 
 def _institution_salutation(civility: str | None, locale: str) -> str:
     """An authority (CNIL, a health insurance fund, a ministry's department) is addressed
-    through its head when the directory names one ("Madame la Présidente"), else as an
-    institution ("Madame, Monsieur")."""
+    through its head when the directory names them and their civility ("Madame la
+    Présidente"), else as an institution ("Madame, Monsieur")."""
     french = locale.startswith("fr")
     if civility == Civility.MADAME:
         return "Madame la Présidente" if french else "Dear Madam President"

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 
 import campaign.audit as audit
 from campaign.clock import utcnow
@@ -49,6 +49,11 @@ from campaign.mailings.models import (
     MailingStatus,
     ReplyAddress,
 )
+from campaign.mailings.recipients import (
+    bouncing_officials,
+    clean_selection,
+    selected_officials,
+)
 from campaign.mailings.templates import (
     MergeFields,
     RenderedLetter,
@@ -56,7 +61,7 @@ from campaign.mailings.templates import (
     render_letter,
     used_fields,
 )
-from campaign.officials.models import Official, OfficialRole
+from campaign.officials.models import Official, OfficialKind, OfficialRole
 from campaign.personal_data import decrypt_email
 from campaign.petitions.models import Petition
 from campaign.signatures.models import Signature, SignatureStatus
@@ -98,6 +103,7 @@ class MailingFields:
     chambers: list[str] = field(default_factory=list)
     departements: list[str] = field(default_factory=list)
     official_ids: list[int] = field(default_factory=list)
+    authority_ids: list[int] = field(default_factory=list)
     per_minute: int = 0
     domain_cap_per_hour: int = 0
     official_daily_cap: int = 50
@@ -107,12 +113,16 @@ class MailingFields:
     reply_to_address: str = ""
 
     def selection(self) -> dict[str, list]:
-        return {
-            "roles": sorted(set(self.roles)),
-            "chambers": sorted(set(self.chambers)),
-            "departements": sorted(set(self.departements)),
-            "official_ids": sorted(set(self.official_ids)),
-        }
+        """The recipients chosen, as the mailing stores them (see mailings.recipients)."""
+        return clean_selection(
+            {
+                "roles": self.roles,
+                "chambers": self.chambers,
+                "departements": self.departements,
+                "official_ids": self.official_ids,
+                "authority_ids": self.authority_ids,
+            }
+        )
 
 
 def fields_of(mailing: Mailing) -> MailingFields:
@@ -126,6 +136,7 @@ def fields_of(mailing: Mailing) -> MailingFields:
         chambers=list(selection.get("chambers", [])),
         departements=list(selection.get("departements", [])),
         official_ids=list(selection.get("official_ids", [])),
+        authority_ids=list(selection.get("authority_ids", [])),
         per_minute=mailing.per_minute,
         domain_cap_per_hour=mailing.domain_cap_per_hour,
         official_daily_cap=mailing.official_daily_cap,
@@ -261,53 +272,6 @@ def update_mailing(mailing: Mailing, fields: MailingFields, now: datetime, actor
 # Recipients
 
 
-def _selection_matches(selection: dict[str, Any]) -> list:
-    """The selection as SQL: criteria combine with AND; officials picked by hand are
-    added. Empty when it selects nobody."""
-    conditions = []
-    if selection.get("roles"):
-        conditions.append(Official.role.in_(selection["roles"]))
-    if selection.get("chambers"):
-        conditions.append(Official.chamber.in_(selection["chambers"]))
-    if selection.get("departements"):
-        conditions.append(Official.departement.in_(selection["departements"]))
-    matches = [and_(*conditions)] if conditions else []
-    if selection.get("official_ids"):
-        matches.append(Official.id.in_(selection["official_ids"]))
-    return matches
-
-
-def selected_officials(selection: dict[str, Any]) -> list[Official]:
-    """Active officials matching the selection whose address does not bounce: criteria
-    combine with AND; officials picked by hand are added. No criterion and nobody picked
-    selects nobody."""
-    matches = _selection_matches(selection)
-    if not matches:
-        return []
-    return list(
-        db.session.scalars(
-            select(Official)
-            .where(Official.active.is_(True), Official.bouncing_since.is_(None), or_(*matches))
-            .order_by(Official.last_name, Official.first_name, Official.id)
-        )
-    )
-
-
-def bouncing_officials(selection: dict[str, Any]) -> list[Official]:
-    """Active officials the selection names but whose address bounces: skipped, and the
-    organiser is told so."""
-    matches = _selection_matches(selection)
-    if not matches:
-        return []
-    return list(
-        db.session.scalars(
-            select(Official)
-            .where(Official.active.is_(True), Official.bouncing_since.is_not(None), or_(*matches))
-            .order_by(Official.last_name, Official.first_name, Official.id)
-        )
-    )
-
-
 def subscribed_signatures(petition_id: int) -> list[Signature]:
     """Confirmed signatories of the petition who asked to be kept informed."""
     return list(
@@ -358,12 +322,12 @@ def recipient_set(mailing: Mailing) -> RecipientSet:
         names = [f"{person.first_name} {person.last_name}".strip() for person in people]
     elif mailing.kind == MailingKind.LETTER:
         people = selected_officials(mailing.selection or {})
-        names = [person.full_name for person in people]
+        names = [person.recipient_name for person in people]
     else:
         people, names = [], []
     ids = sorted(person.id for person in people)
     bouncing = (
-        [official.full_name for official in bouncing_officials(mailing.selection or {})]
+        [official.recipient_name for official in bouncing_officials(mailing.selection or {})]
         if mailing.kind == MailingKind.LETTER
         else []
     )
@@ -982,11 +946,12 @@ def text_digest(text: str) -> str:
 
 
 def active_officials() -> list[Official]:
-    """Every active official, by name: those an organiser may pick by hand."""
+    """Every active person of the directory, by name: those an organiser may pick by hand
+    (authorities have their own group)."""
     return list(
         db.session.scalars(
             select(Official)
-            .where(Official.active.is_(True))
+            .where(Official.active.is_(True), Official.kind == OfficialKind.PERSON)
             .order_by(Official.last_name, Official.first_name, Official.id)
         )
     )
@@ -1003,7 +968,7 @@ def sample_letter(mailing: Mailing, official_id: int | None = None) -> tuple[str
     officials = selected_officials(mailing.selection or {})
     chosen = [official for official in officials if official.id == official_id]
     official = (chosen or officials or [stand_in_official()])[0]
-    return official.full_name, render_for_official(mailing, official)
+    return official.recipient_name, render_for_official(mailing, official)
 
 
 def stand_in_official() -> Official:

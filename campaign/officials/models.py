@@ -24,6 +24,20 @@ class OfficialRole(StrEnum):
     AUTRE = "autre"
 
 
+class OfficialKind(StrEnum):
+    """Whom a letter writes to: a person holding an office (a député, a minister), or an
+    institution (the CNIL, a health insurance fund, a ministry's department), addressed as
+    such and chosen in its own group of the recipients' picker."""
+
+    PERSON = "person"
+    AUTHORITY = "authority"
+
+
+def kind_of_role(role: str) -> OfficialKind:
+    """The kind of recipient a directory role stands for: "autorité" is an institution."""
+    return OfficialKind.AUTHORITY if role == OfficialRole.AUTORITE else OfficialKind.PERSON
+
+
 class Civility(StrEnum):
     """How a letter addresses the official: Madame or Monsieur. Unknown is None, and the
     letter says "Madame, Monsieur"."""
@@ -33,7 +47,9 @@ class Civility(StrEnum):
 
 
 class Official(db.Model):
-    """A person Tribune can write to: an MP, a senator, a minister, a regulator.
+    """A recipient Tribune can write to: an MP, a senator, a minister (a person), or an
+    authority (an institution: its name is `chamber`, and the names, when given, are its
+    head's).
 
     Their address is a public, professional one; it is the import key.
     """
@@ -46,6 +62,10 @@ class Official(db.Model):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[OfficialRole] = mapped_column(String(30), index=True)
+    # Follows the role (kind_of_role): the import and the factories set both.
+    kind: Mapped[OfficialKind] = mapped_column(
+        String(20), default=OfficialKind.PERSON, server_default=OfficialKind.PERSON, index=True
+    )
     # "Assemblée nationale", "Sénat", "Parlement européen", "Gouvernement", "CNIL"...
     chamber: Mapped[str] = mapped_column(String(100), default="")
     departement: Mapped[str | None] = mapped_column(String(3), index=True)
@@ -68,9 +88,33 @@ class Official(db.Model):
         return self.bouncing_since is not None
 
     @property
+    def is_authority(self) -> bool:
+        """Whether this recipient is an institution rather than a person."""
+        return self.kind == OfficialKind.AUTHORITY
+
+    @property
+    def head_named(self) -> bool:
+        """Whether the directory names an authority's head (and says Madame or Monsieur)."""
+        return bool(self.last_name and self.civility)
+
+    @property
     def full_name(self) -> str:
-        """First name then last name, as a letter addresses them."""
-        return f"{self.first_name} {self.last_name}".strip()
+        """First name then last name, as a letter addresses them; an authority whose head
+        the directory does not name goes by its own name."""
+        name = f"{self.first_name} {self.last_name}".strip()
+        if self.is_authority and not name:
+            return self.chamber
+        return name
+
+    @property
+    def recipient_name(self) -> str:
+        """How lists of recipients name it: the person, or the institution and its head."""
+        if not self.is_authority:
+            return self.full_name
+        head = f"{self.first_name} {self.last_name}".strip()
+        if head and head != self.chamber and self.chamber:
+            return f"{self.chamber} ({head})"
+        return self.chamber or head
 
     @property
     def email_domain(self) -> str:

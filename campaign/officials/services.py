@@ -37,7 +37,13 @@ from campaign.csv_import import (
 )
 from campaign.departements import DEPARTEMENTS
 from campaign.extensions import db
-from campaign.officials.models import Civility, Official, OfficialRole
+from campaign.officials.models import (
+    Civility,
+    Official,
+    OfficialKind,
+    OfficialRole,
+    kind_of_role,
+)
 from campaign.text_rules import is_email_address
 
 COLUMNS = (
@@ -107,10 +113,16 @@ ROLE_NAMES = {
     **{header_key(name): OfficialRole.MINISTRE for name in ("ministre", "minister")},
     **{
         header_key(name): OfficialRole.AUTORITE
-        for name in ("autorité", "authority", "régulateur", "regulator")
+        for name in ("autorité", "authority", "régulateur", "regulator", "institution")
     },
     **{header_key(name): OfficialRole.AUTRE for name in ("autre", "other")},
 }
+# An authority is an institution: the names of its head are optional, its name (the chamber
+# column, also headed "institution") is required.
+AUTHORITY_ROLE_NAMES = frozenset(
+    name for name, role in ROLE_NAMES.items() if role == OfficialRole.AUTORITE
+)
+HEAD_NAMES = ("first_name", "last_name")
 # Madame or Monsieur, as directories and spreadsheets write them.
 CIVILITY_NAMES = {
     **{
@@ -155,9 +167,14 @@ class OfficialLine:
     recorded_on: date | None
     source: str
 
+    @property
+    def kind(self) -> OfficialKind:
+        """A person, or an authority (an institution)."""
+        return kind_of_role(self.role)
+
     def record(self) -> dict[str, object]:
         """The Official columns this line sets."""
-        return {name: getattr(self, name) for name in COLUMNS}
+        return {name: getattr(self, name) for name in (*COLUMNS, "kind")}
 
 
 @dataclass
@@ -286,6 +303,7 @@ def _check_civility(value: str) -> LazyString | None:
 
 
 def _civility(values: dict[str, str]) -> Civility | None:
+    """The civility written, else the one a role in the feminine tells."""
     if values["civility"]:
         return CIVILITY_NAMES[header_key(values["civility"])]
     if header_key(values["role"]) in FEMININE_ROLE_NAMES:
@@ -325,13 +343,21 @@ def _check_line(
 ) -> tuple[OfficialLine | None, list[LineError]]:
     """One line: the official's record, or its errors, one per field."""
     problems: dict[str, LazyString] = {}
+    authority = header_key(values["role"]) in AUTHORITY_ROLE_NAMES
     for name, check in CHECKS.items():
+        if authority and name in HEAD_NAMES and not values[name]:
+            # An institution needs no person's name: its head's is optional.
+            continue
         # Checked against None: a lazy string's truth would translate it, here, too early.
         reason = check(values[name])
         if reason is None and starts_like_formula(values[name]):
             reason = _l("A value cannot begin with =, +, - or @: spreadsheets run it as a formula.")
         if reason is not None:
             problems[name] = reason
+    if authority and not values["chamber"] and "chamber" not in problems:
+        problems["chamber"] = _l(
+            "An authority needs its name here (CNIL, CPAM de Paris, Ministère de la Santé…)."
+        )
     if problems:
         return None, [
             LineError(number, table.label(name), reason) for name, reason in problems.items()
@@ -503,8 +529,14 @@ def import_officials(
 # --- The directory -----------------------------------------------------------------------------
 
 
+def _sort_name():
+    """The name the directory sorts by: the last name, or an unheaded authority's own."""
+    return func.coalesce(func.nullif(Official.last_name, ""), Official.chamber)
+
+
 def official_directory(
     *,
+    kind: str | None = None,
     role: str | None = None,
     chamber: str | None = None,
     departement: str | None = None,
@@ -512,11 +544,14 @@ def official_directory(
     page: int = 1,
     per_page: int = PER_PAGE,
 ) -> OfficialPage:
-    """The officials by last and first name, filtered and paginated; active ones only unless
-    `include_retired`."""
+    """The officials by last and first name (an authority without a named head by its own
+    name), filtered by kind, role, chamber and département, and paginated; active ones only
+    unless `include_retired`."""
     query = select(Official)
     if not include_retired:
         query = query.where(Official.active.is_(True))
+    if kind:
+        query = query.where(Official.kind == kind)
     if role:
         query = query.where(Official.role == role)
     if chamber:
@@ -527,7 +562,7 @@ def official_directory(
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
     items = db.session.scalars(
-        query.order_by(Official.last_name, Official.first_name, Official.id)
+        query.order_by(_sort_name(), Official.first_name, Official.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
     )

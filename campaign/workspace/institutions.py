@@ -24,8 +24,7 @@ from campaign.objections.institutions import (
     plan_institutions_import,
 )
 from campaign.objections.models import Institution
-from campaign.signatures.forms import plain_text
-from campaign.web.forms import strip_text
+from campaign.web.forms import plain_text, strip_text
 from campaign.workspace.blueprint import bp, require_admin
 from campaign.workspace.imports import list_name
 

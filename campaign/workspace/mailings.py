@@ -5,13 +5,13 @@ progress with pause, resume and cancel, and the failures with their retry."""
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import format_datetime, get_locale, ngettext
+from flask_babel import format_datetime, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from campaign.clock import utcnow
-from campaign.departements import REGIONS
+from campaign.departements import DEPARTEMENTS, REGIONS
 from campaign.extensions import db
 from campaign.mailings import services as mailing_services
 from campaign.mailings.forms import (
@@ -19,10 +19,19 @@ from campaign.mailings.forms import (
     MailingActionForm,
     MailingForm,
     NewMailingForm,
+    RecipientCountForm,
     StartForm,
 )
-from campaign.mailings.merge_fields import ROLE_LABELS, site_name
+from campaign.mailings.merge_fields import site_name
 from campaign.mailings.models import EDITABLE, Mailing, MailingKind, MailingStatus
+from campaign.mailings.recipients import (
+    RecipientCount,
+    active_authorities,
+    count_recipients,
+    departement_search_words,
+    people_chambers,
+    pickable_ids,
+)
 from campaign.mailings.services import (
     CountNotConfirmed,
     MailingFields,
@@ -32,7 +41,7 @@ from campaign.mailings.services import (
     ReplyToNotConfirmed,
 )
 from campaign.mailings.templates import MERGE_FIELDS, ProblemKind, TemplateProblem
-from campaign.officials.services import official_chambers
+from campaign.officials.models import OfficialKind
 from campaign.petitions.models import Petition
 from campaign.workspace.blueprint import bp, managed_petition
 
@@ -47,10 +56,14 @@ STATUS_LABELS = {
 DELIVERY_STATUS_LABELS = {"failed": _l("Failed"), "unknown": _l("Outcome unknown")}
 # What each merge field of templates.MERGE_FIELDS holds, and how to write it.
 MERGE_FIELD_HELP = {
-    "official.name": _l("The official’s first and last name"),
+    "official.name": _l(
+        "The official’s first and last name; an authority’s head, or the authority’s own "
+        "name when the directory names no head"
+    ),
     "official.salutation": _l(
         "The opening, in the petition’s language: Madame la députée, Monsieur le sénateur; "
-        "Madame, Monsieur where the directory does not give the civility"
+        "Madame, Monsieur where the directory does not give the civility; Madame la "
+        "Présidente or Madame, Monsieur for an authority"
     ),
     "official.civility": _l("Madame or Monsieur (empty where the directory does not say)"),
     "official.first_name": _l("The official’s first name"),
@@ -154,13 +167,50 @@ def _merge_fields(kind: MailingKind) -> list[tuple[str, str]]:
 
 
 def _compose_form(mailing: Mailing, saved: bool = False) -> MailingForm:
+    letter = mailing.kind == MailingKind.LETTER
     return MailingForm.for_mailing(
         mailing,
-        official_chambers() if mailing.kind == MailingKind.LETTER else [],
-        mailing_services.active_officials() if mailing.kind == MailingKind.LETTER else [],
-        ROLE_LABELS,
+        people_chambers() if letter else [],
+        mailing_services.active_officials() if letter else [],
+        active_authorities() if letter else [],
         saved=saved,
     )
+
+
+def count_message(count: RecipientCount) -> dict[str, str]:
+    """The picker's live count in words: how many recipients, and who is skipped."""
+    skipped = ", ".join(official.recipient_name for official in count.skipped)
+    return {
+        "message": ngettext(
+            "With this selection, the letter goes to %(count)s recipient.",
+            "With this selection, the letter goes to %(count)s recipients.",
+            count.count,
+            count=format_decimal(count.count),
+        ),
+        "skipped_message": ngettext(
+            "%(num)d address bounces and is skipped: %(names)s.",
+            "%(num)d addresses bounce and are skipped: %(names)s.",
+            len(count.skipped),
+            names=skipped,
+        )
+        if count.skipped
+        else "",
+    }
+
+
+def _picker(form: MailingForm) -> dict:
+    """What the recipients' picker shows besides the form: the count of the selection as
+    it stands on the page, the régions, and the words each département is found by."""
+    if "roles" not in form:
+        return {}
+    count = count_recipients(form.selection())
+    return {
+        "regions": REGIONS,
+        "found_departements": form.found_departements(),
+        "search_words": {code: departement_search_words(code) for code in DEPARTEMENTS},
+        "live_count": count,
+        "live_count_text": count_message(count),
+    }
 
 
 def _render_compose(
@@ -189,7 +239,7 @@ def _render_compose(
         shown_officials=form.shown_official_ids(),
         reply_state=mailing_services.reply_address_state(mailing),
         site_name=site_name(),
-        regions=REGIONS,
+        **_picker(form),
         **page,
     )
     return page, status
@@ -260,6 +310,28 @@ def mailing(slug: str, mailing_id: int):
 def mailing_progress(slug: str, mailing_id: int):
     mailing = _mailing(managed_petition(slug), mailing_id)
     response = jsonify(mailing_services.mailing_progress(mailing, utcnow()).as_json())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/p/<slug>/mailings/<int:mailing_id>/recipients.json")
+def count_mailing_recipients(slug: str, mailing_id: int):
+    """The number of recipients of the selection in the query string, for the picker's
+    live count: a GET that reads and changes nothing (no CSRF token needed), for the
+    petition's managers only, never cached."""
+    mailing = _mailing(managed_petition(slug), mailing_id)
+    if mailing.kind != MailingKind.LETTER:
+        abort(404)
+    ids = pickable_ids()
+    form = RecipientCountForm(request.args).accept_values(
+        people_chambers(), ids[OfficialKind.PERSON], ids[OfficialKind.AUTHORITY]
+    )
+    if not form.validate():
+        response = jsonify(error=_("This selection cannot be read: reload the page."))
+        response.status_code = 400
+    else:
+        count = count_recipients(form.selection())
+        response = jsonify(count.as_json() | count_message(count))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -11,7 +11,7 @@ from campaign.audit import AuditEntry
 from campaign.clock import utcnow
 from campaign.demo import DEMO_OFFICIALS, load_demo_officials
 from campaign.extensions import db
-from campaign.officials.models import Civility, Official, OfficialRole
+from campaign.officials.models import Civility, Official, OfficialKind, OfficialRole
 from campaign.officials.services import (
     import_officials,
     official_chambers,
@@ -300,14 +300,21 @@ def test_the_directory_filters_by_role_chamber_and_departement_and_paginates(app
 
 
 def test_the_demo_file_imports_fictional_officials_once(app):
-    assert load_demo_officials(utcnow()) == 16
+    assert load_demo_officials(utcnow()) == 19
     assert load_demo_officials(utcnow()) == 0
     directory = officials()
     assert all(o.email.endswith("@example.org") for o in directory)
     roles = {o.role for o in directory}
     assert roles == {"depute", "senateur", "depute_europeen", "ministre", "autorite"}
     assert {o.chamber for o in directory if o.role == "ministre"} == {"Gouvernement"}
-    assert {o.chamber for o in directory if o.role == "autorite"} == {"CNIL"}
+    authorities = {o.chamber for o in directory if o.kind == OfficialKind.AUTHORITY}
+    assert authorities == {
+        "CNIL",
+        "CPAM de Paris (fictive)",
+        "CPAM du Rhône (fictive)",
+        "Ministère de la Santé (fictif)",
+    }
+    assert {o.kind for o in directory if o.role == "autorite"} == {OfficialKind.AUTHORITY}
     demo_departements = {"75", "69", "13", "33", "44", "59", "31", "67"}
     assert demo_departements <= {o.departement for o in directory if o.role == "depute"}
     assert DEMO_OFFICIALS.name == "officials.csv"
@@ -327,3 +334,41 @@ def test_an_import_that_lists_a_bouncing_official_again_clears_the_mark(app):
     claire, paul = officials()
     assert not claire.bouncing and claire.bounce_reason == ""
     assert paul.bouncing
+
+
+# --- Authorities (issue 17.6) ------------------------------------------------------------------
+
+
+def test_authorities_are_imported_as_institutions_with_their_head_optional(app):
+    content = csv_bytes(
+        "accueil@cpam-paris.example.org,,,autorité,CPAM de Paris,75,,,,",
+        "presidence@cnil.example.org,Mathilde,Roussel,institution,CNIL,,,,,",
+        "sans-nom@example.org,,,autorité,,,,,,",
+        "personne@example.org,,,député,,75,,,,",
+    )
+    assert errors_of(read_officials(content, "x")) == [
+        (4, "chamber", "An authority needs its name here (CNIL, CPAM de Paris, "
+                       "Ministère de la Santé…)."),
+        (5, "first_name", "Required."),
+        (5, "last_name", "Required."),
+    ]  # fmt: skip
+    outcome = run_import(csv_bytes(*content.decode().splitlines()[1:3]))
+    assert counts(outcome) == (2, 0, 0, 0)
+    cpam, cnil = sorted(officials(), key=lambda official: official.email)
+    assert (cpam.kind, cpam.full_name, cpam.recipient_name) == (
+        OfficialKind.AUTHORITY,
+        "CPAM de Paris",
+        "CPAM de Paris",
+    )
+    assert (cnil.kind, cnil.recipient_name) == (OfficialKind.AUTHORITY, "CNIL (Mathilde Roussel)")
+    # Importing the same file again changes nothing: the kind is part of the record.
+    assert counts(run_import(csv_bytes(*content.decode().splitlines()[1:3]))) == (0, 0, 2, 0)
+
+
+def test_the_directory_filters_by_kind(app):
+    make_official(last_name="Dumont")
+    make_official(first_name="", last_name="", role=OfficialRole.AUTORITE, chamber="CNIL")
+    assert [o.chamber for o in official_directory(kind="authority").items] == ["CNIL"]
+    assert [o.last_name for o in official_directory(kind="person").items] == ["Dumont"]
+    # An authority without a head sorts by its own name.
+    assert [o.last_name or o.chamber for o in official_directory().items] == ["CNIL", "Dumont"]

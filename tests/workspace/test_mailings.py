@@ -816,7 +816,122 @@ def test_departements_are_chosen_by_region_and_a_whole_region_at_once(organiser,
     page = visible_text(html)
     assert "Bretagne (4 chosen)" in page and "Île-de-France (1 chosen)" in page
     # Grouped checkboxes, no list to ctrl-click through.
-    assert 'name="departements" type="checkbox" value="29" checked' in html or re.search(
-        r'<input checked[^>]*name="departements"[^>]*value="29"', html
-    )
+    boxes = re.findall(r"<input [^>]*>", html)
+    assert any('name="departements"' in b and 'value="29"' in b and "checked" in b for b in boxes)
     assert "Hold Ctrl" not in page
+
+
+def count(client, petition, mailing_id: int, query: str):
+    return client.get(f"{base(petition)}/{mailing_id}/recipients.json?{query}")
+
+
+def test_the_live_count_counts_the_selection_on_the_page_without_saving_it(
+    organiser, petition, deputes
+):
+    mailing_id = new_letter(organiser, petition)
+    response = count(organiser, petition, mailing_id, "roles=depute&departements=75")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert response.get_json() == {
+        "count": 3,
+        "skipped": [],
+        "message": "With this selection, the letter goes to 3 recipients.",
+        "skipped_message": "",
+    }
+    # A whole région, no role: the senator of Paris too.
+    answer = count(organiser, petition, mailing_id, "regions=Île-de-France").get_json()
+    assert answer["count"] == 4
+    assert count(organiser, petition, mailing_id, "").get_json()["count"] == 0
+    assert db.session.get(Mailing, mailing_id).selection["roles"] == ["depute"]
+
+
+def test_the_live_count_names_the_bouncing_addresses_it_skips(organiser, petition, deputes):
+    from campaign.clock import utcnow
+
+    deputes[0].bouncing_since = utcnow()
+    db.session.commit()
+    mailing_id = new_letter(organiser, petition)
+    answer = count(organiser, petition, mailing_id, "roles=depute").get_json()
+    assert answer["count"] == 2
+    assert answer["skipped"] == [{"name": "Claire Dumont", "email": "claire.dumont@an.example"}]
+    assert answer["skipped_message"] == "1 address bounces and is skipped: Claire Dumont."
+
+
+def test_the_live_count_is_for_the_petitions_organisers_only(app, organiser, petition, deputes):
+    mailing_id = new_letter(organiser, petition)
+    path = f"{base(petition)}/{mailing_id}/recipients.json?roles=depute"
+    anonymous = app.test_client()
+    response = anonymous.get(path)
+    assert response.status_code in (302, 401) and "count" not in response.get_data(as_text=True)
+    stranger = app.test_client()
+    login(stranger, make_user("organiser"))
+    assert stranger.get(path).status_code == 404
+    # Nothing to count for an update to signatories; a value that is no choice is refused.
+    update = post(organiser, f"{base(petition)}/new", {"kind": "update", "name": "Nouvelles"})
+    update_id = int(re.search(r"/mailings/(\d+)/edit", update.headers["Location"]).group(1))
+    assert count(organiser, petition, update_id, "roles=depute").status_code == 404
+    refused = count(organiser, petition, mailing_id, "official_ids=abc")
+    assert refused.status_code == 400 and "count" not in refused.get_json()
+
+
+def test_without_javascript_the_count_button_shows_the_number_and_saves_nothing(
+    organiser, petition, deputes
+):
+    mailing_id = new_letter(organiser, petition)
+    response = save(
+        organiser, petition, mailing_id, roles=None, departements=["75"], save=None,
+        count="Count the recipients",
+    )  # fmt: skip
+    assert response.status_code == 200
+    page = visible_text(response.get_data(as_text=True))
+    assert "With this selection, the letter goes to 4 recipients." in page
+    assert "As saved, this mailing writes to 3 recipients." in page
+    assert db.session.get(Mailing, mailing_id).selection["departements"] == []
+
+
+def test_without_javascript_find_filters_the_departements_and_keeps_those_ticked(
+    organiser, petition, deputes
+):
+    mailing_id = new_letter(organiser, petition)
+    response = save(
+        organiser, petition, mailing_id, departements=["75"], departement_search="ardeche",
+        save=None, find_departements="Find",
+    )  # fmt: skip
+    html = response.get_data(as_text=True)
+    boxes = re.findall(r'<input type="checkbox" id="[^"]+" name="departements" value="(\w+)"', html)
+    assert boxes == ["07"]
+    assert '<input type="hidden" name="departements" value="75">' in html
+    assert "1 département found." in visible_text(html)
+    # Saving from the filtered page keeps Paris.
+    response = save(organiser, petition, mailing_id, departements=["75", "07"])
+    assert db.session.get(Mailing, mailing_id).selection["departements"] == ["07", "75"]
+
+
+def test_without_javascript_unticking_a_whole_region_clears_it(organiser, petition, deputes):
+    mailing_id = new_letter(organiser, petition, regions=["Bretagne"], departements=["75"])
+    html = organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
+    assert '<input type="hidden" name="whole_regions_shown" value="Bretagne"' in html
+    save(
+        organiser, petition, mailing_id, departements=["22", "29", "35", "56", "75"],
+        whole_regions_shown=["Bretagne"],
+    )  # fmt: skip
+    assert db.session.get(Mailing, mailing_id).selection["departements"] == ["75"]
+
+
+def test_authorities_are_their_own_group_of_the_picker(organiser, petition, deputes):
+    cpam = make_official(
+        first_name="", last_name="", role="autorite", chamber="CPAM de Paris",
+        email="accueil@cpam-paris.example",
+    )  # fmt: skip
+    mailing_id = new_letter(organiser, petition, roles=None, authority_ids=[str(cpam.id)])
+    mailing = db.session.get(Mailing, mailing_id)
+    assert mailing.selection["authority_ids"] == [cpam.id]
+    html = organiser.get(f"{base(petition)}/{mailing_id}/edit").get_data(as_text=True)
+    group = html[html.index('class="picker-group authority-picker') :]
+    assert re.search(rf'<input checked[^>]*name="authority_ids"[^>]*value="{cpam.id}"', group)
+    assert "CPAM de Paris – 75" in visible_text(group[: group.index("</fieldset>")])
+    # Not a chamber of people, and no person picked by hand either.
+    chambers = html[html.index("<legend>Chambers</legend>") :]
+    assert "CPAM de Paris" not in chambers[: chambers.index("</fieldset>")]
+    assert "With this selection, the letter goes to 1 recipient." in visible_text(html)

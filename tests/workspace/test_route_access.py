@@ -44,6 +44,7 @@ MAILINGS = {
     "workspace.new_mailing",
     "workspace.mailing",
     "workspace.mailing_progress",
+    "workspace.count_mailing_recipients",
     "workspace.edit_mailing",
     "workspace.preview_mailing",
     "workspace.test_mailing",
