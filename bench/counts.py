@@ -12,7 +12,7 @@ for the petition under test and another one, builds the stored counts with
   `signature_count`, `level_counts` and `public_counts_by_departement` ran, written out here
   as the baseline) and as they are (the same functions, reading `petition_counts`), checks
   that both give the same answers, and prints the ratio;
-- what keeping the counts costs a confirmation: `Signature.move` pending -> confirmed (the
+- what keeping the counts costs a confirmation: `move_signature` pending -> confirmed (the
   move, its counts and the petition's lock) against the bare guarded UPDATE
   (SIGNATURE_TRANSITIONS.move), one transaction each.
 
@@ -164,11 +164,12 @@ def page_reads_stored(petition_id: int) -> tuple:
 
 
 def time_confirmations(app, petition_id: int, count: int) -> None:
-    """Signature.move (with counts) against the bare guarded UPDATE, one commit each."""
+    """move_signature (with counts) against the bare guarded UPDATE, one commit each."""
     from sqlalchemy import select
 
     from campaign.clock import utcnow
     from campaign.extensions import db
+    from campaign.signatures.counts import move_signature
     from campaign.signatures.models import SIGNATURE_TRANSITIONS, Signature, SignatureStatus
 
     pending = list(
@@ -192,7 +193,7 @@ def time_confirmations(app, petition_id: int, count: int) -> None:
         )  # fmt: skip
 
     def counted(signature_id: int) -> None:
-        Signature.move(db.session, signature_id, sources, to, utcnow())
+        move_signature(db.session, signature_id, sources, to, utcnow())
 
     figures = {}
     # Interleaved halves, so that both meet the same cache and load.

@@ -432,7 +432,7 @@ def time_counts_and_bulk(petition, cluster_member: int, repeat: int) -> None:
     elapsed = time.perf_counter() - started
     print(
         f"  invalidate_in_bulk: {moved:,} signatures in {elapsed * 1000:.0f} ms "
-        f"({moved / elapsed:,.0f} per second, one Signature.move each)"
+        f"({moved / elapsed:,.0f} per second, one move_signature each)"
     )
 
 

@@ -23,6 +23,7 @@ from campaign.petitions.models import (
     PetitionStatus,
 )
 from campaign.petitions.services import take_lifecycle_step
+from campaign.signatures.counts import move_signature
 from campaign.signatures.models import SIGNATURE_TRANSITIONS, Signature, SignatureStatus
 from tests.factories import make_petition, make_signature, make_user
 
@@ -56,7 +57,7 @@ def test_a_move_the_table_forbids_is_refused_before_any_statement(app):
     petition = make_petition()
     signature = make_signature(petition, status=SignatureStatus.WITHDRAWN)
     with pytest.raises(InvalidTransition, match="signature: withdrawn -> confirmed"):
-        Signature.move(
+        move_signature(
             db.session,
             signature.id,
             frozenset({SignatureStatus.WITHDRAWN}),
@@ -72,8 +73,8 @@ def test_of_two_identical_moves_only_the_first_moves_the_row(app):
     signature = make_signature(petition, status=SignatureStatus.PENDING, confirmed_at=None)
     pending = frozenset({SignatureStatus.PENDING})
     now = utcnow()
-    first = Signature.move(db.session, signature.id, pending, SignatureStatus.CONFIRMED, now)
-    second = Signature.move(db.session, signature.id, pending, SignatureStatus.CONFIRMED, now)
+    first = move_signature(db.session, signature.id, pending, SignatureStatus.CONFIRMED, now)
+    second = move_signature(db.session, signature.id, pending, SignatureStatus.CONFIRMED, now)
     db.session.commit()
     assert (first, second) == (True, False)
 

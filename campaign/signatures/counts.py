@@ -4,7 +4,7 @@ département, changed in the transaction of every change that alters them.
 As e-petitions keeps `signature_count` on the petition, the pages read a few rows here
 instead of counting signatures. Every change goes through this module:
 
-- a status move of one signature (`move_signature`, behind `Signature.move`);
+- a status move of one signature (`move_signature`);
 - a change of a counted field of one signature: category, level, département
   (`change_counted_fields`);
 - new signatures written in bulk (`count_new_signatures`: one grouped statement per import);

@@ -15,7 +15,7 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import ColumnElement
 
 from campaign.clock import utcnow
@@ -196,24 +196,3 @@ class Signature(db.Model):
     @classmethod
     def _published_expression(cls) -> ColumnElement[bool]:
         return and_(cls.status.in_(COUNTED), cls.show_name.is_(True))
-
-    @classmethod
-    def move(
-        cls,
-        session: Session,
-        signature_id: int,
-        sources: frozenset[SignatureStatus],
-        to: SignatureStatus,
-        now: datetime,
-        **values: object,
-    ) -> bool:
-        """Move a signature from one of `sources` to `to`, atomically.
-
-        Returns False when the signature is in none of `sources` (another request moved it
-        first), so that two confirmations in two tabs count once. The petition's stored
-        counts change in the same transaction (campaign/signatures/counts.py).
-        """
-        # Imported here: counts.py builds on this model.
-        from campaign.signatures.counts import move_signature
-
-        return move_signature(session, signature_id, sources, to, now, **values)

@@ -17,6 +17,7 @@ from campaign.errors import DomainError
 from campaign.extensions import db
 from campaign.personal_data import email_domain_digest
 from campaign.petitions.models import Category, Petition
+from campaign.signatures.counts import move_signature
 from campaign.signatures.events import evidence_changed, public_list_changed
 from campaign.signatures.models import (
     COUNTED,
@@ -263,7 +264,7 @@ def _moderate(
     reason: str | None = None,
 ) -> bool:
     before = _status_in_petition(petition, signature_id)
-    moved = Signature.move(
+    moved = move_signature(
         db.session,
         signature_id,
         sources,
@@ -547,7 +548,7 @@ def invalidate_in_bulk(
         raise BulkCountChanged(expected, len(ids))
     moved = 0
     for signature_id in ids:
-        moved += Signature.move(
+        moved += move_signature(
             db.session,
             signature_id,
             INVALIDATABLE,

@@ -38,6 +38,7 @@ from campaign.petitions.models import Category, Petition, signable
 from campaign.petitions.services import Endorsements
 from campaign.signatures import counts, queries
 from campaign.signatures.consent import ConsentEvent, consent_events_at_signing
+from campaign.signatures.counts import move_signature
 from campaign.signatures.events import (
     confirmed,
     public_list_changed,
@@ -341,7 +342,7 @@ def confirm_signature(signature_id: int, now: datetime) -> ConfirmationOutcome:
     """pending -> confirmed, once, whatever the number of tabs or clicks; pending ->
     suspect for a signature held for review, which the signer is not told."""
     held = db.session.scalar(select(Signature.held_for_review).where(Signature.id == signature_id))
-    moved = Signature.move(
+    moved = move_signature(
         db.session,
         signature_id,
         frozenset({SignatureStatus.PENDING}),
@@ -372,7 +373,7 @@ def withdraw_signature(signature_id: int, now: datetime) -> bool:
     """Withdraw a signature: out of the list and the count at once, and its personal fields
     erased. The row stays as an anonymous tombstone so counts of withdrawals remain."""
     sources = frozenset(set(SignatureStatus) - {SignatureStatus.WITHDRAWN})
-    moved = Signature.move(
+    moved = move_signature(
         db.session,
         signature_id,
         sources,

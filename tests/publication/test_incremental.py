@@ -32,6 +32,7 @@ from campaign.publication.services import (
     render_streamed,
 )
 from campaign.publication.verification import proof_problems, publication_problems
+from campaign.signatures.counts import move_signature
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.moderation import hide_signature, mark_first_signatory
 from campaign.signatures.services import sort_key, withdraw_signature
@@ -193,7 +194,7 @@ def test_a_signer_hidden_then_restored_gets_a_new_leaf_and_the_old_one_stays_rem
     hide_signature(petition, signature.id, organiser, moment + timedelta(minutes=1))
     hidden = publish_snapshot(petition, moment + timedelta(minutes=5))
     assert hidden.entry_count == 0 and hidden.removed_total == 1
-    Signature.move(db.session, signature.id, frozenset({SignatureStatus.HIDDEN}),
+    move_signature(db.session, signature.id, frozenset({SignatureStatus.HIDDEN}),
                    SignatureStatus.CONFIRMED, moment + timedelta(minutes=6))  # fmt: skip
     db.session.commit()
     back = publish_snapshot(petition, moment + timedelta(minutes=10))

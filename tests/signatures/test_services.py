@@ -10,6 +10,7 @@ from campaign.errors import InvalidTransition, PetitionNotSignable
 from campaign.extensions import db
 from campaign.mail.outbox import OutboxMessage, OutboxStatus
 from campaign.petitions.models import PetitionStatus
+from campaign.signatures.counts import move_signature
 from campaign.signatures.models import Signature, SignatureStatus
 from campaign.signatures.services import (
     ConfirmationOutcome,
@@ -207,7 +208,7 @@ def test_transitions_outside_the_state_machine_are_refused(app):
     petition = make_petition()
     signature = make_signature(petition, status=SignatureStatus.WITHDRAWN)
     with pytest.raises(InvalidTransition):
-        Signature.move(
+        move_signature(
             db.session,
             signature.id,
             frozenset({SignatureStatus.WITHDRAWN}),
