@@ -20,6 +20,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, format_date, format_time, gettext
 from sqlalchemy import (
     String,
+    case,
     cast,
     delete,
     desc,
@@ -53,7 +54,9 @@ from campaign.publication.formats import (
     Entry,
     ErasedEntry,
     Snapshot,
+    copy_text_to_csv,
     css_string,
+    csv_category_tail,
     image_data_url,
     merge_pdfs,
     press_language,
@@ -90,6 +93,7 @@ from campaign.signatures.services import (
     last_change_at,
     signature_count,
 )
+from campaign.text_rules import FORMULA_TRIGGERS
 from campaign.verification.services import level_counts
 
 log = logging.getLogger(__name__)
@@ -464,6 +468,10 @@ def public_rows(
     an Entry in its order (formats.PublicEntry), for the txt, csv, xlsx and pdf files. With
     `first`, only the first signatories, in their rank's order; with first=False, only the
     others."""
+    return _stream(_public_query(publication, category, first))
+
+
+def _public_query(publication: Publication, category: str | None = None, first: bool | None = None):
     query = select(
         PublicationEntry.last_name,
         PublicationEntry.first_name,
@@ -483,10 +491,59 @@ def public_rows(
         query = query.where(PublicationEntry.category_key == category)
     if first:
         query = query.where(PublicationEntry.first_rank.is_not(None))
-        return _stream(query.order_by(PublicationEntry.first_rank, PublicationEntry.id))
+        return query.order_by(PublicationEntry.first_rank, PublicationEntry.id)
     if first is not None:
         query = query.where(PublicationEntry.first_rank.is_(None))
-    return _stream(query.order_by(*PublicationEntry.public_order()))
+    return query.order_by(*PublicationEntry.public_order())
+
+
+def _csv_line_sql(snapshot: Snapshot):
+    """SQL for one line of the canonical csv (formats.render_csv), without its CRLF: the
+    same fields, neutralised, quoted and doubled as _csv_lines() does in Python."""
+    entry = PublicationEntry
+
+    def field(column):
+        value = func.coalesce(column, "")
+        neutral = case(
+            (func.left(value, 1).in_(FORMULA_TRIGGERS), literal("'") + value), else_=value
+        )
+        return func.replace(neutral, '"', '""')
+
+    tail = case(
+        *[
+            (entry.category_key == c["key"], csv_category_tail(snapshot, c["key"]))
+            for c in snapshot.categories
+        ],
+        else_=literal('"') + field(entry.category_key) + '","","',
+    )
+    rank = func.coalesce(cast(func.nullif(entry.first_rank, 0), String), "")
+    return (
+        literal('"') + field(entry.last_name) + '","' + field(entry.first_name) + '","'
+        + field(entry.title) + '","' + field(entry.organisation) + '",'
+        + tail + func.coalesce(cast(entry.confirmed_on, String), "") + '","'
+        + func.coalesce(entry.verification, "") + '","'
+        + field(entry.verified_profession) + '","' + rank + '"'
+    )  # fmt: skip
+
+
+def _copied_csv(publication: Publication) -> Iterator[bytes]:
+    """The canonical csv written by PostgreSQL: each line built in SQL (_csv_line_sql) and
+    sent by COPY, so that no row goes through Python (1,000,000 names: about the time of
+    `psql \\copy`, against twice that through a cursor). The same bytes as render_csv()."""
+    snapshot = snapshot_of(publication)
+    line = _csv_line_sql(snapshot).label("line")
+    driver = db.session.connection().connection.driver_connection
+    dialect = db.session.get_bind().dialect
+
+    def messages() -> Iterator[bytes]:
+        for first in (True, False):
+            query = _public_query(publication, first=first).with_only_columns(line)
+            sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            with driver.cursor().copy(f"COPY ({sql}) TO STDOUT") as copy:
+                for message in copy:
+                    yield bytes(message)
+
+    return copy_text_to_csv(messages())
 
 
 def press_rows(publication: Publication, category: str | None = None) -> Iterator[Any]:
@@ -1364,6 +1421,8 @@ def render_streamed(publication: Publication, export: ExportFile) -> Iterator[by
     if export.format == ExportFormat.CSV and export.for_excel:
         return render_csv_for_excel(snapshot, press_rows(publication))
     if export.format == ExportFormat.CSV:
+        if db.session.connection().dialect.name == "postgresql":
+            return _copied_csv(publication)
         return render_csv(snapshot, press_rows(publication))
     if export.format == ExportFormat.JSON:
         return render_json(snapshot, earlier_headers(publication), json_entries(publication))
