@@ -43,7 +43,7 @@ from faker import Faker
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = Path(sys.executable).parent / "flask"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_DB = "tribune_bench_import"
+PG_DB = "tribune_bench_import" + os.environ.get("BENCH_SUFFIX", "")
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
 SLUG = "donnees-de-sante-souveraines"
 TARGET_SECONDS = 30
