@@ -173,6 +173,8 @@ def baseline_insert(url: str, lines: int) -> float:
                 "source": "baseline", "imported_at": now, "sort_last": f"base {n}",
                 "sort_first": "camille", "confirmation_sends": 0, "created_at": now,
                 "confirmed_at": now, "status_changed_at": now,
+                # NOT NULL since 40a033485774 (the ORM fills it; a Core insert must).
+                "link_key": secrets.token_hex(16),
             }
             for n in range(lines)
         ]  # fmt: skip
