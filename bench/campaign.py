@@ -43,9 +43,9 @@ from bench.sign import Sink, free_port, tree_version  # noqa: E402
 
 HOST = "127.0.0.1"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-DB_NAME = "tribune_bench_campaign"
+DB_NAME = "tribune_bench_campaign" + os.environ.get("BENCH_SUFFIX", "")
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = f"redis://{HOST}:6379/12"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", f"redis://{HOST}:6379/12")
 BIN = Path(sys.executable).parent
 SUBJECT = "Protection des données de santé : {{ official.name }}"
 BODY = (

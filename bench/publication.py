@@ -20,6 +20,7 @@ The rendering job that publishing enqueues is not run (bench/export.py times the
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import export  # noqa: E402  (bench/export.py: the generator of names)
 
-DB_NAME = "tribune_bench_publication"
+DB_NAME = "tribune_bench_publication" + os.environ.get("BENCH_SUFFIX", "")
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 PG_DSN = f"host=127.0.0.1 port=5432 user=postgres dbname={DB_NAME}"
 SLUG = export.SLUG

@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 HOST = "127.0.0.1"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-DB_NAME = "tribune_bench"
+DB_NAME = "tribune_bench" + os.environ.get("BENCH_SUFFIX", "")
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 SLUG = "donnees-de-sante-souveraines"
 CSRF_RE = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -517,7 +517,7 @@ class Stack:
         self.sink = Sink()
         self.web_port = free_port()
         self.queue = f"tribune-bench-{secrets.token_hex(4)}"
-        self.redis_url = f"redis://{HOST}:6379/{args.redis_db}"
+        self.redis_url = os.environ.get("BENCH_REDIS_URL", f"redis://{HOST}:6379/{args.redis_db}")
         self.secrets = {
             "SECRET_KEY": secrets.token_urlsafe(32),
             "EMAIL_DIGEST_KEY": secrets.token_urlsafe(32),

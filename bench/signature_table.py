@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-DB_NAME = "tribune_bench_table"
+DB_NAME = "tribune_bench_table" + os.environ.get("BENCH_SUFFIX", "")
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 KEYSET_INDEX = "ix_signatures_petition_created"
 START = datetime(2026, 9, 1)

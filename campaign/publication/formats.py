@@ -395,12 +395,19 @@ def _csv_field(value: str) -> str:
     return '"' + neutralise_cell(value).replace('"', '""') + '"'
 
 
+def csv_header() -> str:
+    """The first line of the canonical csv: a byte-order mark and the column names."""
+    return "\ufeff" + ",".join(_csv_field(column) for column in CSV_COLUMNS) + "\r\n"
+
+
+def csv_category_tail(snapshot: Snapshot, key: str) -> str:
+    """The category's two fields, and the quote that opens the next one."""
+    return ",".join(_csv_field(v) for v in (key, snapshot.label(key))) + ',"'
+
+
 def _csv_lines(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[str]:
-    yield "\ufeff" + ",".join(_csv_field(column) for column in CSV_COLUMNS) + "\r\n"
-    tails = {
-        c["key"]: ",".join(_csv_field(v) for v in (c["key"], snapshot.label(c["key"]))) + ',"'
-        for c in snapshot.categories
-    }
+    yield csv_header()
+    tails = {c["key"]: csv_category_tail(snapshot, c["key"]) for c in snapshot.categories}
     formula = FORMULA_CHARACTERS
     for last, first, title, organisation, category, day, _salt, level, profession, rank in entries:
         # _csv_field() inlined for the fields signers typed: this runs per signatory.
@@ -431,6 +438,44 @@ def render_csv(snapshot: Snapshot, entries: Iterable[PublicEntry]) -> Iterator[b
     field quoted with its quotes doubled, CRLF line ends (RFC 4180; what Python's csv module
     writes with QUOTE_ALL), formula characters neutralised in every cell."""
     return _chunks(_batched_lines(_csv_lines(snapshot, entries)))
+
+
+# What PostgreSQL's COPY ... TO STDOUT (FORMAT text) writes for the characters it escapes.
+COPY_TEXT_ESCAPES = {
+    b"\\": b"\\",
+    b"b": b"\b",
+    b"f": b"\f",
+    b"n": b"\n",
+    b"r": b"\r",
+    b"t": b"\t",
+    b"v": b"\v",
+}
+COPY_TEXT_ESCAPE = re.compile(rb"\\(.)", re.S)
+
+
+def copy_text_to_csv(messages: Iterable[bytes]) -> Iterator[bytes]:
+    """The canonical csv from the rows of `COPY (SELECT line ...) TO STDOUT`, one line of
+    the file per row (see services._csv_line_sql): the header, then the rows joined about
+    CHUNK_SIZE bytes at a time, their newlines made CRLF (a row's own newlines, and other
+    controls, come escaped, so the only raw newline ends a row) and the escapes undone."""
+    yield csv_header().encode()
+    buffer: list[bytes] = []
+    size = 0
+    for message in messages:
+        buffer.append(message)
+        size += len(message)
+        if size >= CHUNK_SIZE:
+            yield _copy_chunk(buffer)
+            buffer, size = [], 0
+    if buffer:
+        yield _copy_chunk(buffer)
+
+
+def _copy_chunk(rows: list[bytes]) -> bytes:
+    chunk = b"".join(rows).replace(b"\n", b"\r\n")
+    if b"\\" in chunk:
+        chunk = COPY_TEXT_ESCAPE.sub(lambda m: COPY_TEXT_ESCAPES[m.group(1)], chunk)
+    return chunk
 
 
 def press_language(language: str) -> str:

@@ -183,3 +183,35 @@ def test_the_refusing_fetcher_records_remote_resources_and_fetches_none():
     write_pdf(html, target, fetcher)
     assert sorted(fetcher.refused) == ["http://evil.example/x", "https://evil.example/s.css"]
     assert "text" in pdf_text(target.getvalue())
+
+
+def test_the_list_pages_print_any_text_as_text_in_two_columns_numbered_on():
+    from campaign.publication.pdf_list import ListLabels, draw_list
+
+    labels = ListLabels(
+        title="Titre (essai)",
+        as_of="Liste au 8 décembre 2026",
+        levels={"registry": "nom et numéro au répertoire RPPS", "none": "adresse non confirmée"},
+        continued=lambda label: f"{label} (suite)",
+    )
+
+    def row(last, first, title=None, level="email", profession=None):
+        return (last, first, title, None, "citizen", "2026-12-08", "salt", level, profession, None)
+
+    rows = [
+        row("Paren(thèse)", "Back\\slash", "Œnologue, <b>pas du HTML</b>", "registry", "Médecin"),
+        row("Zola", "Émile", level="none"),
+        *(row(f"Nom{n:04d}", "Prénom", "Chercheuse en santé publique " * 3) for n in range(300)),
+    ]
+    target = io.BytesIO()
+    pages = draw_list([("Citoyennes et citoyens", iter(rows))], labels, target, first_page=3,
+                      page_total=lambda drawn: drawn + 2)  # fmt: skip
+    text = pdf_text(target.getvalue())
+    flat = " ".join(text.split())
+    assert pages > 1 and flat.count("Citoyennes et citoyens (suite)") == pages - 1
+    assert "Paren(thèse) Back\\slash, Œnologue, <b>pas du HTML</b>" in flat
+    assert "[✓ nom et numéro au répertoire RPPS · Médecin]" in flat
+    assert "Zola Émile [adresse non confirmée]" in flat
+    assert all(f"Nom{n:04d}" in flat for n in range(300))
+    feet = ["".join(page.split())[-8:] for page in text.split("\f")[:-1]]
+    assert all(foot.endswith(f"{n}/{pages + 2}") for n, foot in enumerate(feet, start=3))

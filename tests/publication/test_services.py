@@ -343,17 +343,69 @@ def test_publishing_enqueues_the_rendering_of_its_files(app, enqueued):
     assert prepare_publication_files(publication.id, utcnow()) == 0
 
 
-def test_a_long_pdf_is_laid_out_in_parts_with_page_numbers_running_on(app, monkeypatch):
-    from campaign.publication import services
-
-    monkeypatch.setattr(services, "PDF_PART_ENTRIES", 150)
+def test_a_long_pdf_numbers_its_pages_out_of_the_total_and_continues_its_sections(app):
     petition = make_petition()
     insert_signatories(petition, 400)
     publication = publish_snapshot(petition, utcnow())
     text = pdf_text(render_stored(publication, ExportFile(ExportFormat.PDF)))
     assert all(f"Nom{number:06d}" in text for number in range(400))
     pages = text.split("\f")[:-1]
-    assert [page.split()[-1] for page in pages] == [str(n) for n in range(1, len(pages) + 1)]
+    total = len(pages)
+    assert total > 2
+    # pdftotext joins "n / total" into one word.
+    assert [page.split()[-1] for page in pages] == [f"{n}/{total}" for n in range(1, total + 1)]
     with force_locale("fr"):
         continued = gettext("%(category)s (continued)", category="Ingénieures et ingénieurs")
     assert continued in text
+
+
+def test_the_csv_copied_by_postgresql_has_the_bytes_python_writes(app):
+    """On PostgreSQL the canonical csv is written by COPY, each line built in SQL; its bytes
+    (hence its digest) must be those of formats.render_csv, whatever the names hold."""
+    from sqlalchemy import update
+
+    from campaign.publication.formats import render_csv
+    from campaign.publication.services import press_rows, snapshot_of
+
+    if db.session.connection().dialect.name != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's (TEST_DATABASE_URL)")
+    petition = make_petition()
+    names = [
+        ('Quote "Jo"', "=SUM(A1)"),
+        ("+33 Plus", "-moins"),
+        ("@arobase", "\uff1dfull"),
+        ("Tab\there", "back\\slash \\n"),
+        ("Line\nbreak", "carriage\rreturn"),
+        ("Ébert", "Œuvray"),
+        ("Zola", "Émile"),
+    ]
+    for last, first in names:
+        make_signature(petition, last_name=f"Nom {last}", first_name="x", title="Dr",
+                       organisation='"AP-HP"', show_title=True, show_organisation=True)  # fmt: skip
+    publication = publish_snapshot(petition, utcnow())
+    entries = db.session.scalars(
+        select(PublicationEntry.id).where(PublicationEntry.petition_id == petition.id)
+    ).all()
+    # The names as stored, whatever publishing normalises: the renderers' own escaping.
+    for entry_id, (last, first) in zip(entries, names, strict=True):
+        db.session.execute(
+            update(PublicationEntry)
+            .where(PublicationEntry.id == entry_id)
+            .values(last_name=last, first_name=first, title="\t@title" if "Tab" in last else None)
+        )
+    db.session.execute(
+        update(PublicationEntry).where(PublicationEntry.id == entries[0]).values(first_rank=2)
+    )
+    db.session.execute(
+        update(PublicationEntry).where(PublicationEntry.id == entries[1]).values(first_rank=1)
+    )
+    db.session.execute(
+        update(PublicationEntry)
+        .where(PublicationEntry.id == entries[2])
+        .values(category_key="=gone", verified_profession="-Médecin")
+    )
+    db.session.commit()
+    expected = b"".join(render_csv(snapshot_of(publication), press_rows(publication)))
+    copied = file_bytes(publication, "csv")
+    assert copied == expected
+    assert b'"\'=SUM(A1)"' in copied and b"back\\slash \\n" in copied and b"Line\nbreak" in copied
