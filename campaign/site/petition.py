@@ -75,7 +75,7 @@ from campaign.verification.services import (
     level_counts,
     sign_form_verification_fields,
 )
-from campaign.web.departement_map import departement_map
+from campaign.web.departement_map import public_map_html
 from campaign.web.http_cache import PRIVATE, public_page, visitor_has_own_data
 from campaign.web.same_origin import cross_site_problem
 
@@ -129,8 +129,8 @@ def render_petition_page(petition: Petition, form: SignatureForm) -> str:
         evidence_categories=evidence_categories,
         ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,
-        departement_map=departement_map(
-            public_counts_by_departement(petition.id), DEPARTEMENT_COUNT_THRESHOLD
+        departement_map=public_map_html(
+            public_counts_by_departement(petition.id), DEPARTEMENT_COUNT_THRESHOLD, locale
         ),
     )
 
