@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from flask import render_template_string
 from flask_babel import force_locale
+from sqlalchemy import event
 
+from campaign.extensions import db
 from campaign.web.departement_map import departement_map, public_map_html
 from tests.factories import make_petition, make_signature
 from tests.support import english_client
@@ -84,3 +86,23 @@ def test_the_memoised_map_is_the_macro_for_any_counts(app):
                 with force_locale(other):
                     for _ in range(2):
                         assert public_map_html(counts, 5, language) == references[language]
+
+
+def test_the_page_asks_the_database_eight_times(app):
+    """The petition (with its texts and categories: 3), the counts per category and level
+    (which also give the total), the latest and the first signatories, the letters' ledger
+    and the counts per département: no statement asked twice for the same rows."""
+    petition = petition_to_show()
+    reader = app.test_client()
+    reader.get(f"/p/{petition.slug}")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert reader.get(f"/p/{petition.slug}").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 8, statements
