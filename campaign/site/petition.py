@@ -103,8 +103,8 @@ def sign_form(petition: Petition, locale: str) -> SignatureForm:
 
 
 # The sign form as every reader gets it (nothing typed, no error), per petition address,
-# language, categories offered (with their labels) and anti-robot setting: plain values, so an
-# entry is never stale. Its hundred fields and options cost a quarter of the page.
+# language, categories offered (with their labels), anti-robot setting and mount point: plain
+# values, so an entry is never stale. Its hundred fields and options cost a quarter of the page.
 _SIGN_SECTIONS: dict[tuple, Markup] = {}
 _SIGN_SECTIONS_KEPT = 256
 
@@ -131,7 +131,8 @@ def sign_section(
         return render()
     categories = tuple((choice.value, str(choice.label)) for choice in form.category.choices)
     key = (petition.slug, locale, categories, tuple(rpps), tuple(evidence))
-    key += (current_app.config["ALTCHA_ENABLED"],)
+    # Its addresses are relative to where the app is mounted.
+    key += (current_app.config["ALTCHA_ENABLED"], request.script_root)
     html = _SIGN_SECTIONS.get(key)
     if html is None:
         if len(_SIGN_SECTIONS) >= _SIGN_SECTIONS_KEPT:

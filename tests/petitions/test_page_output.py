@@ -106,3 +106,18 @@ def test_the_page_asks_the_database_eight_times(app):
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) == 8, statements
+
+
+def test_the_blank_sign_form_follows_the_categories_offered_and_their_labels(app):
+    petition = make_petition()
+    reader = app.test_client()
+    assert 'value="citizen"' in reader.get(f"/p/{petition.slug}").get_data(as_text=True)
+    petition.offered_categories = [
+        offered for offered in petition.offered_categories if offered.category_key != "citizen"
+    ]
+    kept = petition.offered_categories[0].category
+    kept.label_fr = "Nouvel intitulé"
+    db.session.commit()
+    page = reader.get(f"/p/{petition.slug}").get_data(as_text=True)
+    assert 'value="citizen"' not in page
+    assert f'<option value="{kept.key}">Nouvel intitulé</option>' in page
