@@ -462,6 +462,12 @@ def signature_count(petition_id: int) -> int:
     return counts.total(petition_id)
 
 
+def count_of(level_counts: dict[str, dict[str, int]]) -> int:
+    """signature_count() from the counts per category and level already read (the same
+    stored rows, summed), for a page that shows both without asking twice."""
+    return sum(sum(levels.values()) for levels in level_counts.values())
+
+
 def counts_by_category(petition: Petition) -> list[tuple[Category, int]]:
     """Confirmed signatures per category, in the petition's order, zeros included."""
     stored = counts.by_category_and_level(petition.id)

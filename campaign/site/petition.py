@@ -30,6 +30,7 @@ from flask_babel import force_locale, format_decimal, get_locale, get_translatio
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from campaign.accounts.services import can_manage
 from campaign.clock import utcnow
@@ -60,6 +61,7 @@ from campaign.signatures.services import (
     DEPARTEMENT_COUNT_THRESHOLD,
     SignatureRequest,
     confirmed_signatures_by_version,
+    count_of,
     first_signatories,
     latest_signatories,
     public_counts_by_departement,
@@ -75,7 +77,7 @@ from campaign.verification.services import (
     level_counts,
     sign_form_verification_fields,
 )
-from campaign.web.departement_map import departement_map
+from campaign.web.departement_map import public_map_html
 from campaign.web.http_cache import PRIVATE, public_page, visitor_has_own_data
 from campaign.web.same_origin import cross_site_problem
 
@@ -100,11 +102,51 @@ def sign_form(petition: Petition, locale: str) -> SignatureForm:
     return SignatureForm(meta={"csrf": False}).offer_choices(petition, locale)
 
 
+# The sign form as every reader gets it (nothing typed, no error), per petition address,
+# language, categories offered (with their labels), anti-robot setting and mount point: plain
+# values, so an entry is never stale. Its hundred fields and options cost a quarter of the page.
+_SIGN_SECTIONS: dict[tuple, Markup] = {}
+_SIGN_SECTIONS_KEPT = 256
+
+
+def sign_section(
+    petition: Petition, form: SignatureForm, locale: str, rpps: list[str], evidence: list[str]
+) -> Markup:
+    """The sign form's section (petitions/_sign.html): rendered once per key while the form
+    is blank; a submitted form, with what was typed and its errors, every time."""
+
+    def render() -> Markup:
+        # A template's output, escaped by Jinja's autoescape like the page around it.
+        return Markup(  # noqa: S704
+            render_template(
+                "petitions/_sign.html",
+                slug=petition.slug,
+                form=form,
+                rpps_categories=rpps,
+                evidence_categories=evidence,
+            )
+        )
+
+    if form.is_submitted():
+        return render()
+    categories = tuple((choice.value, str(choice.label)) for choice in form.category.choices)
+    key = (petition.slug, locale, categories, tuple(rpps), tuple(evidence))
+    # Its addresses are relative to where the app is mounted.
+    key += (current_app.config["ALTCHA_ENABLED"], request.script_root)
+    html = _SIGN_SECTIONS.get(key)
+    if html is None:
+        if len(_SIGN_SECTIONS) >= _SIGN_SECTIONS_KEPT:
+            _SIGN_SECTIONS.clear()
+        html = _SIGN_SECTIONS[key] = render()
+    return html
+
+
 def render_petition_page(petition: Petition, form: SignatureForm) -> str:
     """The petition with its counts, latest signatories, letters and the sign form: the
     same HTML for every anonymous reader in one language."""
     locale = str(get_locale())
-    count = signature_count(petition.id)
+    levels = level_counts(petition.id)
+    count = count_of(levels)
     text = petition.text(locale)
     rpps_categories, evidence_categories = sign_form_verification_fields(
         [category.key for category in petition.categories]
@@ -121,16 +163,15 @@ def render_petition_page(petition: Petition, form: SignatureForm) -> str:
         op_ed=op_ed_of(petition),
         count=count,
         progress=min(100, round(100 * count / petition.goal)) if petition.goal else 100,
-        tallies=category_tallies(petition, level_counts(petition.id)),
+        tallies=category_tallies(petition, levels),
         latest=[(signatory_line(s), s) for s in latest_signatories(petition.id)],
         first=[(signatory_line(s), s) for s in first_signatories(petition.id)],
         form=form,
-        rpps_categories=rpps_categories,
-        evidence_categories=evidence_categories,
+        sign_section=sign_section(petition, form, locale, rpps_categories, evidence_categories),
         ledger=letters_ledger(petition.id, utcnow(), locale),
         locale=locale,
-        departement_map=departement_map(
-            public_counts_by_departement(petition.id), DEPARTEMENT_COUNT_THRESHOLD
+        departement_map=public_map_html(
+            public_counts_by_departement(petition.id), DEPARTEMENT_COUNT_THRESHOLD, locale
         ),
     )
 

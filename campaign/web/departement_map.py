@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from flask import current_app
+from flask_babel import force_locale
+from markupsafe import Markup
+
 from campaign.departements import DEPARTEMENTS
 
 SHAPES = Path(__file__).resolve().parent.parent / "departements_map.json"
@@ -106,3 +110,21 @@ def departement_map(counts: dict[str, int], threshold: int) -> DepartementMap:
         for inset in data["insets"]
     )
     return DepartementMap(data["viewBox"], areas, insets, legend, threshold)
+
+
+def public_map_html(counts: dict[str, int], threshold: int, locale: str) -> Markup:
+    """The public map of these counts (petitions/_map.html, without the officials' links)
+    as HTML in this language: ~100 outlines, each with its title in words, are most of the
+    petition page's rendering, yet they change only with the counts shown."""
+    shown = tuple((code, count) for code, count in counts.items() if count >= threshold)
+    return _public_map_html(shown, threshold, locale)
+
+
+# Keyed by plain values only: the HTML is a function of the counts shown, the threshold and
+# the language (the outlines, the templates and the catalogues do not change while the
+# process runs), so an entry is never stale and nothing needs to forget one.
+@lru_cache(maxsize=256)
+def _public_map_html(shown: tuple[tuple[str, int], ...], threshold: int, locale: str) -> Markup:
+    france_map = current_app.jinja_env.get_template("petitions/_map.html").module.france_map
+    with force_locale(locale):
+        return france_map(departement_map(dict(shown), threshold), "departements")
