@@ -1,6 +1,6 @@
 """The micro-caching of docs/deploy.md (10.3) run for real: nginx with the documented snippets
-(docs/nginx/) in front of the app; skipped where nginx is not installed (failed in CI). And the guide shows
-those very snippets."""
+(docs/nginx/) in front of the app; skipped where nginx is not installed (a failure in CI).
+And the guide shows those very snippets."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.serving import make_server
 
-from tests.factories import make_petition
 from tests.conftest import unavailable
+from tests.factories import make_petition
 from tests.support import sign_data
 
 ROOT = Path(__file__).resolve().parents[2]
