@@ -629,6 +629,20 @@ class _CarryOver:
     next_position: int | None = None
 
 
+# What an open entry says of its signature, in the order publishing compares it.
+_ENTRY_LINE = (
+    PublicationEntry.last_name,
+    PublicationEntry.first_name,
+    PublicationEntry.title,
+    PublicationEntry.organisation,
+    PublicationEntry.category_key,
+    PublicationEntry.confirmed_on,
+    PublicationEntry.verification,
+    PublicationEntry.verified_profession,
+    PublicationEntry.first_rank,
+)
+
+
 def _merge(
     result: _CarryOver,
     petition_id: int,
@@ -638,19 +652,7 @@ def _merge(
 ) -> None:
     """Compare the published signatures (all, or those of `only`) with their open entries,
     by signature: keep unchanged entries, close the others, insert new ones."""
-    entries = select(
-        PublicationEntry.id,
-        PublicationEntry.signature_id,
-        PublicationEntry.last_name,
-        PublicationEntry.first_name,
-        PublicationEntry.title,
-        PublicationEntry.organisation,
-        PublicationEntry.category_key,
-        PublicationEntry.confirmed_on,
-        PublicationEntry.verification,
-        PublicationEntry.verified_profession,
-        PublicationEntry.first_rank,
-    ).where(
+    entries = select(PublicationEntry.id, PublicationEntry.signature_id, *_ENTRY_LINE).where(
         PublicationEntry.petition_id == petition_id,
         PublicationEntry.until_sequence.is_(None),
         # Rows inserted below have since_sequence == sequence: never read back here.
@@ -1211,18 +1213,7 @@ def entries_changed(petition_id: int, since: datetime) -> bool:
                 _published_signatures(petition_id).where(Signature.id.in_(chunk))
             )
         }
-        entries = select(
-            PublicationEntry.signature_id,
-            PublicationEntry.last_name,
-            PublicationEntry.first_name,
-            PublicationEntry.title,
-            PublicationEntry.organisation,
-            PublicationEntry.category_key,
-            PublicationEntry.confirmed_on,
-            PublicationEntry.verification,
-            PublicationEntry.verified_profession,
-            PublicationEntry.first_rank,
-        ).where(
+        entries = select(PublicationEntry.signature_id, *_ENTRY_LINE).where(
             PublicationEntry.petition_id == petition_id,
             PublicationEntry.until_sequence.is_(None),
             PublicationEntry.signature_id.in_(chunk),
