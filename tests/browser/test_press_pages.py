@@ -48,6 +48,11 @@ def op_ed_petition(app) -> str:
                                title="Professeure de médecine", show_title=True,
                                source="import")  # fmt: skip
         make_signature(petition, last_name="Martin", first_name="Alice")
+        # Verified clinicians: the counts table's longest words ("1 adresse officielle, 1 nom
+        # et numéro au répertoire RPPS") must still fit a phone.
+        for category, level in (("clinician", "domain"), ("clinician", "registry"),
+                                ("mp", "domain"), ("mp", "roster")):  # fmt: skip
+            make_signature(petition, category_key=category, verification_level=level)
         mark_first_signatory(petition, first.id, owner, utcnow(), position=1)
         db.session.commit()
         publish_snapshot(petition, utcnow())
