@@ -22,12 +22,47 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Row, Select, Table, update
+from sqlalchemy import Row, Select, Table, bindparam, update
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.dml import Update
 
 from campaign.extensions import db
 from campaign.mail.transport import PermanentMailError, classify_mail_error
 from campaign.transitions import StateMachine
+
+
+def claim_statement(
+    table: Table,
+    candidates: Select,
+    values: Mapping[str, object],
+    returning: Sequence[ColumnElement],
+    *,
+    machine: StateMachine | None = None,
+    sources: Collection[StrEnum] = (),
+    wait: bool = False,
+    one: bool = False,
+) -> Update:
+    """The UPDATE ... RETURNING that claim() runs, for a caller that claims in a loop: built
+    once with bindparam() placeholders, then run with claim_with(). SQLAlchemy would
+    otherwise build and look up the statement again for every row (a sending job claims
+    one delivery a letter)."""
+    locked = candidates.with_for_update(skip_locked=not wait).scalar_subquery()
+    chosen = table.c.id == locked if one else table.c.id.in_(locked)
+    if machine is None:
+        statement = update(table).where(chosen).values(**values)
+    else:
+        values = dict(values)
+        status = values.pop("status")
+        statement = machine.update(table, sources, status, chosen, **values)
+    return statement.returning(*returning)
+
+
+def claim_with(statement: Update, parameters: Mapping[str, object] | None = None) -> list[Row]:
+    """Run a statement of claim_statement() with its parameters, and commit (the claim is
+    committed before anything is sent); the claimed rows."""
+    rows = db.session.execute(statement, parameters).all()
+    db.session.commit()
+    return rows
 
 
 def claim(
@@ -54,17 +89,17 @@ def claim(
 
     Core statements on the table: the ORM's bulk-update layer was a fifth of a mailing
     worker's CPU."""
-    locked = candidates.with_for_update(skip_locked=not wait).scalar_subquery()
-    chosen = table.c.id == locked if one else table.c.id.in_(locked)
-    if machine is None:
-        statement = update(table).where(chosen).values(**values)
-    else:
-        values = dict(values)
-        status = values.pop("status")
-        statement = machine.update(table, sources, status, chosen, **values)
-    rows = db.session.execute(statement.returning(*returning)).all()
-    db.session.commit()
-    return rows
+    statement = claim_statement(
+        table,
+        candidates,
+        values,
+        returning,
+        machine=machine,
+        sources=sources,
+        wait=wait,
+        one=one,
+    )
+    return claim_with(statement)
 
 
 def settle(
@@ -91,6 +126,24 @@ def settle(
     if commit:
         db.session.commit()
     return moved
+
+
+def settle_statement(
+    table: Table,
+    status: StrEnum,
+    *where: ColumnElement[bool],
+    machine: StateMachine | None = None,
+    claimed: Collection[StrEnum] = (),
+    **values: object,
+) -> Update:
+    """settle()'s UPDATE for one row, for a caller that settles in a loop: built once, the
+    row's id given as the parameter `settled_id` (the other parameters are the caller's
+    bindparam()s in `where` and `values`)."""
+    only = table.c.id == bindparam("settled_id")
+    if machine is not None:
+        sources = frozenset(claimed) & machine.sources_of(status)
+        return machine.update(table, sources, status, only, *where, **values)
+    return update(table).where(only, *where).values(status=status, **values)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ unknown, and the organiser decides.
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 import time
@@ -20,8 +21,9 @@ from email.utils import parseaddr
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import Update
 
 from campaign.clock import utcnow
 from campaign.extensions import db
@@ -104,32 +106,30 @@ class Claim:
     token: str
 
 
-def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None) -> Claim | None:
-    """queued and due -> sending, for one delivery and one worker only, in one statement,
-    under `token` (a new one if not given). Commits (with whatever the caller left pending,
-    such as the previous delivery's outcome) before anything is sent, so the claim survives
-    the worker."""
-    token = token or uuid.uuid4().hex
+@functools.cache
+def _claim_statement() -> Update:
+    """The claim of a mailing's next due delivery, built once per process: its parameters
+    are of_mailing (the mailing's id: a column's name is reserved), now and token."""
     rows = Delivery.__table__.c
     candidate = (
         select(rows.id)
         .where(
-            rows.mailing_id == mailing_id,
+            rows.mailing_id == bindparam("of_mailing"),
             rows.status == DeliveryStatus.QUEUED,
-            rows.not_before <= now,
+            rows.not_before <= bindparam("now", type_=rows.not_before.type),
         )
         # not_before alone: the index (mailing, status, not_before) then yields the first
         # row without sorting every queued one.
         .order_by(rows.not_before)
         .limit(1)
     )
-    claimed = claims.claim(
+    return claims.claim_statement(
         Delivery.__table__,
         candidate,
         {
             "status": DeliveryStatus.SENDING,
-            "claim_token": token,
-            "claimed_at": now,
+            "claim_token": bindparam("token", type_=rows.claim_token.type),
+            "claimed_at": bindparam("now", type_=rows.claimed_at.type),
             "attempts": rows.attempts + 1,
         },
         [
@@ -145,11 +145,39 @@ def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None
         sources=[DeliveryStatus.QUEUED],
         one=True,
     )
+
+
+def claim_next_delivery(mailing_id: int, now: datetime, token: str | None = None) -> Claim | None:
+    """queued and due -> sending, for one delivery and one worker only, in one statement,
+    under `token` (a new one if not given). Commits (with whatever the caller left pending,
+    such as the previous delivery's outcome) before anything is sent, so the claim survives
+    the worker."""
+    token = token or uuid.uuid4().hex
+    claimed = claims.claim_with(
+        _claim_statement(), {"of_mailing": mailing_id, "now": now, "token": token}
+    )
     return Claim(*claimed[0], token=token) if claimed else None
 
 
 # The states of a claimed delivery: its worker's, or unknown (the sweeper gave up on it).
 CLAIMED = frozenset({DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN})
+
+
+@functools.cache
+def _settle_statement(status: DeliveryStatus, names: tuple[str, ...]) -> Update:
+    """The settle of one delivery to `status`, setting the columns `names`, built once per
+    process (a job settles one delivery a letter, with a handful of outcomes). Only the
+    claim's owner settles (parameter token); a row the sweeper marked unknown meanwhile
+    still gets its true outcome."""
+    table = Delivery.__table__
+    return claims.settle_statement(
+        table,
+        status,
+        table.c.claim_token == bindparam("token", type_=table.c.claim_token.type),
+        machine=DELIVERY_TRANSITIONS,
+        claimed=CLAIMED,
+        **{name: bindparam(f"value_{name}", type_=table.c[name].type) for name in names},
+    )
 
 
 def _settle(
@@ -160,18 +188,11 @@ def _settle(
     status: DeliveryStatus,
     **values: object,
 ) -> None:
-    # Only the claim's owner settles; a row the sweeper marked unknown meanwhile still
-    # gets its true outcome.
-    claims.settle(
-        Delivery.__table__,
-        [delivery_id],
-        status,
-        Delivery.__table__.c.claim_token == token,
-        machine=DELIVERY_TRANSITIONS,
-        claimed=CLAIMED,
-        commit=commit,
-        **values,
-    )
+    statement = _settle_statement(status, tuple(sorted(values)))
+    parameters = {f"value_{name}": value for name, value in values.items()}
+    db.session.execute(statement, {"settled_id": delivery_id, "token": token, **parameters})
+    if commit:
+        db.session.commit()
 
 
 def retry_schedule() -> RetrySchedule:
