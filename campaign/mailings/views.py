@@ -150,18 +150,22 @@ def _reply_address(token: str) -> tuple[ReplyAddress, Petition]:
     return record, find_petition(record.petition_id)
 
 
-@bp.get("/reply-to/<token>")
-def confirm_reply_to(token: str):
-    # A GET changes nothing: mail scanners open links.
-    record, petition = _reply_address(token)
+def _reply_to_page(record: ReplyAddress, petition: Petition, **state: bool) -> str:
     return render_template(
         "mailings/reply_to.html",
         petition=petition,
         text=petition.text(str(get_locale())),
         address=record.email,
-        confirmed=record.confirmed_at is not None,
         form=ActionForm(),
+        **state,
     )
+
+
+@bp.get("/reply-to/<token>")
+def confirm_reply_to(token: str):
+    # A GET changes nothing: mail scanners open links.
+    record, petition = _reply_address(token)
+    return _reply_to_page(record, petition, confirmed=record.confirmed_at is not None)
 
 
 @bp.post("/reply-to/<token>")
@@ -169,15 +173,7 @@ def confirm_reply_to_now(token: str):
     # The CSRF token is checked before the view runs (CSRFProtect).
     record, petition = _reply_address(token)
     confirm_reply_address(record.id, utcnow())
-    return render_template(
-        "mailings/reply_to.html",
-        petition=petition,
-        text=petition.text(str(get_locale())),
-        address=record.email,
-        confirmed=True,
-        just_confirmed=True,
-        form=ActionForm(),
-    )
+    return _reply_to_page(record, petition, confirmed=True, just_confirmed=True)
 
 
 # --- Unsubscribing from updates ----------------------------------------------------------

@@ -105,7 +105,8 @@ def sign_form(petition: Petition, locale: str) -> SignatureForm:
 # The sign form as every reader gets it (nothing typed, no error), per petition address,
 # language, categories offered (with their labels), anti-robot setting and mount point: plain
 # values, so an entry is never stale. Its hundred fields and options cost a quarter of the page.
-_SIGN_SECTIONS: dict[tuple, Markup] = {}
+# One store per app (current_app.extensions), so that two apps of one process never share one.
+_SIGN_SECTIONS_KEY = "tribune.sign_sections"
 _SIGN_SECTIONS_KEPT = 256
 
 
@@ -133,11 +134,12 @@ def sign_section(
     key = (petition.slug, locale, categories, tuple(rpps), tuple(evidence))
     # Its addresses are relative to where the app is mounted.
     key += (current_app.config["ALTCHA_ENABLED"], request.script_root)
-    html = _SIGN_SECTIONS.get(key)
+    sections: dict[tuple, Markup] = current_app.extensions.setdefault(_SIGN_SECTIONS_KEY, {})
+    html = sections.get(key)
     if html is None:
-        if len(_SIGN_SECTIONS) >= _SIGN_SECTIONS_KEPT:
-            _SIGN_SECTIONS.clear()
-        html = _SIGN_SECTIONS[key] = render()
+        if len(sections) >= _SIGN_SECTIONS_KEPT:
+            sections.clear()
+        html = sections[key] = render()
     return html
 
 
